@@ -1,0 +1,72 @@
+/**
+ * The typed error family. Each class carries the exit code the CLI maps it to; the library
+ * throws them and never exits. Messages say what was wrong, where, and what to do.
+ */
+
+/** Exit codes of `harness`, as PRODUCT.md fixes them. */
+export const EXIT = {
+  ok: 0,
+  stageFailed: 1,
+  input: 2,
+  lab: 3,
+  interrupted: 130,
+} as const;
+
+/** The root of our errors. */
+export class HarnessError extends Error {
+  /** The exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+  override name = 'HarnessError';
+}
+
+/** One problem in an input file: where it is and what is wrong. */
+export interface Problem {
+  file: string;
+  line?: number;
+  col?: number;
+  /** The field path, e.g. `stages[2].timeout`. */
+  path?: string;
+  message: string;
+}
+
+/** Formats a problem as `file:line:col: path: message`. */
+export function formatProblem(p: Problem): string {
+  const where = [p.file, p.line, p.line !== undefined ? p.col : undefined].filter((x) => x !== undefined).join(':');
+  return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
+/** Bad input or usage: a scenario, an inventory, an argument. Exit 2. */
+export class InputError extends HarnessError {
+  override readonly exitCode: number = 2;
+  override name = 'InputError';
+  /** Every problem found (all of a file's errors come at once). */
+  readonly problems: Problem[];
+  constructor(problems: Problem[] | string, options?: ErrorOptions) {
+    const list = typeof problems === 'string' ? [] : problems;
+    super(typeof problems === 'string' ? problems : list.map(formatProblem).join('\n'), options);
+    this.problems = list;
+  }
+}
+
+/** The lab or a tool the run needs could not be had. Exit 3. */
+export class LabError extends HarnessError {
+  override readonly exitCode: number = 3;
+  override name = 'LabError';
+}
+
+/** A voting stage failed. Exit 1. */
+export class StageFailedError extends HarnessError {
+  override readonly exitCode: number = 1;
+  override name = 'StageFailedError';
+}
+
+/** The run was interrupted (Ctrl-C, SIGTERM) and cleanup ran. Exit 130. */
+export class InterruptedError extends HarnessError {
+  override readonly exitCode: number = 130;
+  override name = 'InterruptedError';
+}
+
+/** The exit code for any thrown value: ours carry one; anything else is a crash (1). */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof HarnessError ? err.exitCode : 1;
+}

@@ -1,0 +1,42 @@
+import type { Vars } from './values.js';
+
+/** The lab providers a scenario can name. */
+export const PROVIDERS = ['local', 'qemu', 'libvirt', 'static', 'command'] as const;
+/** One of {@link PROVIDERS}. */
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/**
+ * A machine of the lab. `vars` hold every variable exactly as declared (the source of truth for
+ * inventories); `address`, `port` and `user` are the connection, written as `ansible_host`,
+ * `ansible_port` and `ansible_user` when set (they win over the same names in `vars`).
+ */
+export interface Host {
+  name: string;
+  address?: string;
+  port?: number;
+  user?: string;
+  /** The groups the host is directly a member of (not `all`, not `ungrouped`). */
+  groups: string[];
+  vars: Vars;
+}
+
+/** A group of hosts: its child groups and its vars (hosts name their groups themselves). */
+export interface Group {
+  name: string;
+  children: string[];
+  vars: Vars;
+}
+
+/** The machines a scenario runs on, as a provider made or found them. */
+export interface Lab {
+  provider: ProviderName;
+  /** Hosts in declaration order. */
+  hosts: Host[];
+  /** Every group except the implicit `all` and `ungrouped`, in declaration order. */
+  groups: Group[];
+  /** Vars of the `all` group. */
+  vars: Vars;
+}
+
+/** Group names Ansible creates by itself. */
+export const IMPLICIT_GROUPS = ['all', 'ungrouped'] as const;

@@ -1,0 +1,67 @@
+import type { Lab, ProviderName } from './lab.js';
+import type { SourcePos, Vars } from './values.js';
+
+/** Where a secret's value comes from; the value itself is never stored in the model. */
+export type SecretRef = { env: string } | { file: string };
+
+/** A declared secret: its name (an extra var) and reference. */
+export interface Secret {
+  name: string;
+  ref: SecretRef;
+}
+
+/** Files to fetch from hosts: a host pattern (group or host) to remote paths or globs. */
+export type CollectSpec = Record<string, string[]>;
+
+/** One step of a scenario. */
+export interface Stage {
+  name: string;
+  /** 0-based position in the scenario. */
+  index: number;
+  /** Absolute path of the playbook to run, if the stage runs one. */
+  playbook?: string;
+  /** Host patterns (groups or hosts) the stage touches; empty means all hosts. */
+  hosts: string[];
+  vars: Vars;
+  /** Take a checkpoint after the stage passes. @default false */
+  checkpoint: boolean;
+  /** Kill the stage after this many milliseconds. */
+  timeoutMs?: number;
+  /** Reruns of a failed stage. @default 0 */
+  retries: number;
+  /** Run even after an earlier stage failed. @default false */
+  always: boolean;
+  /** A failure fails the run. @default true */
+  voting: boolean;
+  /** Remote globs of JUnit files the system under test writes; merged into our JUnit. */
+  results: string[];
+  /** Files to fetch from hosts after the stage. */
+  collect?: CollectSpec;
+  /** Ansible tags to run / skip. */
+  tags: string[];
+  skipTags: string[];
+  /** Where the stage is declared. */
+  pos: SourcePos;
+}
+
+/** Provider-specific settings of the lab, kept as written (each provider validates its own). */
+export interface LabSpec {
+  provider: ProviderName;
+  /** Absolute path of the inventory, for `static` labs. */
+  inventory?: string;
+  options: Vars;
+}
+
+/** A validated scenario file. */
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Absolute path of the scenario file. */
+  file: string;
+  spec: LabSpec;
+  /** The hosts as declared (local/qemu/libvirt/command) or read from the inventory (static). */
+  lab: Lab;
+  vars: Vars;
+  secrets: Secret[];
+  stages: Stage[];
+}
