@@ -30,3 +30,28 @@ export interface LabProvider {
   /** Releases everything allocated; safe to call twice and after a failed allocate. */
   release(): Promise<void>;
 }
+
+/** What a provider gets to save or restore a checkpoint. */
+export interface CheckpointContext {
+  /** The allocated lab the checkpoint is of. */
+  lab: AllocatedLab;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+/**
+ * A provider that can checkpoint its hosts. The checkpoint store hands it a fresh folder to
+ * save into (and commits that folder atomically afterwards), and the committed folder to
+ * restore from; restore may happen in a later run, right after `allocate`.
+ */
+export interface CheckpointCapable {
+  /** Saves the state of every host of the lab into `dir` (empty, on the same filesystem as the store). */
+  saveCheckpoint(dir: string, ctx: CheckpointContext): Promise<void>;
+  /** Brings every host back to the state saved in `dir`; the folder must be left unchanged. */
+  restoreCheckpoint(dir: string, ctx: CheckpointContext): Promise<void>;
+}
+
+/** Whether a provider can take checkpoints. */
+export function canCheckpoint(p: LabProvider): p is LabProvider & CheckpointCapable {
+  return typeof (p as Partial<CheckpointCapable>).saveCheckpoint === 'function' && typeof (p as Partial<CheckpointCapable>).restoreCheckpoint === 'function';
+}

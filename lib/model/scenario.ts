@@ -16,6 +16,9 @@ export type CollectSpec = Record<string, string[]>;
 /** One step of a scenario. */
 export interface Stage {
   name: string;
+  description?: string;
+  /** The earlier stage whose checkpoint this one starts from (branches). */
+  extends?: string;
   /** 0-based position in the scenario. */
   index: number;
   /** Absolute path of the playbook to run, if the stage runs one. */

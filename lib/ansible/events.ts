@@ -1,0 +1,153 @@
+/**
+ * The callback plugin's JSON lines (lib/ansible/plugins/harness_events.py) into typed
+ * {@link AnsibleEvent}s. Wire fields are snake_case; the `event` field names the kind.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { AnsibleEvent, HostStats, HostStatus } from '../model/events.js';
+import type { VarValue, Vars } from '../model/values.js';
+
+/** The stage and attempt every parsed event is stamped with. */
+export interface EventContext {
+  stage: string;
+  attempt: number;
+}
+
+type Json = Record<string, unknown>;
+
+const STATUSES: ReadonlySet<string> = new Set<HostStatus>(['ok', 'changed', 'failed', 'skipped', 'unreachable']);
+const STAT_KEYS = ['ok', 'changed', 'failures', 'unreachable', 'skipped', 'rescued', 'ignored'] as const;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** JSON.parse gives only values a VarValue can hold, so objects pass as Vars once checked. */
+function vars(v: unknown): Vars | undefined {
+  return isObject(v) ? (v as Record<string, VarValue>) : undefined;
+}
+
+function hostStats(v: unknown): Record<string, HostStats> | undefined {
+  if (!isObject(v)) return undefined;
+  const out: Record<string, HostStats> = {};
+  for (const [host, s] of Object.entries(v)) {
+    if (!isObject(s)) return undefined;
+    const stats = {} as HostStats;
+    for (const key of STAT_KEYS) stats[key] = num(s[key]) ?? 0;
+    out[host] = stats;
+  }
+  return out;
+}
+
+/** Builds one event from a parsed wire object, or undefined when a field is missing. */
+function toEvent(o: Json, ctx: EventContext): AnsibleEvent | undefined {
+  const base = { stage: ctx.stage, attempt: ctx.attempt, time: num(o.time) ?? Date.now() };
+  const play = str(o.play);
+  const task = str(o.task);
+  const taskId = str(o.task_id);
+  const action = str(o.action);
+  switch (o.event) {
+    case 'playbook_start': {
+      const playbook = str(o.playbook);
+      return playbook === undefined ? undefined : { ...base, kind: 'playbook_start', playbook };
+    }
+    case 'play_start': {
+      const playId = str(o.play_id);
+      if (play === undefined || playId === undefined || !Array.isArray(o.patterns)) return undefined;
+      return { ...base, kind: 'play_start', play, playId, patterns: o.patterns.map(String) };
+    }
+    case 'task_start': {
+      if (play === undefined || task === undefined || taskId === undefined || action === undefined) return undefined;
+      const path = str(o.path);
+      return { ...base, kind: 'task_start', play, task, taskId, action, ...(path ? { path } : {}), handler: o.handler === true };
+    }
+    case 'host_result': {
+      const host = str(o.host);
+      const status = str(o.status);
+      if (play === undefined || task === undefined || taskId === undefined || action === undefined) return undefined;
+      if (host === undefined || status === undefined || !STATUSES.has(status)) return undefined;
+      const message = str(o.message);
+      const item = str(o.item);
+      const result = vars(o.result);
+      return {
+        ...base,
+        kind: 'host_result',
+        play,
+        task,
+        taskId,
+        action,
+        host,
+        status: status as HostStatus,
+        ignored: o.ignored === true,
+        ...(message !== undefined ? { message } : {}),
+        duration: num(o.duration) ?? 0,
+        ...(item !== undefined ? { item } : {}),
+        ...(result !== undefined ? { result } : {}),
+      };
+    }
+    case 'stats': {
+      const hosts = hostStats(o.hosts);
+      return hosts === undefined ? undefined : { ...base, kind: 'stats', hosts, custom: vars(o.custom) ?? {} };
+    }
+    case 'warning': {
+      const message = str(o.message);
+      return message === undefined ? undefined : { ...base, kind: 'warning', message };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Parses one line the callback plugin wrote into a typed event stamped with `ctx`. Unknown kinds,
+ * malformed JSON and missing fields give `undefined`; it never throws.
+ */
+export function parseEventLine(line: string, ctx: EventContext): AnsibleEvent | undefined {
+  const text = line.trim();
+  if (!text.startsWith('{')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return isObject(parsed) ? toEvent(parsed, ctx) : undefined;
+}
+
+/** Splits a stream of chunks into lines (without their `\n`); `end()` flushes a last unended line. */
+export interface LineSplitter {
+  push(chunk: string | Uint8Array): void;
+  end(): void;
+}
+
+/**
+ * Makes a {@link LineSplitter} calling `onLine` for each complete line, in order. Bytes are
+ * decoded as UTF-8 across chunk boundaries; a trailing `\r` is kept (callers strip what they need).
+ */
+export function createLineSplitter(onLine: (line: string) => void): LineSplitter {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  const feed = (text: string): void => {
+    const buf = rest + text;
+    let start = 0;
+    let nl = buf.indexOf('\n');
+    while (nl !== -1) {
+      onLine(buf.slice(start, nl));
+      start = nl + 1;
+      nl = buf.indexOf('\n', start);
+    }
+    rest = buf.slice(start);
+  };
+  return {
+    push(chunk) {
+      feed(typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    },
+    end() {
+      feed(decoder.end());
+      if (rest !== '') {
+        const line = rest;
+        rest = '';
+        onLine(line);
+      }
+    },
+  };
+}

@@ -1,0 +1,8 @@
+/** Running Ansible: argv, ansible.cfg and env, the pty runner, the event stream. Only re-exports. */
+export * from './argv.js';
+export * from './config.js';
+export * from './events.js';
+export * from './runner.js';
+export * from './version.js';
+export { plainLine } from './log.js';
+export { killGroup, liveGroupMembers, waitGroupGone } from './kill.js';

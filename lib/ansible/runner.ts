@@ -1,0 +1,156 @@
+/**
+ * Runs `ansible-playbook` in a pseudo-terminal, streams its output and its typed events, and
+ * stops its whole process group on timeout or abort.
+ */
+import { constants as osConstants } from 'node:os';
+import pty, { type IPty } from 'node-pty';
+import type { AnsibleEvent, EventOf } from '../model/events.js';
+import { openEventChannel } from './channel.js';
+import { EVENTS_PATH_ENV } from './config.js';
+import { parseEventLine, type EventContext } from './events.js';
+import { groupStopper } from './kill.js';
+import { createPlainLog, type PlainLog } from './log.js';
+
+/** Why a playbook run ended: on its own, or stopped by us (the first reason wins). */
+export type PlaybookEndReason = 'exit' | 'timeout' | 'aborted';
+
+/** How one `ansible-playbook` run went. */
+export interface PlaybookResult {
+  /** The exit code (0 ok, 2 a task failed, 4 a host unreachable, ...); null when a signal ended it. */
+  exitCode: number | null;
+  /** The signal that ended it, e.g. `SIGTERM`. */
+  signal?: string;
+  reason: PlaybookEndReason;
+  durationMs: number;
+  /** The last `stats` event (absent when Ansible died before its recap). */
+  stats?: EventOf<'stats'>;
+}
+
+/** One `ansible-playbook` run. */
+export interface RunPlaybookOptions extends EventContext {
+  /** The arguments, without the program (see `playbookArgv`). */
+  args: string[];
+  /** The program. @default 'ansible-playbook' */
+  command?: string;
+  /** Variables over `process.env` (see `ansibleEnv`); `undefined` removes one. */
+  env?: Record<string, string | undefined>;
+  /** @default process.cwd() */
+  cwd?: string;
+  /** A folder of this run for the event FIFO (`events.fifo`, removed at the end). */
+  tmpDir: string;
+  /** Raw terminal output (CRLF, ANSI colours): the caller decides how to show it. Must not throw. */
+  onOutput?: (text: string) => void;
+  /** Each event, in Ansible's order. Must not throw. */
+  onEvent?: (event: AnsibleEvent) => void;
+  /** Where to write the output without ANSI escapes and `\r` (truncated first). */
+  logFile?: string;
+  /** Stop the run after this long. Absent: no limit. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Time between SIGTERM and SIGKILL of the process group. @default 5000 */
+  killGraceMs?: number;
+  /** @default 200 */
+  cols?: number;
+  /** @default 50 */
+  rows?: number;
+}
+
+function signalName(signal: number | undefined): string | undefined {
+  if (!signal) return undefined;
+  const found = Object.entries(osConstants.signals).find(([, n]) => n === signal);
+  return found ? found[0] : String(signal);
+}
+
+function childEnv(extra: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...process.env, ...extra })) {
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+/**
+ * Runs `ansible-playbook` through node-pty and resolves when it has exited, its events are all
+ * delivered and the log is closed. Never rejects for Ansible's failures (see `exitCode`); rejects
+ * when the run cannot start or a callback threw (the run is stopped first).
+ */
+export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookResult> {
+  const started = Date.now();
+  if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0 };
+  const ctx: EventContext = { stage: opts.stage, attempt: opts.attempt };
+  const graceMs = opts.killGraceMs ?? 5000;
+  let callbackError: unknown;
+  let stats: EventOf<'stats'> | undefined;
+  let stopOnError: () => void = () => {};
+  const guard = (fn: () => void): void => {
+    if (callbackError !== undefined) return;
+    try {
+      fn();
+    } catch (err) {
+      callbackError = err;
+      stopOnError();
+    }
+  };
+
+  const log: PlainLog | undefined = opts.logFile ? createPlainLog(opts.logFile) : undefined;
+  const channel = (() => {
+    try {
+      return openEventChannel(opts.tmpDir, (line) => {
+        const event = parseEventLine(line, ctx);
+        if (!event) return;
+        if (event.kind === 'stats') stats = event;
+        if (opts.onEvent) guard(() => opts.onEvent!(event));
+      });
+    } catch (err) {
+      void log?.close().catch(() => {});
+      throw err;
+    }
+  })();
+
+  let term: IPty;
+  try {
+    term = pty.spawn(opts.command ?? 'ansible-playbook', opts.args, {
+      name: 'xterm-256color',
+      cols: opts.cols ?? 200,
+      rows: opts.rows ?? 50,
+      cwd: opts.cwd ?? process.cwd(),
+      env: childEnv({ ...opts.env, [EVENTS_PATH_ENV]: channel.path }),
+    });
+  } catch (err) {
+    await channel.close(0);
+    await log?.close().catch(() => {});
+    throw err;
+  }
+
+  const stopper = groupStopper<'timeout' | 'aborted'>(term.pid, graceMs);
+  stopOnError = () => stopper.stop('aborted');
+  const onAbort = (): void => stopper.stop('aborted');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = opts.timeoutMs !== undefined ? setTimeout(() => stopper.stop('timeout'), opts.timeoutMs) : undefined;
+
+  term.onData((text) => {
+    log?.write(text);
+    if (opts.onOutput) guard(() => opts.onOutput!(text));
+  });
+  const exit = await new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
+  await stopper.exited();
+  if (timer) clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', onAbort);
+
+  await channel.close(graceMs);
+  let logError: unknown;
+  await log?.close().catch((err: unknown) => {
+    logError = err;
+  });
+  if (callbackError !== undefined) throw callbackError;
+  if (logError !== undefined) throw logError;
+
+  const signal = signalName(exit.signal);
+  return {
+    exitCode: signal ? null : exit.exitCode,
+    ...(signal ? { signal } : {}),
+    reason: stopper.reason ?? 'exit',
+    durationMs: Date.now() - started,
+    ...(stats ? { stats } : {}),
+  };
+}

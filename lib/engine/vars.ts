@@ -1,0 +1,34 @@
+import type { Scenario, Stage, Vars } from '../model/index.js';
+
+/** The env var that carries a secret's value to ansible-playbook (never written to disk). */
+export function secretEnvName(name: string): string {
+  return `HARNESS_SECRET_${name.toUpperCase()}`;
+}
+
+/**
+ * The extra vars of a stage, lowest precedence first: scenario vars, data published by earlier
+ * stages with `set_stats`, the stage's own vars, then `-e` overrides. Secrets appear only as
+ * env lookups, so their values never reach a file.
+ */
+export function stageExtraVars(scenario: Scenario, stage: Stage, published: Vars, overrides: Vars, secretNames: string[]): Vars {
+  const vars: Vars = { ...scenario.vars, ...published, ...stage.vars, ...overrides };
+  for (const name of secretNames) vars[name] = `{{ lookup('env', '${secretEnvName(name)}') }}`;
+  vars.harness_scenario = scenario.name;
+  vars.harness_stage = stage.name;
+  return vars;
+}
+
+/** Parses `-e KEY=VALUE` pairs; values stay strings, as Ansible's own `-e key=value` keeps them. */
+export function parseOverrides(pairs: string[]): { vars: Vars; bad: string[] } {
+  const vars: Vars = {};
+  const bad: string[] = [];
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      bad.push(pair);
+      continue;
+    }
+    vars[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return { vars, bad };
+}

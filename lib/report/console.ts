@@ -1,0 +1,212 @@
+import { stripVTControlCharacters, styleText } from 'node:util';
+import type { EventOf, EventSink, HostStatus, RunEvent, StageStatus } from '../model/events.js';
+import { noRedact, type Redact } from './redact.js';
+
+/** Options of {@link createConsoleSink}. */
+export interface ConsoleSinkOptions {
+  /** Where text goes (e.g. `(s) => process.stdout.write(s)`). */
+  write: (text: string) => void;
+  /** A terminal: Ansible's output is passed through as is, under coloured stage headers. */
+  tty: boolean;
+  /** Colour headers and the summary, on a TTY (without one, output is always plain). @default tty */
+  color?: boolean;
+  /** Applied to every text written. @default none */
+  redact?: Redact;
+  /** Failed tasks listed in the summary before `… and N more`. @default 20 */
+  maxFailures?: number;
+}
+
+type Style = Exclude<Parameters<typeof styleText>[0], readonly unknown[]>;
+
+const STATUS_STYLE: Record<StageStatus | 'running', Style> = {
+  passed: 'green',
+  restored: 'cyan',
+  skipped: 'yellow',
+  failed: 'red',
+  error: 'red',
+  running: 'yellow',
+};
+
+interface StageLine {
+  name: string;
+  status: StageStatus | 'running';
+  start: number;
+  end?: number;
+  attempts: number;
+  reason?: string;
+  exitCode?: number;
+  checkpoint?: string;
+}
+
+/** `12.3s`, `4m 05s`, `1h 02m 03s`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}h ${String(m).padStart(2, '0')}m ${sec}s` : `${m}m ${sec}s`;
+}
+
+/**
+ * The console sink. On a terminal: a coloured header per stage and Ansible's output as it
+ * comes. Otherwise (CI logs): plain lines without ANSI codes, each prefixed `[stage] `, CRLF made
+ * LF and partial lines held until their newline. At run end, a summary: each stage with its status
+ * and duration, the task totals, and the failed or unreachable hosts and tasks.
+ */
+export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
+  const redact = options.redact ?? noRedact;
+  const color = options.tty && (options.color ?? true);
+  const maxFailures = options.maxFailures ?? 20;
+  // Without a TTY, nothing but text goes out: no ANSI sequences, no control characters.
+  const out = options.tty
+    ? (text: string) => options.write(redact(text))
+    : (text: string) => options.write(redact(stripVTControlCharacters(text).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')));
+  const paint = (style: Style | Style[], text: string) => (color ? styleText(style, text) : text);
+  const stages = new Map<string, StageLine>();
+  let planned: string[] = [];
+  const partial = new Map<string, string>();
+  const totals: Record<HostStatus | 'ignored', number> = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 };
+  const failures: string[] = [];
+  let failureCount = 0;
+  let summarized = false;
+
+  const position = (stage: string) => {
+    const i = planned.indexOf(stage);
+    return i >= 0 ? ` (${i + 1}/${planned.length})` : '';
+  };
+
+  /** Plain mode: one output line, without colours, with its stage prefix. */
+  function plainLine(stage: string, raw: string): string {
+    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const cr = line.lastIndexOf('\r');
+    if (cr >= 0) line = line.slice(cr + 1); // a carriage return redraws the line: keep what shows last
+    return `[${stage}] ${line}\n`;
+  }
+
+  function flushPartial(stage: string): void {
+    const rest = partial.get(stage);
+    if (rest) out(plainLine(stage, rest));
+    partial.delete(stage);
+  }
+
+  function output(e: EventOf<'stage_output'>): void {
+    if (options.tty) {
+      out(e.text);
+      return;
+    }
+    const text = (partial.get(e.stage) ?? '') + e.text;
+    const lines = text.split('\n');
+    const rest = lines.pop()!;
+    if (rest) partial.set(e.stage, rest);
+    else partial.delete(e.stage);
+    if (lines.length) out(lines.map((l) => plainLine(e.stage, l)).join(''));
+  }
+
+  function stageLine(stage: string, text: string, style?: Style | Style[]): void {
+    if (options.tty) out(`${style ? paint(style, text) : text}\n`);
+    else out(`[${stage}] ${text}\n`);
+  }
+
+  function summary(e: EventOf<'run_end'>): string {
+    const rows: string[] = [];
+    const list = [...stages.values()];
+    for (const name of planned) if (!stages.has(name)) list.push({ name, status: 'skipped', start: NaN, attempts: 0, reason: 'not reached' });
+    const width = Math.max(5, ...list.map((s) => s.name.length));
+    const counts = new Map<string, number>();
+    for (const s of list) {
+      counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
+      const time = s.end !== undefined && Number.isFinite(s.start) ? formatDuration(s.end - s.start) : '-';
+      const notes = [
+        s.attempts > 1 ? `${s.attempts} attempts` : '',
+        s.exitCode !== undefined && s.exitCode !== 0 ? `exit code ${s.exitCode}` : '',
+        s.status === 'restored' && s.checkpoint ? `from checkpoint ${s.checkpoint}` : '',
+        s.status !== 'passed' && s.status !== 'restored' && s.reason ? s.reason.split('\n')[0]! : '',
+      ].filter(Boolean);
+      rows.push(`  ${paint(STATUS_STYLE[s.status], s.status.padEnd(8))} ${s.name.padEnd(width)}  ${time.padStart(10)}${notes.length ? `  ${notes.join('; ')}` : ''}`);
+    }
+    const stageTotals = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
+    const taskTotals = Object.entries(totals)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    const lines = ['', paint('bold', 'Summary'), ...rows, `Stages: ${stageTotals || 'none'}`, `Tasks: ${taskTotals}`];
+    if (failureCount) {
+      lines.push(paint('red', `Failed (${failureCount}):`), ...failures.map((f) => `  ${f}`));
+      if (failureCount > failures.length) lines.push(`  … and ${failureCount - failures.length} more`);
+    }
+    const verdict = `Run ${e.status} (exit code ${e.exitCode})${e.reason ? `: ${e.reason}` : ''}`;
+    lines.push(paint(e.status === 'passed' ? ['bold', 'green'] : ['bold', 'red'], verdict), '');
+    return lines.join('\n');
+  }
+
+  return {
+    handle(e: RunEvent): void {
+      switch (e.kind) {
+        case 'run_start':
+          planned = [...e.stages];
+          stageLine('harness', `run ${e.runId}: scenario ${e.scenario}, ${e.stages.length} stage(s): ${e.stages.join(', ')}`, 'bold');
+          return;
+        case 'lab_ready':
+          stageLine('harness', `lab ready (${e.provider}): ${e.hosts.join(', ')}`);
+          return;
+        case 'stage_start': {
+          const prev = stages.get(e.stage);
+          stages.set(e.stage, { name: e.stage, status: 'running', start: e.time, attempts: Math.max(e.attempt, prev?.attempts ?? 0) });
+          const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
+          const playbook = e.playbook ? `: ${e.playbook}` : '';
+          if (options.tty) out(`\n${paint(['bold', 'cyan'], `━━ stage ${e.stage}${position(e.stage)}${attempt}${playbook} ━━`)}\n`);
+          else stageLine(e.stage, `--- stage ${e.stage}${position(e.stage)}${attempt}${playbook} ---`);
+          return;
+        }
+        case 'stage_output':
+          output(e);
+          return;
+        case 'host_result': {
+          if (e.item !== undefined) return; // the task's own result counts for its items
+          if (e.status === 'failed' && e.ignored) totals.ignored++;
+          else totals[e.status]++;
+          if ((e.status === 'failed' && !e.ignored) || e.status === 'unreachable') {
+            failureCount++;
+            if (failures.length < maxFailures) {
+              const what = e.status === 'unreachable' ? ' (unreachable)' : '';
+              const msg = e.message ? `: ${stripVTControlCharacters(e.message).split('\n')[0]}` : '';
+              failures.push(`${e.stage}: [${e.host}] ${e.task || e.action}${what}${msg}`);
+            }
+          }
+          return;
+        }
+        case 'results_file':
+          stageLine(e.stage, `results from ${e.host}: ${e.path}`);
+          return;
+        case 'stage_end': {
+          flushPartial(e.stage);
+          const prev = stages.get(e.stage);
+          const s: StageLine = { name: e.stage, status: e.status, start: prev?.start ?? e.time, end: e.time, attempts: Math.max(prev?.attempts ?? 0, e.status === 'skipped' || e.status === 'restored' ? 0 : e.attempt) };
+          if (e.reason !== undefined) s.reason = e.reason;
+          if (e.exitCode !== undefined) s.exitCode = e.exitCode;
+          if (e.checkpoint !== undefined) s.checkpoint = e.checkpoint;
+          stages.set(e.stage, s);
+          const took = prev ? ` after ${formatDuration(e.time - prev.start)}` : '';
+          const exit = e.exitCode !== undefined && e.exitCode !== 0 ? ` (exit code ${e.exitCode})` : '';
+          const from = e.status === 'restored' && e.checkpoint ? ` from checkpoint ${e.checkpoint}` : '';
+          const why = e.reason ? `: ${e.reason}` : '';
+          stageLine(e.stage, `stage ${e.stage} ${e.status}${from}${took}${exit}${why}`, ['bold', STATUS_STYLE[e.status]]);
+          return;
+        }
+        case 'run_end':
+          for (const stage of [...partial.keys()]) flushPartial(stage);
+          summarized = true;
+          out(summary(e));
+          return;
+        default:
+          return;
+      }
+    },
+
+    close(): void {
+      for (const stage of [...partial.keys()]) flushPartial(stage);
+      if (!summarized && stages.size) out('\nThe run ended without a summary (no run_end event).\n');
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import jrb from 'junit-report-builder';
+import type { Builder } from 'junit-report-builder';
+import { junitSeconds } from './text.js';
+
+// junit-report-builder is CommonJS with a default-export type: under nodenext the default import
+// is module.exports at run time but typed as the namespace, so take `.default` when it is there.
+const factory: Builder = ((jrb as unknown as { default?: Builder }).default ?? jrb) as Builder;
+
+/** How one test case ended. Messages and details must already be XML-safe and redacted. */
+export type CaseOutcome =
+  | { kind: 'passed' }
+  | { kind: 'failure'; type: string; message: string; detail?: string }
+  | { kind: 'error'; type: string; message: string; detail?: string }
+  | { kind: 'skipped'; message?: string };
+
+/** One `<testcase>`, as plain data. */
+export interface CaseData {
+  name: string;
+  classname: string;
+  /** Seconds. */
+  time: number;
+  outcome: CaseOutcome;
+  systemOut?: string;
+  systemErr?: string;
+}
+
+/** One `<testsuite>`, as plain data. */
+export interface SuiteData {
+  name: string;
+  /** Seconds. */
+  time: number;
+  /** ISO 8601 without zone (UTC), as JUnit readers expect. */
+  timestamp?: string;
+  properties?: [string, string][];
+  cases: CaseData[];
+}
+
+/** A built `<testsuite>` element (UTF-8, encoded once) and its counts, ready to be placed under `<testsuites>`. */
+export interface SuiteXml {
+  xml: Buffer;
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+  time: number;
+}
+
+/**
+ * xmlbuilder (under junit-report-builder) escapes only the first `]]>` of a CDATA text; escape
+ * every later one ourselves, so the section never ends early. The library then does the first.
+ */
+function cdataSafe(text: string): string {
+  const first = text.indexOf(']]>');
+  if (first < 0) return text;
+  const head = text.slice(0, first + 3);
+  return head + text.slice(first + 3).replaceAll(']]>', ']]]]><![CDATA[>');
+}
+
+/** The JUnit timestamp form of an epoch time: `2024-05-01T12:00:00` (UTC). */
+export function junitTimestamp(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+/** Test cases built per library call: small trees keep the garbage collector cheap on big suites. */
+const CHUNK = 1000;
+type Built = { name?: string; children?: Built[]; att(name: string, value: string | number): unknown; end(o: object): string };
+
+/** The `<testcase>` elements of `cases`, built by junit-report-builder, indented for a suite. */
+function buildCases(cases: readonly CaseData[]): { xml: string; failures: number; errors: number; skipped: number } {
+  const suite = factory.newBuilder().testSuite();
+  const skipMessages: (string | undefined)[] = [];
+  let failures = 0;
+  let errors = 0;
+  let skipped = 0;
+  for (const c of cases) {
+    const tc = suite.testCase().className(c.classname).name(c.name).time(junitSeconds(c.time));
+    const o = c.outcome;
+    if (o.kind === 'failure') {
+      failures++;
+      tc.failure(o.message || undefined, o.type);
+      if (o.detail) tc.stacktrace(cdataSafe(o.detail));
+    } else if (o.kind === 'error') {
+      errors++;
+      tc.error(o.message || undefined, o.type, o.detail ? cdataSafe(o.detail) : undefined);
+    } else if (o.kind === 'skipped') {
+      skipped++;
+      tc.skipped();
+    }
+    skipMessages.push(o.kind === 'skipped' ? o.message : undefined);
+    if (c.systemOut) tc.standardOutput(cdataSafe(c.systemOut));
+    if (c.systemErr) tc.standardError(cdataSafe(c.systemErr));
+  }
+  const el = suite.build() as unknown as Built;
+  // The library writes a bare <skipped/>; the schema allows a message on it, which CI shows.
+  let i = 0;
+  for (const child of el.children ?? []) {
+    if (child.name !== 'testcase') continue;
+    const message = skipMessages[i++];
+    if (message) child.children?.find((g) => g.name === 'skipped')?.att('message', message);
+  }
+  // A throwaway <testsuite> around the cases: keep what lies between its first and last line.
+  const text = el.end({ pretty: true, indent: '  ', offset: 1 });
+  const first = text.indexOf('\n', text.indexOf('<testsuite'));
+  const last = text.lastIndexOf('\n', text.lastIndexOf('</testsuite>'));
+  return { xml: first >= 0 && last > first ? text.slice(first + 1, last + 1) : '', failures, errors, skipped };
+}
+
+/**
+ * Builds one `<testsuite>` with junit-report-builder, indented to sit under `<testsuites>`.
+ * Every attribute it writes is one the Jenkins xUnit schema allows on that element. Cases are
+ * built a thousand at a time and joined, which halves the cost of a big suite.
+ */
+export function buildSuite(data: SuiteData): SuiteXml {
+  const shell = factory.newBuilder().testSuite().name(data.name).time(junitSeconds(data.time));
+  if (data.timestamp) shell.timestamp(data.timestamp);
+  for (const [name, value] of data.properties ?? []) shell.property(name, value);
+  const parts: string[] = [];
+  let failures = 0;
+  let errors = 0;
+  let skipped = 0;
+  for (let i = 0; i < data.cases.length; i += CHUNK) {
+    const chunk = buildCases(data.cases.slice(i, i + CHUNK));
+    parts.push(chunk.xml);
+    failures += chunk.failures;
+    errors += chunk.errors;
+    skipped += chunk.skipped;
+  }
+  const el = shell.build() as unknown as Built;
+  el.att('tests', data.cases.length);
+  el.att('failures', failures);
+  el.att('errors', errors);
+  el.att('skipped', skipped);
+  let xml = el.end({ pretty: true, indent: '  ', offset: 1 }).replace(/^\s*<\?xml[^>]*\?>\n?/, '');
+  if (parts.length) {
+    // Put the cases before the closing tag (or open a suite the library wrote as empty, `<testsuite .../>`).
+    const close = xml.lastIndexOf('</testsuite>');
+    if (close >= 0) {
+      const lineStart = xml.lastIndexOf('\n', close) + 1;
+      xml = xml.slice(0, lineStart) + parts.join('') + xml.slice(lineStart);
+    } else {
+      xml = `${xml.replace(/\/>\s*$/, '>')}\n${parts.join('')}  </testsuite>\n`;
+    }
+  }
+  if (!xml.endsWith('\n')) xml += '\n';
+  return { xml: Buffer.from(xml), tests: data.cases.length, failures, errors, skipped, time: junitSeconds(data.time) };
+}

@@ -1,0 +1,256 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { InputError, type Problem } from '../errors.js';
+import type { Group, Host, Lab, LabSpec, ProviderName, Scenario, Secret, SecretRef, Stage, Vars } from '../model/index.js';
+import { readInventory } from '../inventory/index.js';
+import { parseDuration } from './duration.js';
+import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from './names.js';
+import { formatPath, Locator, type FieldPath } from './positions.js';
+import { didYouMean } from './suggest.js';
+import { schemaIssues } from './validate-schema.js';
+
+/* The raw shapes the schema admits (checked before they are read). */
+interface RawHost { groups?: string[]; vars?: Vars; address?: string; port?: number; user?: string }
+interface RawGroup { children?: string[]; vars?: Vars }
+interface RawStage {
+  name: string; description?: string; playbook?: string; hosts?: string | string[]; vars?: Vars; checkpoint?: boolean;
+  timeout?: string; retries?: number; always?: boolean; voting?: boolean; results?: string | string[];
+  collect?: Record<string, string | string[]>; tags?: string | string[]; skip_tags?: string | string[]; extends?: string;
+}
+interface RawScenario {
+  name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
+  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars };
+}
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Collects problems with their positions in one file. */
+class Problems {
+  readonly items: Problem[] = [];
+  constructor(private readonly file: string, private readonly locator?: Locator) {}
+  add(fieldPath: FieldPath, message: string, atKey = false): void {
+    const pos = this.locator?.locate(fieldPath, atKey);
+    this.items.push({ file: this.file, line: pos?.line, col: pos?.col, path: formatPath(fieldPath) || undefined, message });
+  }
+  throwIfAny(): void {
+    if (this.items.length) {
+      this.items.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+      throw new InputError(this.items);
+    }
+  }
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then((s) => s.isFile(), () => false);
+}
+
+/** Parses the YAML text of a scenario file; syntax errors come with their line and column. */
+function parseYaml(text: string, file: string): { data: unknown; locator: Locator } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length) {
+    throw new InputError(
+      doc.errors.map((e) => ({ file, line: e.linePos?.[0].line, col: e.linePos?.[0].col, message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })),
+    );
+  }
+  return { data: doc.toJS({ maxAliasCount: 1000 }), locator: new Locator(doc, lines) };
+}
+
+function checkVarNames(vars: Vars | undefined, at: FieldPath, problems: Problems): void {
+  for (const name of Object.keys(vars ?? {})) {
+    const why = varNameProblem(name);
+    if (why) problems.add([...at, name], why, true);
+  }
+}
+
+/** Builds the declared lab (every provider but static) from the scenario's hosts and groups. */
+function declaredLab(raw: RawScenario['lab'], problems: Problems): Lab {
+  const groups = new Map<string, Group>();
+  const groupOf = (name: string): Group => {
+    let g = groups.get(name);
+    if (!g) groups.set(name, (g = { name, children: [], vars: {} }));
+    return g;
+  };
+  const hosts: Host[] = [];
+  for (const [name, h] of Object.entries(raw.hosts ?? {})) {
+    const why = hostNameProblem(name);
+    if (why) problems.add(['lab', 'hosts', name], why, true);
+    const host: Host = { name, groups: [...(h?.groups ?? [])], vars: { ...(h?.vars ?? {}) } };
+    if (h?.address !== undefined) host.address = h.address;
+    if (h?.port !== undefined) host.port = h.port;
+    if (h?.user !== undefined) host.user = h.user;
+    (h?.groups ?? []).forEach((g, i) => {
+      const gwhy = groupNameProblem(g);
+      if (gwhy) problems.add(['lab', 'hosts', name, 'groups', i], gwhy);
+      else groupOf(g);
+    });
+    checkVarNames(h?.vars, ['lab', 'hosts', name, 'vars'], problems);
+    hosts.push(host);
+  }
+  for (const [name, g] of Object.entries(raw.groups ?? {})) {
+    const why = groupNameProblem(name);
+    if (why) {
+      problems.add(['lab', 'groups', name], why, true);
+      continue;
+    }
+    const group = groupOf(name);
+    group.vars = { ...(g?.vars ?? {}) };
+    checkVarNames(g?.vars, ['lab', 'groups', name, 'vars'], problems);
+    (g?.children ?? []).forEach((child, i) => {
+      const cwhy = groupNameProblem(child);
+      if (cwhy) problems.add(['lab', 'groups', name, 'children', i], cwhy);
+      else {
+        group.children.push(child);
+        groupOf(child);
+      }
+    });
+  }
+  checkCycles(groups, problems);
+  checkVarNames(raw.vars, ['lab', 'vars'], problems);
+  return { provider: raw.provider, hosts, groups: [...groups.values()], vars: { ...(raw.vars ?? {}) } };
+}
+
+function checkCycles(groups: Map<string, Group>, problems: Problems): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, trail: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      problems.add(['lab', 'groups', name, 'children'], `groups contain each other: ${[...trail.slice(trail.indexOf(name)), name].join(' -> ')}`);
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const c of groups.get(name)?.children ?? []) visit(c, [...trail, name]);
+    state.set(name, 'done');
+  };
+  for (const name of groups.keys()) visit(name, []);
+}
+
+/** Every pattern word of a `hosts:` entry must name a group or a host (wildcards and `all` aside). */
+function checkPatterns(patterns: string[], lab: Lab, at: FieldPath, problems: Problems): void {
+  const names = [...lab.hosts.map((h) => h.name), ...lab.groups.map((g) => g.name), 'all', 'ungrouped'];
+  patterns.forEach((pattern, i) => {
+    for (let word of pattern.split(/[:,]/)) {
+      word = word.trim().replace(/^[!&]/, '');
+      if (!word || /[*?~\[]/.test(word) || names.includes(word)) continue;
+      const hint = didYouMean(word, names);
+      problems.add(patterns.length > 1 ? [...at, i] : at, `'${word}' is no group or host of the lab${hint ? ` (did you mean '${hint}'?)` : `; it has: ${names.slice(0, 12).join(', ')}`}`);
+    }
+  });
+}
+
+/** Options for {@link loadScenario}. */
+export interface LoadOptions {
+  /** Skip reading a static lab's inventory (e.g. for `harness schema`-level checks). @default false */
+  skipInventory?: boolean;
+}
+
+/**
+ * Reads and validates a scenario file into the typed model. Throws {@link InputError} with
+ * every problem of the file at once, each with its line, column and field path.
+ */
+export async function loadScenario(file: string, options: LoadOptions = {}): Promise<Scenario> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError([{ file, message: code === 'ENOENT' ? 'no such scenario file' : code === 'EISDIR' ? 'is a directory, not a scenario file' : `cannot be read (${code})` }], { cause: err });
+  }
+  const { data, locator } = parseYaml(text, file);
+  const problems = new Problems(file, locator);
+  if (data === null || data === undefined) {
+    throw new InputError([{ file, line: 1, col: 1, message: 'the file is empty: a scenario needs at least name, lab and stages' }]);
+  }
+  for (const issue of schemaIssues(data)) problems.add(issue.path, issue.message, issue.atKey);
+  problems.throwIfAny();
+
+  const raw = data as RawScenario;
+  const dir = path.dirname(abs);
+  const resolve = (p: string): string => path.resolve(dir, p);
+
+  // The lab.
+  let lab: Lab;
+  const spec: LabSpec = { provider: raw.lab.provider, options: { ...(raw.lab.options ?? {}) } };
+  if (raw.lab.provider === 'static') {
+    if (raw.lab.hosts) problems.add(['lab', 'hosts'], "a static lab reads its hosts from 'inventory'; declare them there", true);
+    if (!raw.lab.inventory) problems.add(['lab'], "a static lab needs 'inventory': the path of an existing INI or YAML inventory", true);
+    lab = { provider: 'static', hosts: [], groups: [], vars: {} };
+    if (raw.lab.inventory) {
+      spec.inventory = resolve(raw.lab.inventory);
+      if (!(await stat(spec.inventory).then(() => true, () => false))) problems.add(['lab', 'inventory'], `no such inventory: ${spec.inventory}`);
+      else if (!options.skipInventory) {
+        try {
+          lab = await readInventory(spec.inventory);
+        } catch (err) {
+          if (err instanceof InputError) problems.items.push(...(err.problems.length ? err.problems : [{ file: spec.inventory, message: err.message }]));
+          else throw err;
+        }
+      }
+    }
+  } else {
+    if (raw.lab.inventory) problems.add(['lab', 'inventory'], `only static labs read an inventory; a ${raw.lab.provider} lab declares its hosts under lab.hosts`, true);
+    if (!raw.lab.hosts || Object.keys(raw.lab.hosts).length === 0) problems.add(['lab'], `a ${raw.lab.provider} lab needs at least one host under lab.hosts`, true);
+    lab = declaredLab(raw.lab, problems);
+  }
+
+  // Scenario vars and secrets.
+  checkVarNames(raw.vars, ['vars'], problems);
+  const secrets: Secret[] = [];
+  for (const [name, ref] of Object.entries(raw.secrets ?? {})) {
+    const why = varNameProblem(name);
+    if (why) problems.add(['secrets', name], why, true);
+    if (raw.vars && name in raw.vars) problems.add(['secrets', name], `'${name}' is both a var and a secret; keep one`, true);
+    secrets.push({ name, ref: 'file' in ref ? { file: resolve(ref.file) } : { env: ref.env } });
+  }
+
+  // Stages.
+  const stages: Stage[] = [];
+  const seen = new Map<string, number>();
+  for (const [index, s] of raw.stages.entries()) {
+    const at: FieldPath = ['stages', index];
+    const why = stageNameProblem(s.name);
+    if (why) problems.add([...at, 'name'], why);
+    if (seen.has(s.name)) problems.add([...at, 'name'], `stage '${s.name}' is already stages[${seen.get(s.name)}]; stage names must be unique`);
+    seen.set(s.name, index);
+    if (!s.playbook && !s.collect) problems.add(at, `stage '${s.name}' does nothing: give it a 'playbook' to run or files to 'collect'`);
+    let playbook: string | undefined;
+    if (s.playbook) {
+      playbook = resolve(s.playbook);
+      if (!(await isFile(playbook))) problems.add([...at, 'playbook'], `no such playbook: ${playbook} (paths are relative to the scenario file)`);
+    }
+    if (s.extends !== undefined && !(seen.has(s.extends) && seen.get(s.extends)! < index)) {
+      const hint = didYouMean(s.extends, [...seen.keys()]);
+      problems.add([...at, 'extends'], `'${s.extends}' is no earlier stage${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    }
+    const hosts = list(s.hosts);
+    if (raw.lab.provider !== 'static' || lab.hosts.length) {
+      checkPatterns(hosts, lab, [...at, 'hosts'], problems);
+      for (const key of Object.keys(s.collect ?? {})) checkPatterns([key], lab, [...at, 'collect', key], problems);
+    }
+    checkVarNames(s.vars, [...at, 'vars'], problems);
+    const stage: Stage = {
+      name: s.name,
+      index,
+      hosts,
+      vars: { ...(s.vars ?? {}) },
+      checkpoint: s.checkpoint ?? false,
+      retries: s.retries ?? 0,
+      always: s.always ?? false,
+      voting: s.voting ?? true,
+      results: list(s.results),
+      tags: list(s.tags),
+      skipTags: list(s.skip_tags),
+      pos: { file: abs, ...locator.locate(at) },
+    };
+    if (playbook) stage.playbook = playbook;
+    if (s.timeout !== undefined) stage.timeoutMs = parseDuration(s.timeout);
+    if (s.collect) stage.collect = Object.fromEntries(Object.entries(s.collect).map(([k, v]) => [k, list(v)]));
+    if (s.description) stage.description = s.description;
+    if (s.extends) stage.extends = s.extends;
+    stages.push(stage);
+  }
+  problems.throwIfAny();
+  return { name: raw.name, description: raw.description ?? '', file: abs, spec, lab, vars: { ...(raw.vars ?? {}) }, secrets, stages };
+}

@@ -1,0 +1,118 @@
+import { PROVIDERS } from '../model/lab.js';
+import { DURATION_PATTERN } from './duration.js';
+
+/** A JSON Schema fragment. */
+export type JsonSchema = Record<string, unknown>;
+
+const vars: JsonSchema = {
+  type: 'object',
+  description: 'Variables by name (any YAML value).',
+  additionalProperties: true,
+};
+const stringList = (description: string): JsonSchema => ({
+  description,
+  type: ['string', 'array'],
+  items: { type: 'string', minLength: 1 },
+  minLength: 1,
+});
+const duration: JsonSchema = {
+  type: 'string',
+  pattern: DURATION_PATTERN,
+  description: 'A duration: a whole number and a unit, e.g. 90s, 30m, 2h, 1h30m.',
+};
+
+const host: JsonSchema = {
+  type: ['object', 'null'],
+  description: 'A host of the lab.',
+  additionalProperties: false,
+  properties: {
+    groups: { type: 'array', items: { type: 'string' }, description: 'Groups the host belongs to.' },
+    vars,
+    address: { type: 'string', description: 'Where to reach the host (static/command labs); providers fill it in.' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, description: 'SSH port.' },
+    user: { type: 'string', description: 'SSH user.' },
+  },
+};
+
+const group: JsonSchema = {
+  type: ['object', 'null'],
+  description: 'A group: its child groups and vars.',
+  additionalProperties: false,
+  properties: {
+    children: { type: 'array', items: { type: 'string' } },
+    vars,
+  },
+};
+
+const secret: JsonSchema = {
+  type: 'object',
+  description: 'Where a secret comes from: an environment variable or a file. The value is never written anywhere.',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Name of an environment variable.' },
+    file: { type: 'string', minLength: 1, description: 'Path of a file (relative to the scenario); its content without the final newline.' },
+  },
+};
+
+const stage: JsonSchema = {
+  type: 'object',
+  description: 'One step of the scenario.',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, description: 'The stage name (unique).' },
+    description: { type: 'string' },
+    playbook: { type: 'string', minLength: 1, description: 'Playbook to run, relative to the scenario file.' },
+    hosts: stringList('Host patterns (groups or hosts) the stage touches; default: all.'),
+    vars: { ...vars, description: 'Extra vars of this stage (over the scenario vars).' },
+    checkpoint: { type: 'boolean', description: 'Snapshot the lab after the stage passes.' },
+    timeout: duration,
+    retries: { type: 'integer', minimum: 0, maximum: 10, description: 'Reruns of a failed stage.' },
+    always: { type: 'boolean', description: 'Run even after an earlier stage failed (collect, cleanup).' },
+    voting: { type: 'boolean', description: 'false: a failure is reported but does not fail the run.' },
+    results: stringList('Globs of JUnit files the system under test writes on the hosts; merged into junit.xml.'),
+    collect: {
+      type: 'object',
+      description: 'Files to fetch from hosts: a host pattern to paths or globs.',
+      additionalProperties: stringList('Paths, directories or globs on the hosts.'),
+    },
+    tags: stringList('Ansible tags to run.'),
+    skip_tags: stringList('Ansible tags to skip.'),
+    extends: { type: 'string', description: 'The stage whose checkpoint this one starts from.' },
+  },
+};
+
+const lab: JsonSchema = {
+  type: 'object',
+  description: 'Where the hosts come from.',
+  additionalProperties: false,
+  required: ['provider'],
+  properties: {
+    provider: { enum: [...PROVIDERS], description: `The lab provider: ${PROVIDERS.join(', ')}.` },
+    hosts: { type: 'object', description: 'Hosts by name.', additionalProperties: host },
+    groups: { type: 'object', description: 'Group children and vars, by group name.', additionalProperties: group },
+    vars: { ...vars, description: 'Vars of the all group.' },
+    inventory: { type: 'string', minLength: 1, description: 'An existing inventory (static labs), relative to the scenario file.' },
+    options: { type: 'object', description: 'Provider settings (e.g. qemu memory, cpus, packages).' },
+  },
+};
+
+/** The JSON Schema of scenario files; `harness schema` prints it for editors. */
+export const SCENARIO_SCHEMA: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://ansible-harness.dev/schema/scenario.json',
+  title: 'ansible-harness scenario',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'lab', 'stages'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'The scenario name (runs/<name>/...).' },
+    description: { type: 'string' },
+    lab,
+    vars: { ...vars, description: 'Extra vars of every stage.' },
+    secrets: { type: 'object', description: 'Secrets by var name, by reference only.', additionalProperties: secret },
+    stages: { type: 'array', minItems: 1, items: stage, description: 'The stages, run in order.' },
+  },
+};

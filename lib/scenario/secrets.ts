@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import type { Scenario } from '../model/index.js';
+
+/**
+ * Reads every secret's value from its reference (environment or file), at run time only.
+ * The values are returned, never stored in the model; a missing one is an InputError naming it.
+ */
+export async function resolveSecrets(scenario: Scenario, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  const problems = [];
+  for (const s of scenario.secrets) {
+    if ('env' in s.ref) {
+      const v = env[s.ref.env];
+      if (v === undefined) problems.push({ file: scenario.file, path: `secrets.${s.name}`, message: `secret '${s.name}' comes from the environment variable ${s.ref.env}, which is not set: export it before the run` });
+      else values.set(s.name, v);
+    } else {
+      try {
+        values.set(s.name, (await readFile(s.ref.file, 'utf8')).replace(/\r?\n$/, ''));
+      } catch (err) {
+        problems.push({ file: scenario.file, path: `secrets.${s.name}`, message: `secret '${s.name}' comes from ${s.ref.file}, which cannot be read (${(err as NodeJS.ErrnoException).code}): create it or fix the path` });
+      }
+    }
+  }
+  if (problems.length) throw new InputError(problems);
+  return values;
+}

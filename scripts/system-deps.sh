@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ansible-harness needs, only those missing.
+# Usage: scripts/system-deps.sh [--vm]   (--vm adds what the qemu lab needs)
+set -euo pipefail
+pkgs=(ansible-core openssh-server openssh-client qemu-utils libxml2-utils)
+if [ "${1:-}" = "--vm" ]; then pkgs+=(qemu-system-x86 debootstrap vde2 socat); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

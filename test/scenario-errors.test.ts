@@ -1,0 +1,111 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { harness, tempDir } from './helpers/cli.js';
+
+/** A valid scenario to break in one place each. */
+const GOOD = `name: t
+lab:
+  provider: local
+  hosts:
+    web-0: { groups: [web] }
+    db-0: { groups: [db], vars: { port: 5432 } }
+stages:
+  - name: deploy
+    playbook: site.yml
+    hosts: [web]
+    timeout: 10m
+`;
+
+interface Case {
+  name: string;
+  yaml: string;
+  /** Expected line of the (first) error. */
+  line: number;
+  message: RegExp;
+}
+
+const CASES: Case[] = [
+  { name: 'YAML syntax error (an unclosed flow list is noticed on the next line)', yaml: GOOD.replace('  provider: local', '  provider: [local'), line: 4, message: /YAML: Flow sequence in block collection must be sufficiently indented and end with a \]$/m },
+  { name: 'duplicate key', yaml: GOOD.replace('name: t\n', 'name: t\nname: u\n'), line: 2, message: /YAML: Map keys must be unique/ },
+  { name: 'unknown top-level key with suggestion', yaml: GOOD + 'stagse: []\n', line: 12, message: /unknown key 'stagse' \(did you mean 'stages'\?\)/ },
+  { name: 'unknown stage key with suggestion', yaml: GOOD.replace('    timeout: 10m', '    playbok: x.yml'), line: 11, message: /stages\[0\]\.playbok: unknown key 'playbok' \(did you mean 'playbook'\?\)/ },
+  { name: 'bad duration', yaml: GOOD.replace('timeout: 10m', 'timeout: 10 minutes'), line: 11, message: /stages\[0\]\.timeout: A duration.*Got the string "10 minutes"/ },
+  { name: 'wrong type for retries', yaml: GOOD.replace('timeout: 10m', 'retries: many'), line: 11, message: /stages\[0\]\.retries: expected a whole number, got the string "many"/ },
+  { name: 'unknown provider', yaml: GOOD.replace('provider: local', 'provider: locall'), line: 3, message: /lab\.provider: expected one of local, qemu, libvirt, static, command.*did you mean 'local'/ },
+  { name: 'missing stages', yaml: GOOD.slice(0, GOOD.indexOf('stages:')), line: 1, message: /missing required key 'stages'/ },
+  { name: 'empty stages', yaml: GOOD.slice(0, GOOD.indexOf('stages:')) + 'stages: []\n', line: 7, message: /stages: must list at least 1 item/ },
+  { name: 'stage without a name', yaml: GOOD.replace('  - name: deploy\n    playbook', '  - playbook'), line: 8, message: /stages\[0\]\.name: missing required key 'name'/ },
+  { name: 'stage that does nothing', yaml: GOOD.replace('    playbook: site.yml\n', ''), line: 8, message: /stage 'deploy' does nothing: give it a 'playbook' to run or files to 'collect'/ },
+  { name: 'missing playbook file', yaml: GOOD.replace('playbook: site.yml', 'playbook: nope.yml'), line: 9, message: /stages\[0\]\.playbook: no such playbook: .*nope\.yml/ },
+  { name: 'duplicate stage names', yaml: GOOD + '  - name: deploy\n    playbook: site.yml\n', line: 12, message: /stage 'deploy' is already stages\[0\]/ },
+  { name: 'stage hosts naming no group', yaml: GOOD.replace('hosts: [web]', 'hosts: [wbe]'), line: 10, message: /'wbe' is no group or host of the lab \(did you mean 'web'\?\)/ },
+  { name: 'invalid group name', yaml: GOOD.replace('groups: [web]', 'groups: [web-servers]'), line: 5, message: /'web-servers' is not a valid group name/ },
+  { name: 'invalid host var name', yaml: GOOD.replace('vars: { port: 5432 }', 'vars: { 2port: 5432 }'), line: 6, message: /'2port' is not a valid variable name/ },
+  { name: 'secret with both env and a typo', yaml: GOOD + 'secrets:\n  pw: { enf: PW }\n', line: 13, message: /unknown key 'enf' \(did you mean 'env'\?\)/ },
+  { name: 'static lab without inventory', yaml: GOOD.replace(/lab:[\s\S]*?stages:/, 'lab:\n  provider: static\nstages:').replace('hosts: [web]', 'hosts: [all]'), line: 2, message: /a static lab needs 'inventory'/ },
+  { name: 'static lab with a missing inventory', yaml: GOOD.replace(/lab:[\s\S]*?stages:/, 'lab:\n  provider: static\n  inventory: missing.ini\nstages:').replace('hosts: [web]', 'hosts: [all]'), line: 4, message: /lab\.inventory: no such inventory: .*missing\.ini/ },
+  { name: 'extends a later stage', yaml: GOOD.replace('    timeout: 10m', '    extends: later') , line: 11, message: /'later' is no earlier stage/ },
+  { name: 'scenario name with a space', yaml: GOOD.replace('name: t\n', 'name: my scenario\n'), line: 1, message: /name: .*Got the string "my scenario"/ },
+  { name: 'groups that contain each other', yaml: GOOD.replace('stages:', '  groups:\n    web: { children: [db] }\n    db: { children: [web] }\nstages:'), line: 8, message: /groups contain each other: web -> db -> web/ },
+  { name: 'empty file', yaml: '', line: 1, message: /the file is empty/ },
+];
+
+for (const c of CASES) {
+  test(`broken scenario: ${c.name} -> exit 2 with file:line and message, nothing written`, async () => {
+    const t = await tempDir();
+    try {
+      await writeFile(path.join(t.dir, 'site.yml'), '- hosts: all\n  tasks: []\n');
+      const file = path.join(t.dir, 'broken.yml');
+      await writeFile(file, c.yaml);
+      for (const cmd of ['validate', 'run'] as const) {
+        const r = await harness([cmd, file, ...(cmd === 'run' ? ['--out', path.join(t.dir, 'out')] : [])], { cwd: t.dir });
+        assert.is(r.code, 2, `${cmd}: exit code (stderr: ${r.stderr})`);
+        assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+        const first = r.stderr.split('\n').find((l) => l.includes('broken.yml')) ?? '';
+        assert.ok(first.includes(`broken.yml:${c.line}:`), `${cmd}: line ${c.line} in: ${r.stderr}`);
+        assert.match(r.stderr, c.message);
+      }
+      assert.equal((await readdir(t.dir)).sort(), ['broken.yml', 'site.yml'], 'run wrote nothing');
+    } finally {
+      await t.remove();
+    }
+  });
+}
+
+test('all errors of a file come at once', async () => {
+  const t = await tempDir();
+  try {
+    await mkdir(t.dir, { recursive: true });
+    const file = path.join(t.dir, 's.yml');
+    await writeFile(file, GOOD.replace('timeout: 10m', 'timeout: soon\n    retries: -1').replace('provider: local', 'provider: loca'));
+    const r = await harness(['validate', file]);
+    assert.is(r.code, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.is(lines.length, 3, r.stderr); // provider, timeout, retries
+    assert.match(r.stderr, /s\.yml:3:\d+: lab\.provider/);
+    assert.match(r.stderr, /s\.yml:11:\d+: stages\[0\]\.timeout/);
+    assert.match(r.stderr, /s\.yml:12:\d+: stages\[0\]\.retries: must be at least 0/);
+  } finally {
+    await t.remove();
+  }
+});
+
+test('a valid scenario validates, and a missing file is exit 2', async () => {
+  const t = await tempDir();
+  try {
+    await writeFile(path.join(t.dir, 'site.yml'), '- hosts: all\n  tasks: []\n');
+    await writeFile(path.join(t.dir, 'ok.yml'), GOOD);
+    const ok = await harness(['validate', path.join(t.dir, 'ok.yml')]);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /scenario 't', 2 host\(s\), 1 stage\(s\)/);
+    const missing = await harness(['validate', path.join(t.dir, 'nope.yml')]);
+    assert.is(missing.code, 2);
+    assert.match(missing.stderr, /nope\.yml: no such scenario file/);
+  } finally {
+    await t.remove();
+  }
+});
+
+test.run();
