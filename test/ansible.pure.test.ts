@@ -113,8 +113,8 @@ test('ansibleConfig: the text, read back by ansible-config as meant', () => {
       `RETRY_FILES_ENABLED(${file}) = False`,
       `control_path_dir(${file}) = ${dir}/cp`,
       `pipelining(${file}) = True`,
-      `ssh_args(${file}) = -o ControlMaster=auto -o ControlPersist=5s -o UserKnownHostsFile=/dev/null ` +
-        `-o StrictHostKeyChecking=no -o 'ProxyCommand=ssh -W %h:%p jump'`,
+      `ssh_args(${file}) = -o ControlMaster=auto -o ControlPersist=5s -o 'ProxyCommand=ssh -W %h:%p jump' ` +
+        `-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no`,
     ];
     for (const line of want) assert.ok(dump.includes(line), `missing ${line} in\n${dump}`);
   } finally {

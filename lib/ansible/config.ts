@@ -76,9 +76,13 @@ function enabledCallbacks(extra: string[] | undefined): string {
   return [...new Set([CALLBACK_NAME, ...(extra ?? [])])].join(',');
 }
 
-/** The `ssh_args` value: our fixed options, ControlPersist, then the extra words. */
+/**
+ * The `ssh_args` value: ControlMaster and ControlPersist, the extra words, then the host key
+ * defaults. ssh keeps the first value of an option, so a provider's own known_hosts (extra
+ * words) wins over the defaults.
+ */
 export function sshArgs(controlPersist = '5s', extra: string[] = []): string {
-  return ['-o', 'ControlMaster=auto', '-o', `ControlPersist=${controlPersist}`, ...HOST_KEY_SSH_ARGS, ...extra].map(shlexQuote).join(' ');
+  return ['-o', 'ControlMaster=auto', '-o', `ControlPersist=${controlPersist}`, ...extra, ...HOST_KEY_SSH_ARGS].map(shlexQuote).join(' ');
 }
 
 /**

@@ -1,0 +1,33 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from '../main.js';
+import { loadScenario } from '../../scenario/index.js';
+import { InputError } from '../../errors.js';
+
+const list: Command = {
+  command: 'list',
+  describe: 'List the scenarios under scenarios/',
+  builder: (y) => y.option('dir', { type: 'string', default: 'scenarios', describe: 'Folder of scenario files' }),
+  async run(args, io) {
+    const dir = args.dir as string;
+    const names = await readdir(dir).catch(() => {
+      throw new InputError(`${dir}: no such folder of scenarios (run from the project root or pass --dir)`);
+    });
+    const files = names.filter((n) => /\.ya?ml$/.test(n)).sort();
+    const rows: string[][] = [];
+    for (const name of files) {
+      const file = path.join(dir, name);
+      try {
+        const s = await loadScenario(file, { skipInventory: true });
+        rows.push([file, s.name, `${s.lab.provider}, ${s.stages.length} stages`, s.description]);
+      } catch (err) {
+        rows.push([file, '(invalid)', err instanceof InputError ? `${err.problems.length || 1} problem(s): harness validate ${file}` : String(err), '']);
+      }
+    }
+    const width = rows.reduce((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), [] as number[]);
+    for (const r of rows) io.out(`${r.map((c, i) => (i < 3 ? c.padEnd(width[i]!) : c)).join('  ').trimEnd()}\n`);
+    if (!rows.length) io.out(`no scenario files in ${dir}\n`);
+    return 0;
+  },
+};
+export default list;

@@ -1,0 +1,24 @@
+import path from 'node:path';
+import type { AllocatedLab } from '../lab/provider.js';
+import { formatInventory } from '../inventory/index.js';
+import { ansibleConfig, ansibleEnv } from '../ansible/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { RunDir } from './rundir.js';
+
+/** The per-run Ansible files and the environment that points Ansible at them. */
+export interface AnsibleFiles {
+  inventory: string;
+  config: string;
+  env: Record<string, string>;
+}
+
+/** Writes the run's inventory (YAML, and INI beside it for people) and ansible.cfg. */
+export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: boolean): Promise<AnsibleFiles> {
+  const inventory = path.join(dir.inventoryDir, 'hosts.yml');
+  await writeFileAtomic(inventory, formatInventory(allocated.lab, 'yaml'));
+  await writeFileAtomic(path.join(dir.inventoryDir, 'hosts.ini'), formatInventory(allocated.lab, 'ini'));
+  const controlDir = path.join(dir.privateDir, 'cp');
+  const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp') };
+  await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));
+  return { inventory, config: dir.ansibleCfg, env: ansibleEnv({ configFile: dir.ansibleCfg, controlPathDir: controlDir, tty, localTmp: cfgOptions.localTmp }) };
+}

@@ -1,0 +1,180 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import type { AnsibleEvent, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import type { AllocatedLab } from '../lab/provider.js';
+import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
+import { fetchFiles } from '../transfer/index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { formatDuration } from '../scenario/duration.js';
+import type { RunDir } from './rundir.js';
+import type { AnsibleFiles } from './prepare.js';
+import { selectHosts } from './patterns.js';
+import { secretEnvName, stageExtraVars } from './vars.js';
+import { LineBuffer } from './lines.js';
+
+/** What {@link runStage} needs: the run so far and where to report. */
+export interface StageContext {
+  scenario: Scenario;
+  stage: Stage;
+  dir: RunDir;
+  ansible: AnsibleInstall;
+  ansibleFiles: AnsibleFiles;
+  lab: AllocatedLab;
+  /** Data earlier stages published with set_stats. */
+  published: Vars;
+  overrides: Vars;
+  secrets: Map<string, string>;
+  redact: (text: string) => string;
+  emit: (event: RunEvent) => void;
+  signal?: AbortSignal;
+  killGraceMs?: number;
+  env: NodeJS.ProcessEnv;
+}
+
+/** How a stage ended after all its attempts. */
+export interface StageOutcome {
+  status: StageStatus;
+  attempts: number;
+  reason?: string;
+  /** set_stats data of the last attempt, for later stages. */
+  published: Vars;
+}
+
+/** Redacts every string inside an event (secrets may appear in any message or result). */
+function redactEvent<T extends RunEvent>(event: T, redact: (t: string) => string): T {
+  const text = JSON.stringify(event);
+  const clean = redact(text);
+  return clean === text ? event : (JSON.parse(clean) as T);
+}
+
+/** Runs one attempt of the stage's playbook; returns its status and set_stats data. */
+async function runAttempt(ctx: StageContext, attempt: number, stageDir: string): Promise<{ status: StageStatus; reason?: string; exitCode?: number; published: Vars }> {
+  const { stage, scenario } = ctx;
+  const vars = stageExtraVars(scenario, stage, ctx.published, ctx.overrides, [...ctx.secrets.keys()]);
+  const varsFile = path.join(stageDir, 'extra-vars.json');
+  await writeFileAtomic(varsFile, `${JSON.stringify(vars, null, 2)}\n`, 0o600);
+  const args = playbookArgv({
+    playbook: stage.playbook!,
+    inventory: ctx.ansibleFiles.inventory,
+    limit: stage.hosts.length ? stage.hosts : undefined,
+    extraVarsFiles: [varsFile],
+    tags: stage.tags,
+    skipTags: stage.skipTags,
+  });
+  const env: Record<string, string> = { ...ctx.ansibleFiles.env };
+  for (const [name, value] of ctx.secrets) env[secretEnvName(name)] = value;
+
+  let custom: Vars = {};
+  let hostFailures = 0;
+  const logFile = path.join(stageDir, attempt > 1 ? `output.attempt${attempt}.log` : 'output.log');
+  const lines = new LineBuffer();
+  const log = createWriteStream(logFile, { flags: 'a', mode: 0o644 });
+  const out = (text: string): void => {
+    const clean = ctx.redact(text);
+    ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: clean });
+    log.write(stripVTControlCharacters(clean).replace(/\r/g, ''));
+  };
+  const result = await runPlaybook({
+    args,
+    cwd: path.dirname(stage.playbook!),
+    env: { ...ctx.env, ...env },
+    command: ctx.ansible.playbook,
+    tmpDir: ctx.dir.privateDir,
+    stage: stage.name,
+    attempt,
+    timeoutMs: stage.timeoutMs,
+    signal: ctx.signal,
+    killGraceMs: ctx.killGraceMs,
+    onOutput: (chunk: string) => lines.push(chunk).forEach(out),
+    onEvent: (event: AnsibleEvent) => {
+      if (event.kind === 'stats') custom = event.custom;
+      if (event.kind === 'host_result' && (event.status === 'failed' || event.status === 'unreachable') && !event.ignored) hostFailures++;
+      ctx.emit(redactEvent(event, ctx.redact));
+    },
+  });
+  lines.flush().forEach(out);
+  log.end();
+  await once(log, 'close');
+
+  const published: Vars = (custom._run as Vars | undefined) ?? {};
+  if (result.reason === 'timeout') return { status: 'error', reason: `timed out after ${formatDuration(stage.timeoutMs ?? 0)}; the stage's processes were killed`, exitCode: result.exitCode ?? undefined, published };
+  if (result.reason === 'aborted') return { status: 'error', reason: `interrupted (${String(ctx.signal?.reason ?? 'signal')})`, exitCode: result.exitCode ?? undefined, published };
+  if (result.exitCode === 0) return { status: 'passed', exitCode: 0, published };
+  const what = hostFailures ? `${hostFailures} task result(s) failed or unreachable` : 'no host failed: see output.log';
+  return { status: 'failed', reason: `ansible-playbook exited ${result.exitCode ?? result.signal} (${what})`, exitCode: result.exitCode ?? undefined, published };
+}
+
+/** Fetches the stage's JUnit result files from its hosts and hands each to the sinks. */
+async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
+  const { stage, lab } = ctx;
+  for (const host of selectHosts(lab.lab, stage.hosts)) {
+    const patterns = stage.results.map((p) => expandHostVars(p, host.vars));
+    const dest = path.join(ctx.dir.hostsDir, host.name);
+    try {
+      const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal });
+      for (const f of got.fetched) {
+        if (!/\.xml$/i.test(f.local)) continue;
+        const xml = ctx.redact(await readFile(f.local, 'utf8'));
+        ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml });
+      }
+    } catch (err) {
+      ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: `results of ${host.name} could not be fetched: ${(err as Error).message}` });
+    }
+  }
+}
+
+/** Fetches the stage's `collect:` files into `hosts/<host>/`. Missing paths are noted, not fatal. */
+async function collect(ctx: StageContext, attempt: number): Promise<string | undefined> {
+  const notes: string[] = [];
+  for (const [pattern, paths] of Object.entries(ctx.stage.collect ?? {})) {
+    for (const host of selectHosts(ctx.lab.lab, [pattern])) {
+      const dest = path.join(ctx.dir.hostsDir, host.name);
+      try {
+        const got = await fetchFiles(connectionOf(ctx, host.name), paths.map((p) => expandHostVars(p, host.vars)), dest, { signal: ctx.signal });
+        for (const m of got.missing) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${m} is missing` });
+        ctx.emit({ kind: 'stage_output', time: Date.now(), stage: ctx.stage.name, attempt, text: `collected ${got.fetched.length} file(s) from ${host.name}${got.missing.length ? `, ${got.missing.length} missing` : ''}\n` });
+      } catch (err) {
+        notes.push(`${host.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return notes.length ? `collection failed: ${notes.join('; ')}` : undefined;
+}
+
+/** `{{ name }}` in a remote path becomes the host's var (e.g. `{{ harness_host_root }}/var/log`). */
+export function expandHostVars(text: string, vars: Vars): string {
+  return text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => {
+    const v = vars[name];
+    return v === undefined || v === null || typeof v === 'object' ? whole : String(v);
+  });
+}
+
+function connectionOf(ctx: StageContext, hostName: string): { host: string; port: number; username: string; privateKeyPath: string } {
+  const h = ctx.lab.lab.hosts.find((x) => x.name === hostName)!;
+  return { host: h.address ?? hostName, port: h.port ?? 22, username: h.user ?? 'root', privateKeyPath: ctx.lab.sshKey ?? '' };
+}
+
+/** Runs a stage with its retries; emits stage_start/stage_end for every attempt. */
+export async function runStage(ctx: StageContext): Promise<StageOutcome> {
+  const { stage } = ctx;
+  const stageDir = ctx.dir.stageDir(stage.index, stage.name);
+  await mkdir(stageDir, { recursive: true });
+  let last: StageOutcome = { status: 'skipped', attempts: 0, published: {} };
+  for (let attempt = 1; attempt <= stage.retries + 1; attempt++) {
+    ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, playbook: stage.playbook });
+    let r: { status: StageStatus; reason?: string; exitCode?: number; published: Vars } = { status: 'passed', published: {} };
+    if (stage.playbook) r = await runAttempt(ctx, attempt, stageDir);
+    if (stage.results.length && ctx.lab.sshKey) await fetchResults(ctx, attempt);
+    if (stage.collect && ctx.lab.sshKey) {
+      const problem = await collect(ctx, attempt);
+      if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
+    }
+    ctx.emit({ kind: 'stage_end', time: Date.now(), stage: stage.name, attempt, index: stage.index, status: r.status, reason: r.reason, exitCode: r.exitCode });
+    last = { status: r.status, attempts: attempt, reason: r.reason, published: r.published };
+    if (r.status === 'passed' || ctx.signal?.aborted) break;
+  }
+  return last;
+}

@@ -1,0 +1,54 @@
+/**
+ * The proof a local host works: a real `ssh` login with the run's key, checking the host key
+ * against the run's `known_hosts`, running one command.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** How to reach one host with `ssh`. */
+export interface SshTarget {
+  address: string;
+  port: number;
+  user: string;
+  /** Private key file. */
+  key: string;
+  /** A `known_hosts` file holding the host's key. */
+  knownHosts: string;
+}
+
+/** The `ssh` arguments that log in to `t` non-interactively and run `command` (pure). */
+export function sshCheckArgs(t: SshTarget, command: string, connectTimeoutSec = 10): string[] {
+  return [
+    '-F', '/dev/null',
+    '-i', t.key,
+    '-p', String(t.port),
+    '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${t.knownHosts}`,
+    '-o', `ConnectTimeout=${connectTimeoutSec}`,
+    '-o', 'ControlMaster=no',
+    '-o', 'ControlPath=none',
+    '-o', 'LogLevel=ERROR',
+    `${t.user}@${t.address}`,
+    command,
+  ];
+}
+
+/**
+ * Logs in to `t` and runs `echo harness-ok`; resolves when it printed that, otherwise rejects
+ * with ssh's own error text. @default timeoutMs 15000
+ */
+export async function sshCheck(t: SshTarget, opts: { sshPath?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  const { stdout } = await run(opts.sshPath ?? 'ssh', sshCheckArgs(t, 'echo harness-ok'), {
+    signal: opts.signal,
+    timeout: opts.timeoutMs ?? 15_000,
+    killSignal: 'SIGKILL',
+  }).catch((err: NodeJS.ErrnoException & { stderr?: string; killed?: boolean }) => {
+    if (err.code === 'ENOENT') throw new Error(`${opts.sshPath ?? 'ssh'} is not installed (apt-get install openssh-client)`);
+    throw new Error(err.killed ? 'ssh did not finish in time' : (err.stderr || err.message).trim());
+  });
+  if (stdout.trim() !== 'harness-ok') throw new Error(`the login ran but printed '${stdout.trim().slice(0, 200)}' instead of 'harness-ok'`);
+}
