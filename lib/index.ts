@@ -1,3 +1,16 @@
 /** ansible-harness: the public, typed API. This file only re-exports. */
 export * from './model/index.js';
 export * from './errors.js';
+export { loadScenario, SCENARIO_SCHEMA, parseDuration, formatDuration, resolveSecrets, type LoadOptions } from './scenario/index.js';
+export { readInventory, formatInventory, toIni, toJson, toYaml, INVENTORY_FORMATS, type InventoryFormat } from './inventory/index.js';
+export { runScenario, type RunOptions, type RunResult, type StageReport } from './engine/run.js';
+export { planRun, type PlanStep, type PlanOptions } from './engine/plan.js';
+export { selectHosts } from './engine/patterns.js';
+export type { LabProvider, AllocatedLab, AllocateContext, CheckpointCapable, CheckpointContext } from './lab/provider.js';
+export { createProvider } from './lab/create.js';
+export { createLocalProvider, type LocalProviderOptions } from './lab/local/index.js';
+export { releaseRecorded } from './lab/record.js';
+export { fetchFiles, type SftpConnection } from './transfer/index.js';
+export { findAnsible, playbookArgv, runPlaybook, parseEventLine, type AnsibleInstall, type PlaybookArgvOptions, type PlaybookResult } from './ansible/index.js';
+export { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout, readJournal, type Journal } from './report/index.js';
+export { VERSION } from './version.js';

@@ -3,6 +3,7 @@ import type { AllocatedLab } from '../lab/provider.js';
 import { formatInventory } from '../inventory/index.js';
 import { ansibleConfig, ansibleEnv } from '../ansible/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../errors.js';
 import type { RunDir } from './rundir.js';
 
 /** The per-run Ansible files and the environment that points Ansible at them. */
@@ -16,7 +17,12 @@ export interface AnsibleFiles {
 export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: boolean): Promise<AnsibleFiles> {
   const inventory = path.join(dir.inventoryDir, 'hosts.yml');
   await writeFileAtomic(inventory, formatInventory(allocated.lab, 'yaml'));
-  await writeFileAtomic(path.join(dir.inventoryDir, 'hosts.ini'), formatInventory(allocated.lab, 'ini'));
+  try {
+    await writeFileAtomic(path.join(dir.inventoryDir, 'hosts.ini'), formatInventory(allocated.lab, 'ini'));
+  } catch (err) {
+    // INI cannot hold every lab (e.g. a group name with a space); the YAML one is what Ansible reads.
+    if (!(err instanceof InputError)) throw err;
+  }
   const controlDir = path.join(dir.privateDir, 'cp');
   const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp') };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));

@@ -4,7 +4,7 @@
  * {@link Lab}. The parsers call it as Ansible's plugins call `InventoryData`.
  */
 import type { Group, Host, Lab, VarValue, Vars } from '../model/index.js';
-import { setVar } from './py-value.js';
+import { isIntNumber, setVar } from './py-value.js';
 import { precedenceKeeper } from './precedence.js';
 
 /** A structural error Ansible raises (a loop of child groups, an unknown group). */
@@ -111,28 +111,18 @@ export class InventoryBuilder {
       if (g.name !== 'all' && this.ancestors(g.name).size === 0) this.addChild('all', g.name);
     }
     const ungrouped = this.groups.get('ungrouped')!;
+    const leaving = new Set<string>();
     for (const h of this.hosts.values()) {
-      const others = h.groups.filter((n) => n !== 'all' && n !== 'ungrouped');
+      const grouped = h.groups.some((n) => n !== 'all' && n !== 'ungrouped');
       if (h.groups.includes('ungrouped')) {
-        if (others.length) {
-          ungrouped.hosts = ungrouped.hosts.filter((n) => n !== h.name);
+        // the parser put it in ungrouped, but it has a group of its own
+        if (grouped) {
+          leaving.add(h.name);
           h.groups = h.groups.filter((n) => n !== 'ungrouped');
         }
-      } else if (!others.length && !this.groupsOf(h.name).some((n) => n !== 'all')) {
-        this.addHost(h.name, 'ungrouped');
-      }
+      } else if (!grouped) this.addHost(h.name, 'ungrouped');
     }
-  }
-
-  /** Direct groups plus their ancestors, as Ansible's `host.get_groups()` sees them. */
-  private groupsOf(host: string): string[] {
-    const h = this.hosts.get(host)!;
-    const all = new Set<string>();
-    for (const g of h.groups) {
-      all.add(g);
-      for (const a of this.ancestors(g)) all.add(a);
-    }
-    return [...all];
+    if (leaving.size) ungrouped.hosts = ungrouped.hosts.filter((n) => !leaving.has(n));
   }
 
   /**
@@ -151,10 +141,11 @@ export class InventoryBuilder {
     const badParents = ungrouped.parents.filter((p) => p !== 'all');
     if (badParents.length) throw new InventoryStructureError(`group 'ungrouped' is a child of ${badParents.join(', ')}; the lab model cannot keep that`);
     const ungroupedVars = merge(ungrouped.vars, ungrouped.files);
+    const inUngrouped = new Set(ungrouped.hosts);
     const keepPrecedence = precedenceKeeper(this);
     const hosts: Host[] = [...this.hosts.values()].map((h) => {
       const groups = h.groups.filter((n) => n !== 'all' && n !== 'ungrouped');
-      const folded = !groups.length && ungrouped.hosts.includes(h.name);
+      const folded = !groups.length && inUngrouped.has(h.name);
       const vars = merge(folded ? ungroupedVars : {}, h.vars, h.files);
       const host: Host = { name: h.name, groups, vars };
       keepPrecedence(h, host);
@@ -178,7 +169,7 @@ export function merge(...layers: Vars[]): Vars {
 function connectionOf(h: Host): Host {
   const { ansible_host: host, ansible_port: port, ansible_user: user } = h.vars;
   if (typeof host === 'string') h.address = host;
-  if (typeof port === 'number' && Number.isInteger(port)) h.port = port;
+  if (typeof port === 'number' && isIntNumber(port)) h.port = port;
   if (typeof user === 'string') h.user = user;
   return h;
 }

@@ -3,7 +3,7 @@
  * floats told apart, `NaN`, `Infinity` and `-Infinity` accepted, control characters in strings
  * refused, the last of duplicate keys kept. Lines of objects and arrays are recorded for errors.
  */
-import { PyDict, PyUnsupported, type PyValue } from './py-value.js';
+import { NO_UNSAFE, PyDict, PyUnsupported, type PyValue } from './py-value.js';
 
 /** Thrown when the text is not JSON as Python reads it. */
 export class PyJsonError extends Error {
@@ -147,8 +147,8 @@ export function parsePyJson(text: string): Loaded {
 
 /** Ansible's JSON decoder turns these objects into vault and unsafe values. */
 function finishObject(d: PyDict): PyValue {
-  if (d.has('__ansible_vault')) return new PyUnsupported('a vault-encrypted value (__ansible_vault)');
-  if (d.has('__ansible_unsafe')) return new PyUnsupported('an unsafe value (__ansible_unsafe)');
+  if (d.has('__ansible_vault')) return new PyUnsupported('a vault-encrypted value (__ansible_vault)', NO_UNSAFE);
+  if (d.has('__ansible_unsafe')) return new PyUnsupported('an unsafe value (__ansible_unsafe)', NO_UNSAFE);
   return d;
 }
 

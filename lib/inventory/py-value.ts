@@ -8,10 +8,20 @@ import type { VarValue, Vars } from '../model/index.js';
 /** A hashable Python value: what a dict key can be here. */
 export type PyKey = null | boolean | bigint | number | string;
 
-/** A Python value Ansible may produce that the model cannot hold (a set, bytes inside a list, ...). */
+/** A Python value Ansible may produce that the model cannot hold (a set, an `!unsafe` string, ...). */
 export class PyUnsupported {
-  constructor(readonly what: string) {}
+  /**
+   * @param what names the value, e.g. `a set`
+   * @param why says why it cannot be kept and what to write instead
+   */
+  constructor(
+    readonly what: string,
+    readonly why = 'ansible-inventory cannot print it either; write it as a list or a string',
+  ) {}
 }
+
+/** Why an `!unsafe` or vault value cannot be kept. */
+export const NO_UNSAFE = 'the lab model has no unsafe or encrypted strings; use a static inventory without them, or plain values';
 
 /** Top-level `b'...'` from an INI value; the INI plugin decodes it to a string. */
 export class PyBytes {
@@ -156,7 +166,7 @@ export function pyToVar(value: PyValue): VarValue {
     return out;
   }
   if (value instanceof PyBytes) throw new UnsupportedValueError('a bytes value inside a list or dict cannot be kept (ansible-inventory cannot print it either); write it as a string');
-  throw new UnsupportedValueError(`${value.what} cannot be kept as an inventory var (ansible-inventory cannot print it either); write it as a list or a string`);
+  throw new UnsupportedValueError(`${value.what} cannot be kept as an inventory var: ${value.why}`);
 }
 
 /** Decodes a top-level bytes value the way the INI plugin's `to_text` does (UTF-8). */

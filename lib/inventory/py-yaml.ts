@@ -5,7 +5,7 @@
  * The `yaml` package does the syntax; the values are built here.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node as YNode } from 'yaml';
-import { PyDict, PyUnsupported, type PyKey, type PyValue } from './py-value.js';
+import { NO_UNSAFE, PyDict, PyUnsupported, type PyKey, type PyValue } from './py-value.js';
 import type { Loaded } from './py-json.js';
 
 /** A YAML error with the 1-based line it was found on. */
@@ -194,8 +194,8 @@ class Builder {
     if (tag === `${STD}set` || tag === `${STD}omap` || tag === `${STD}pairs` || tag === `${STD}binary`) {
       return new PyUnsupported(`a YAML ${tag.slice(STD.length)} value`);
     }
-    if (tag === '!unsafe') return new PyUnsupported('an !unsafe value');
-    if (tag === '!vault' || tag === '!vault-encrypted') return new PyUnsupported('a !vault value');
+    if (tag === '!unsafe') return new PyUnsupported('an !unsafe value', NO_UNSAFE);
+    if (tag === '!vault' || tag === '!vault-encrypted') return new PyUnsupported('a !vault value', NO_UNSAFE);
     return this.fail(`could not determine a constructor for the tag '${tag}'`, node);
   }
 

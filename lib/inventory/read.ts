@@ -42,14 +42,6 @@ function decodeIni(bytes: Uint8Array, file: string): string {
   }
 }
 
-function problemsOf(err: unknown, file: string, as: string): Problem[] {
-  if (err instanceof InputError) {
-    const list = err.problems.length ? err.problems : [{ file, message: err.message }];
-    return list.map((p) => ({ ...p, message: `as ${as}: ${p.message}` }));
-  }
-  throw err;
-}
-
 /**
  * Reads the inventory `file` (INI, YAML or JSON) and the `host_vars/` and `group_vars/` beside
  * it into a static lab, as `ansible-inventory --list` would see it. Throws {@link InputError}
@@ -66,9 +58,9 @@ export async function readInventory(file: string, options: ReadInventoryOptions 
   const bytes = await readFile(file, { signal });
   const ext = path.extname(file);
   const plugins: Array<'yaml' | 'ini'> = ext === '' || YAML_EXTENSIONS.includes(ext) ? ['yaml', 'ini'] : ['ini'];
-  const problems: Problem[] = [];
+  const failures: Array<{ plugin: 'YAML' | 'INI'; problems: Problem[] }> = [];
   let inv: InventoryBuilder | undefined;
-  // a file the YAML plugin reads as a YAML inventory but finds fault in is reported as YAML only
+  // a file the YAML plugin takes for a YAML inventory but finds fault in is reported as YAML only
   let yamlInventory = false;
   for (const plugin of plugins) {
     const attempt = new InventoryBuilder();
@@ -85,16 +77,15 @@ export async function readInventory(file: string, options: ReadInventoryOptions 
       inv = attempt;
       break;
     } catch (err) {
-      if (plugin === 'yaml' && err instanceof InputError && !(err instanceof NotYamlInventoryError)) yamlInventory = true;
-      if (plugin === 'ini' && yamlInventory) break;
-      problems.push(...problemsOf(err, file, plugin === 'yaml' ? 'YAML' : 'INI'));
+      if (!(err instanceof InputError)) throw err;
+      if (plugin === 'yaml' && !(err instanceof NotYamlInventoryError)) yamlInventory = true;
+      failures.push({ plugin: plugin === 'yaml' ? 'YAML' : 'INI', problems: err.problems.length ? err.problems : [{ file, message: err.message }] });
     }
   }
   if (!inv) {
-    if (problems.every((p) => p.message.startsWith('as INI: ')) || (yamlInventory && problems.every((p) => p.message.startsWith('as YAML: ')))) {
-      throw new InputError(problems.map((p) => ({ ...p, message: p.message.replace(/^as (INI|YAML): /, '') })));
-    }
-    throw new InputError(problems);
+    const shown = yamlInventory ? failures.filter((f) => f.plugin === 'YAML') : failures;
+    if (shown.length === 1) throw new InputError(shown[0]!.problems);
+    throw new InputError(shown.flatMap((f) => f.problems.map((p) => ({ ...p, message: `as ${f.plugin}: ${p.message}` }))));
   }
   signal?.throwIfAborted();
   try {

@@ -36,8 +36,9 @@ const run: Command = {
         command: ['harness', ...process.argv.slice(2)],
         killGraceMs: (args.killGrace as number) * 1000,
       });
-      const rel = path.relative(process.cwd(), result.runDir) || '.';
-      io.out(`\nrun ${result.status}${result.reason ? `: ${result.reason}` : ''}\nrun directory: ${rel}/ (junit.xml, journal.json, events.jsonl, stages/*/output.log)\n`);
+      const rel = path.relative(process.cwd(), result.runDir);
+      const shown = !rel || rel.startsWith('..') ? result.runDir : rel;
+      io.out(`results: ${shown}/ (junit.xml, journal.json, manifest.json, events.jsonl, stages/*/output.log)\n`);
       return result.exitCode;
     } finally {
       signals.dispose();

@@ -1,0 +1,82 @@
+/**
+ * The files of a run directory the HTML report links to: top-level records, each stage's logs,
+ * each host's collected files. Only regular files that exist are listed, so every link resolves.
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+
+/** A file to link to: its `/`-separated path below the run directory, and its size. */
+export interface FileLink {
+  rel: string;
+  bytes: number;
+}
+
+/** Files below one folder, with how many more were not listed. */
+export interface FileList {
+  files: FileLink[];
+  more: number;
+}
+
+/** The run directory's own records, in the order the report shows them. */
+export const TOP_FILES = ['journal.json', 'manifest.json', 'junit.xml', 'events.jsonl', 'ansible.cfg', 'lab.json'] as const;
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function fileSize(abs: string): Promise<number | undefined> {
+  const st = await lstat(abs).catch(() => undefined);
+  return st?.isFile() ? st.size : undefined;
+}
+
+/** Regular files below `dir` (links not followed), sorted, at most `max`. */
+export async function listFiles(runDir: string, relDir: string, max: number): Promise<FileList> {
+  const out: FileList = { files: [], more: 0 };
+  async function visit(rel: string): Promise<void> {
+    const names = await readdir(path.join(runDir, rel)).catch(() => [] as string[]);
+    for (const name of names.sort(byName)) {
+      const childRel = `${rel}/${name}`;
+      const st = await lstat(path.join(runDir, childRel)).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await visit(childRel);
+      else if (st.isFile()) {
+        if (out.files.length < max) out.files.push({ rel: childRel, bytes: st.size });
+        else out.more++;
+      }
+    }
+  }
+  await visit(relDir);
+  return out;
+}
+
+/** The top-level records that exist, plus the inventory's files. */
+export async function topFiles(runDir: string): Promise<FileLink[]> {
+  const out: FileLink[] = [];
+  for (const name of TOP_FILES) {
+    const bytes = await fileSize(path.join(runDir, name));
+    if (bytes !== undefined) out.push({ rel: name, bytes });
+  }
+  out.push(...(await listFiles(runDir, 'inventory', 20)).files);
+  return out;
+}
+
+/** The folder of a stage: `stages/NN-name` by its index, else any `stages/*-name`. */
+export async function stageDirOf(runDir: string, index: number | undefined, name: string): Promise<string | undefined> {
+  const isDir = async (rel: string) => (await lstat(path.join(runDir, rel)).catch(() => undefined))?.isDirectory() ?? false;
+  if (index !== undefined) {
+    const rel = `stages/${String(index + 1).padStart(2, '0')}-${name}`;
+    if (await isDir(rel)) return rel;
+  }
+  const names = await readdir(path.join(runDir, 'stages')).catch(() => [] as string[]);
+  const hit = names.sort(byName).find((n) => n.replace(/^\d+-/, '') === name);
+  return hit && (await isDir(`stages/${hit}`)) ? `stages/${hit}` : undefined;
+}
+
+/** Each host's collected files under `hosts/<host>/`, at most `max` per host. */
+export async function hostFiles(runDir: string, max: number): Promise<Map<string, FileList>> {
+  const out = new Map<string, FileList>();
+  const names = await readdir(path.join(runDir, 'hosts')).catch(() => [] as string[]);
+  for (const host of names.sort(byName)) {
+    const st = await lstat(path.join(runDir, 'hosts', host)).catch(() => undefined);
+    if (st?.isDirectory()) out.set(host, await listFiles(runDir, `hosts/${host}`, max));
+  }
+  return out;
+}
