@@ -21,6 +21,8 @@ async function commands(): Promise<Command[]> {
     import('./commands/list.js'),
     import('./commands/schema.js'),
     import('./commands/cleanup.js'),
+    import('./commands/report.js'),
+    import('./commands/checkpoints.js'),
   ]);
   return mods.map((m) => m.default);
 }

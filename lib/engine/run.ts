@@ -1,11 +1,18 @@
-import { HarnessError } from '../errors.js';
-import type { RunEvent, Scenario, StageStatus, Vars } from '../model/index.js';
-import type { AllocatedLab, LabProvider } from '../lab/provider.js';
+import path from 'node:path';
+import { HarnessError, LabError } from '../errors.js';
+import type { RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import { canCheckpoint, type AllocatedLab, type LabProvider } from '../lab/provider.js';
 import { createProvider } from '../lab/create.js';
 import { findAnsible } from '../ansible/index.js';
-import { resolveSecrets } from '../scenario/index.js';
+import { formatDuration, resolveSecrets } from '../scenario/index.js';
+import { openStore } from '../checkpoint/index.js';
+import { cacheDir } from '../paths.js';
+import { planCheckpoints, type CheckpointPlan } from './checkpoints.js';
 import { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout } from '../report/index.js';
 import { writeManifest } from '../report/manifest.js';
+import { writeReport } from '../report/html.js';
+import { packBundle } from '../bundle/index.js';
+import { scenarioSources } from './sources.js';
 import { createRunDir } from './rundir.js';
 import { planRun } from './plan.js';
 import { prepareAnsible } from './prepare.js';
@@ -37,6 +44,10 @@ export interface RunOptions {
   provider?: LabProvider;
   /** Grace between SIGTERM and SIGKILL when a stage is stopped. @default 5000 */
   killGraceMs?: number;
+  /** Pack `<run dir>.tar.gz` beside the run directory at the end. @default true */
+  bundle?: boolean;
+  /** Restore the newest valid checkpoint and take new ones (false: `--no-checkpoints`). @default true */
+  checkpoints?: boolean;
 }
 
 /** How a stage ended, as the run reports it. */
@@ -46,12 +57,16 @@ export interface StageReport {
   attempts: number;
   reason?: string;
   voting: boolean;
+  /** The checkpoint the stage was restored from or saved to. */
+  checkpoint?: string;
 }
 
 /** The outcome of a run: exit code as the CLI uses it, and where everything is. */
 export interface RunResult {
   runId: string;
   runDir: string;
+  /** The bundle beside the run directory, when one was packed. */
+  bundle?: string;
   status: 'passed' | 'failed' | 'interrupted' | 'error';
   exitCode: number;
   /** Why the run failed or errored, in words. */
@@ -66,10 +81,15 @@ export interface RunResult {
  */
 export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const env = opts.env ?? process.env;
-  const plan = planRun(scenario, { from: opts.from, until: opts.until });
+  planRun(scenario, { from: opts.from, until: opts.until }); // stage names checked before anything else
   const secrets = await resolveSecrets(scenario, env);
-  const ansible = await findAnsible();
-  const provider = opts.provider ?? (await createProvider(scenario.spec));
+  const ansible = await findAnsible({ env });
+  const provider = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
+  const useCheckpoints = opts.checkpoints ?? true;
+  const ckpt = useCheckpoints
+    ? await planCheckpoints(scenario, { overrides: opts.extraVars ?? {}, from: opts.from, until: opts.until, ansibleVersion: ansible.version, store: openStore(path.join(cacheDir(env), 'checkpoints')) })
+    : undefined;
+  const plan = planRun(scenario, { from: opts.from, until: opts.until, restoreThrough: ckpt?.restore?.index });
 
   const dir = await createRunDir(scenario.name, { out: opts.out });
   const redact = createRedactor([...secrets.values()]);
@@ -81,6 +101,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     createEventsSink({ file: dir.events, redact }),
   ]);
   const emit = (e: RunEvent): void => sinks.handle(e);
+  // The manifest is written at the start too, so a crashed run can be resumed with its parameters.
+  const manifestBase = {
+    scenario, ansible, started, redact,
+    command: opts.command ?? [],
+    extraVars: opts.extraVars ?? {},
+    options: { from: opts.from, until: opts.until, checkpoints: useCheckpoints },
+  };
+  await writeManifest(dir, { ...manifestBase, result: { runId: dir.runId, status: 'running', exitCode: null, stages: [] }, lab: scenario.lab });
   emit({ kind: 'run_start', time: started, runId: dir.runId, scenario: scenario.name, runDir: dir.root, stages: scenario.stages.map((s) => s.name) });
 
   const reports: StageReport[] = [];
@@ -93,6 +121,25 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     emit({ kind: 'stage_end', time: Date.now(), stage: s.name, attempt: 1, index, status: 'skipped', reason: why });
     reports.push({ name: s.name, status: 'skipped', attempts: 0, reason: why, voting: s.voting });
   };
+  const log = (m: string): void => opts.write?.(`${m}\n`);
+
+  /** Restores the planned checkpoint into the allocated lab; returns its data folder. */
+  async function restoreCheckpoint(plan: CheckpointPlan, lab: AllocatedLab, published: Vars): Promise<string> {
+    const info = plan.restore!.info;
+    if (!canCheckpoint(provider)) throw new LabError(`the ${provider.name} lab cannot restore checkpoints`);
+    const got = await plan.store.findAndLease(scenario.name, info.key, { signal: opts.signal });
+    if (!got) throw new LabError(`checkpoint ${info.key} was pruned while the run started; run again to redo its stages`);
+    try {
+      const t0 = Date.now();
+      await provider.restoreCheckpoint(got.info.dataDir, { lab, signal: opts.signal, log });
+      await plan.store.touch(got.info);
+      log(`harness: restored checkpoint ${info.key} (stages up to '${info.stage}') in ${formatDuration(Date.now() - t0)}`);
+    } finally {
+      await got.lease.release();
+    }
+    Object.assign(published, got.info.published);
+    return got.info.dataDir;
+  }
 
   let crash: unknown;
   try {
@@ -107,25 +154,57 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     }
     if (allocated) {
       emit({ kind: 'lab_ready', time: Date.now(), provider: provider.name, hosts: allocated.lab.hosts.map((h) => h.name) });
+      const lab = allocated;
       const ansibleFiles = await prepareAnsible(dir, allocated, opts.tty ?? false);
       const published: Vars = {};
       let failedStage: string | undefined;
+      let lastCheckpointDir: string | undefined;
+      const stageContext = { scenario, dir, ansible, ansibleFiles, lab, published, secrets, redact, emit, overrides: opts.extraVars ?? {}, killGraceMs: opts.killGraceMs, env };
+      if (ckpt?.restore) {
+        lastCheckpointDir = await restoreCheckpoint(ckpt, lab, published);
+        for (const step of plan.filter((p) => p.action === 'restore')) {
+          const s = step.stage;
+          const why = `restored from checkpoint ${ckpt.restore.info.key} (after stage '${ckpt.restore.info.stage}', taken ${ckpt.restore.info.created})`;
+          emit({ kind: 'stage_end', time: Date.now(), stage: s.name, attempt: 1, index: s.index, status: 'restored', reason: why, checkpoint: ckpt.restore.info.key });
+          reports.push({ name: s.name, status: 'restored', attempts: 0, reason: why, voting: s.voting, checkpoint: ckpt.restore.info.key });
+        }
+        if (scenario.spec.onRestore) {
+          // What the hosts run at boot: a stage of its own, so it is logged and reported like one.
+          const boot: Stage = { ...onRestoreStage(scenario.spec.onRestore, ckpt.restore.index) };
+          const outcome = await runStage({ ...stageContext, stage: boot, signal: opts.signal });
+          reports.push({ name: boot.name, status: outcome.status, attempts: outcome.attempts, reason: outcome.reason, voting: true });
+          Object.assign(published, outcome.published);
+          if (outcome.status !== 'passed') failedStage = boot.name;
+        }
+      }
+      const takeCheckpoint = async (index: number, stagePublished: Vars): Promise<string | undefined> => {
+        const stage = scenario.stages[index]!;
+        if (!stage.checkpoint || !ckpt) return undefined;
+        if (!canCheckpoint(provider)) throw new Error(`the ${provider.name} lab cannot take checkpoints`);
+        const key = ckpt.keys[index]!;
+        const meta = { scenario: scenario.name, stage: stage.name, key: key.key, inputs: key.cumulative, published: { ...published, ...stagePublished }, provider: provider.name, run: dir.runId };
+        const t0 = Date.now();
+        const saved = await ckpt.store.save(meta, (data) => provider.saveCheckpoint(data, { lab, previous: lastCheckpointDir, signal: opts.signal, log }), { signal: opts.signal });
+        lastCheckpointDir = saved.dataDir;
+        emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt: 1, text: `harness: checkpoint ${key.key} ${saved.saved ? 'saved' : 'was saved already'} (${formatDuration(Date.now() - t0)})\n` });
+        return key.key;
+      };
       for (const step of plan) {
         const stage = step.stage;
         const interrupted = Boolean(opts.signal?.aborted);
+        if (step.action === 'restore') continue;
         if (step.action === 'skip-before-from') skip(stage.index, `--from ${opts.from}: starts later`);
         else if (step.action === 'skip-after-until') skip(stage.index, `--until ${opts.until}: stopped before it`);
         else if (interrupted && !stage.always) skip(stage.index, 'the run was interrupted');
         else if (failedStage && !stage.always) skip(stage.index, `stage '${failedStage}' failed`);
         else {
           const outcome: StageOutcome = await runStage({
-            scenario, stage, dir, ansible, ansibleFiles, lab: allocated, published, secrets, redact, emit,
-            overrides: opts.extraVars ?? {},
+            ...stageContext,
+            stage,
             signal: stage.always ? opts.forceSignal : opts.signal,
-            killGraceMs: opts.killGraceMs,
-            env,
+            onPassed: stage.checkpoint && ckpt ? (p) => takeCheckpoint(stage.index, p) : undefined,
           });
-          reports.push({ name: stage.name, status: outcome.status, attempts: outcome.attempts, reason: outcome.reason, voting: stage.voting });
+          reports.push({ name: stage.name, status: outcome.status, attempts: outcome.attempts, reason: outcome.reason, voting: stage.voting, ...(outcome.checkpoint ? { checkpoint: outcome.checkpoint } : {}) });
           Object.assign(published, outcome.published);
           if ((outcome.status === 'failed' || outcome.status === 'error') && stage.voting && !failedStage) failedStage = stage.name;
         }
@@ -165,8 +244,21 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     emit({ kind: 'run_end', time: Date.now(), status: runStatus, exitCode, reason });
     await sinks.closeAll();
     const result: RunResult = { runId: dir.runId, runDir: dir.root, status: runStatus, exitCode, reason, stages: reports };
-    await writeManifest(dir, { scenario, result, ansible, started, ended: Date.now(), command: opts.command ?? [], extraVars: opts.extraVars ?? {}, lab: allocated?.lab ?? scenario.lab, redact });
+    await writeManifest(dir, { ...manifestBase, result, ended: Date.now(), lab: allocated?.lab ?? scenario.lab });
+    await writeReport(dir.root, { redact });
+    if (opts.bundle ?? true) {
+      const packed = await packBundle(dir.root, { redact, scenarioFiles: await scenarioSources(scenario) });
+      result.bundle = packed.file;
+    }
     return result;
   }
 }
 
+
+/** The stage that runs `lab.on_restore` after a checkpoint is restored (numbered after the restored stage). */
+function onRestoreStage(playbook: string, restoredIndex: number): Stage {
+  return {
+    name: 'on-restore', index: restoredIndex, playbook, hosts: [], vars: {}, checkpoint: false, retries: 0,
+    always: false, voting: true, results: [], tags: [], skipTags: [], pos: { file: playbook },
+  };
+}

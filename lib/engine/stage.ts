@@ -32,6 +32,8 @@ export interface StageContext {
   signal?: AbortSignal;
   killGraceMs?: number;
   env: NodeJS.ProcessEnv;
+  /** Called when an attempt passed, before its stage_end: takes the checkpoint, returns its key. */
+  onPassed?: (published: Vars) => Promise<string | undefined>;
 }
 
 /** How a stage ended after all its attempts. */
@@ -41,6 +43,8 @@ export interface StageOutcome {
   reason?: string;
   /** set_stats data of the last attempt, for later stages. */
   published: Vars;
+  /** The checkpoint taken after it passed. */
+  checkpoint?: string;
 }
 
 /** Redacts every string inside an event (secrets may appear in any message or result). */
@@ -172,8 +176,17 @@ export async function runStage(ctx: StageContext): Promise<StageOutcome> {
       const problem = await collect(ctx, attempt);
       if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
     }
-    ctx.emit({ kind: 'stage_end', time: Date.now(), stage: stage.name, attempt, index: stage.index, status: r.status, reason: r.reason, exitCode: r.exitCode });
-    last = { status: r.status, attempts: attempt, reason: r.reason, published: r.published };
+    let checkpoint: string | undefined;
+    if (r.status === 'passed' && ctx.onPassed) {
+      try {
+        checkpoint = await ctx.onPassed(r.published);
+      } catch (err) {
+        ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: `no checkpoint taken: ${(err as Error).message}` });
+        ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: `harness: no checkpoint taken: ${(err as Error).message}\n` });
+      }
+    }
+    ctx.emit({ kind: 'stage_end', time: Date.now(), stage: stage.name, attempt, index: stage.index, status: r.status, reason: r.reason, exitCode: r.exitCode, ...(checkpoint ? { checkpoint } : {}) });
+    last = { status: r.status, attempts: attempt, reason: r.reason, published: r.published, ...(checkpoint ? { checkpoint } : {}) };
     if (r.status === 'passed' || ctx.signal?.aborted) break;
   }
   return last;

@@ -35,6 +35,11 @@ export interface LabProvider {
 export interface CheckpointContext {
   /** The allocated lab the checkpoint is of. */
   lab: AllocatedLab;
+  /**
+   * The data folder of the checkpoint the lab was last saved to or restored from, if any:
+   * unchanged files may be hard-linked to it (checkpoints are immutable).
+   */
+  previous?: string;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }

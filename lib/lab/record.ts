@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
+import { sessionStrays } from './local/strays.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { procStat, procCmdline, stopTree } from './local/proc.js';
 
@@ -175,6 +176,15 @@ export async function releaseRecorded(
     if (r.outcome === 'stopped') released.push(p.label);
     p.state = 'stopped';
   });
+  // Daemons that sessions on a local host detached (they outlive its sshd): stop them too.
+  if (record.provider === 'local') {
+    for (const h of record.hosts) {
+      if (!h.port) continue;
+      for (const stray of await sessionStrays(h.address, h.port)) {
+        if ((await stopTree(stray, opts.graceMs)) === 'stopped') released.push(`pid ${stray.pid} started on ${h.name}`);
+      }
+    }
+  }
   record.updatedAt = new Date().toISOString();
   await writeFileAtomic(labRecordPath(runDir), `${JSON.stringify(record, null, 2)}\n`);
   return { released, skipped };

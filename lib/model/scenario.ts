@@ -52,6 +52,8 @@ export interface LabSpec {
   provider: ProviderName;
   /** Absolute path of the inventory, for `static` labs. */
   inventory?: string;
+  /** Absolute path of a playbook run right after a checkpoint is restored (services that start at boot). */
+  onRestore?: string;
   options: Vars;
 }
 

@@ -79,19 +79,19 @@ export interface EventsSummary {
 
 /** Caps that keep the summary small whatever the run's size. @default see below */
 export interface SummaryLimits {
-  /** Non-failed rows kept per host and stage. @default 500 */
+  /** Non-failed rows kept per host and stage. @default 200 */
   rowsPerHost: number;
   /** Failed rows kept per host and stage. @default 500 */
   failuresPerHost: number;
   /** Characters kept of a failure message. @default 4000 */
   failureMessageChars: number;
-  /** Characters kept of another message. @default 300 */
+  /** Characters kept of another message. @default 200 */
   messageChars: number;
   /** Warnings kept per stage. @default 50 */
   warnings: number;
 }
 
-const LIMITS: SummaryLimits = { rowsPerHost: 500, failuresPerHost: 500, failureMessageChars: 4000, messageChars: 300, warnings: 50 };
+const LIMITS: SummaryLimits = { rowsPerHost: 200, failuresPerHost: 500, failureMessageChars: 4000, messageChars: 200, warnings: 50 };
 
 const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, failed: 3, unreachable: 4 };
 
@@ -100,6 +100,46 @@ const isFailure = (r: TaskRow) => (r.status === 'failed' || r.status === 'unreac
 function clip(text: string | undefined, max: number): string | undefined {
   if (text === undefined) return undefined;
   return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters in events.jsonl)` : text;
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const optStr = (v: unknown) => v === undefined || isStr(v);
+
+/** Whether a parsed line has the fields the summary uses, with their types (a damaged or hostile file may not). */
+function wellFormed(e: Record<string, unknown>): boolean {
+  if (!isStr(e.kind) || !isNum(e.time)) return false;
+  const inStage = isStr(e.stage) && isNum(e.attempt);
+  switch (e.kind) {
+    case 'run_start':
+      return isStr(e.runId) && isStr(e.scenario) && Array.isArray(e.stages) && e.stages.every(isStr);
+    case 'run_end':
+      return isStr(e.status) && isNum(e.exitCode) && optStr(e.reason);
+    case 'lab_ready':
+      return isStr(e.provider) && Array.isArray(e.hosts) && e.hosts.every(isStr);
+    case 'stage_start':
+      return inStage && isNum(e.index) && optStr(e.playbook);
+    case 'stage_end':
+      return inStage && isNum(e.index) && isStr(e.status) && optStr(e.reason) && optStr(e.checkpoint) && (e.exitCode === undefined || isNum(e.exitCode));
+    case 'host_result':
+      return (
+        inStage &&
+        [e.play, e.task, e.taskId, e.action, e.host].every(isStr) &&
+        isStr(e.status) &&
+        Object.hasOwn(RANK, e.status) &&
+        isNum(e.duration) &&
+        optStr(e.message) &&
+        (e.ignored === undefined || typeof e.ignored === 'boolean')
+      );
+    case 'warning':
+      return inStage && isStr(e.message);
+    case 'results_file':
+      return inStage && isStr(e.host) && isStr(e.path);
+    case 'stats':
+      return inStage && typeof e.hosts === 'object' && e.hosts !== null;
+    default:
+      return true;
+  }
 }
 
 /** Reads `events.jsonl` into a summary; a missing file gives an empty summary marked `missing`. */
@@ -202,7 +242,7 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
             action: e.action,
             attempt: e.attempt,
             status: e.status,
-            ignored: e.ignored,
+            ignored: e.ignored === true,
             message: clip(e.message, failed ? limits.failureMessageChars : limits.messageChars),
             duration: e.duration,
             items: e.item !== undefined ? 1 : 0,
@@ -217,10 +257,10 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
         prev.duration += e.item !== undefined ? e.duration : 0;
         if (RANK[e.status] > RANK[prev.status]) {
           prev.status = e.status;
-          prev.ignored = e.ignored;
+          prev.ignored = e.ignored === true;
           prev.message = clip(e.message, failed ? limits.failureMessageChars : limits.messageChars) ?? prev.message;
         } else if (RANK[e.status] === RANK[prev.status]) {
-          prev.ignored = prev.ignored && e.ignored;
+          prev.ignored = prev.ignored && e.ignored === true;
           if (!failed && e.message !== undefined) prev.message = clip(e.message, limits.messageChars);
         }
         if (was.status !== prev.status || was.ignored !== prev.ignored) place(h, prev, was);
@@ -265,7 +305,7 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
       summary.badLines++;
       continue;
     }
-    if (!e || typeof e !== 'object' || typeof e.kind !== 'string' || typeof e.time !== 'number') {
+    if (!e || typeof e !== 'object' || !wellFormed(e as unknown as Record<string, unknown>)) {
       summary.badLines++;
       continue;
     }

@@ -2,13 +2,16 @@
  * The files of a run directory the HTML report links to: top-level records, each stage's logs,
  * each host's collected files. Only regular files that exist are listed, so every link resolves.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { privateKeyContent, privateKeyName } from '../bundle/sensitive.js';
 
 /** A file to link to: its `/`-separated path below the run directory, and its size. */
 export interface FileLink {
   rel: string;
   bytes: number;
+  /** Why the file is shown but not linked: it looks like a private key, so bundles leave it out. */
+  withheld?: string;
 }
 
 /** Files below one folder, with how many more were not listed. */
@@ -27,7 +30,22 @@ async function fileSize(abs: string): Promise<number | undefined> {
   return st?.isFile() ? st.size : undefined;
 }
 
-/** Regular files below `dir` (links not followed), sorted, at most `max`. */
+/** Why a file is kept out of bundles (a private key by name or first bytes), or undefined. */
+async function withheld(abs: string, name: string): Promise<string | undefined> {
+  const byName = privateKeyName(name);
+  if (byName) return byName;
+  const fh = await open(abs, 'r').catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const head = Buffer.alloc(256);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return privateKeyContent(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Regular files below `dir` (links not followed), sorted, at most `max`; private keys are marked withheld. */
 export async function listFiles(runDir: string, relDir: string, max: number): Promise<FileList> {
   const out: FileList = { files: [], more: 0 };
   async function visit(rel: string): Promise<void> {
@@ -38,8 +56,12 @@ export async function listFiles(runDir: string, relDir: string, max: number): Pr
       if (!st) continue;
       if (st.isDirectory()) await visit(childRel);
       else if (st.isFile()) {
-        if (out.files.length < max) out.files.push({ rel: childRel, bytes: st.size });
-        else out.more++;
+        if (out.files.length >= max) {
+          out.more++;
+          continue;
+        }
+        const why = await withheld(path.join(runDir, childRel), name);
+        out.files.push({ rel: childRel, bytes: st.size, ...(why ? { withheld: why } : {}) });
       }
     }
   }

@@ -96,6 +96,12 @@ async function readJournalOrNote(file: string, notes: string[]): Promise<Journal
   }
 }
 
+/** A stage's files with output.log first, then the other attempts' logs, then the rest. */
+function logsFirst(files: FileLink[]): FileLink[] {
+  const rank = (f: FileLink) => (/\/output\.log$/.test(f.rel) ? 0 : /\/output\.[^/]*\.log$/.test(f.rel) ? 1 : 2);
+  return [...files].sort((a, b) => rank(a) - rank(b) || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
 /** Gathers the report's model from a run directory; throws {@link InputError} if it has neither journal nor events. */
 export async function buildModel(runDir: string, opts: ModelOptions = {}): Promise<ReportModel> {
   const root = path.resolve(runDir);
@@ -141,7 +147,7 @@ export async function buildModel(runDir: string, opts: ModelOptions = {}): Promi
       ended: ms(j?.ended) ?? last?.end,
       events: ev,
       dir,
-      files: dir ? (await listFiles(root, dir, 50)).files : [],
+      files: dir ? logsFirst((await listFiles(root, dir, 50)).files) : [],
     });
   }
 

@@ -30,7 +30,10 @@ function size(bytes: number): string {
 export function renderPage(m: ReportModel, redact: Redact, generated = Date.now()): string {
   const t = (v: unknown) => esc(redact(String(v ?? '')));
   const badge = (status: string) => `<span class="badge" style="background:${STATUS_COLOURS[status] ?? STATUS_COLOURS.unknown}">${t(status)}</span>`;
-  const link = (f: FileLink, label = f.rel) => `<a href="${hrefOf(f.rel)}">${t(label)}</a> <span class="muted">(${size(f.bytes)})</span>`;
+  const link = (f: FileLink, label = f.rel) =>
+    f.withheld
+      ? `<span class="withheld">${t(label)}</span> <span class="muted">(${size(f.bytes)}; not linked and never bundled: ${t(f.withheld)})</span>`
+      : `<a href="${hrefOf(f.rel)}">${t(label)}</a> <span class="muted">(${size(f.bytes)})</span>`;
 
   const rows = m.stages.flatMap((s) => [...(s.events?.hosts.values() ?? [])]);
   const totals: Record<HostStatus, number> = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0 };
@@ -107,7 +110,7 @@ export function renderPage(m: ReportModel, redact: Redact, generated = Date.now(
   if (m.manifest?.command?.length) body.push(`<tr><th>Command</th><td><code>${t(m.manifest.command.join(' '))}</code></td></tr>`);
   if (m.manifest?.lab?.provider) body.push(`<tr><th>Lab</th><td>${t(m.manifest.lab.provider)}, ${labHosts.length} host(s)</td></tr>`);
   if (m.manifest?.scenario?.sha256) body.push(`<tr><th>Scenario sha256</th><td><code>${t(m.manifest.scenario.sha256)}</code></td></tr>`);
-  for (const [k, v] of Object.entries(m.manifest?.versions ?? {})) body.push(`<tr><th>${t(k)}</th><td>${t(v)}</td></tr>`);
+  for (const [k, v] of Object.entries(m.manifest?.versions ?? {})) body.push(`<tr><th>${t(k)} version</th><td>${t(v)}</td></tr>`);
   body.push('</table>');
   body.push(`<footer>Written by harness on ${t(when(generated))} from ${t(m.events.lines)} event(s). This page needs no server and no network.</footer>`);
 
@@ -137,8 +140,9 @@ function renderStage(s: StageView, t: (v: unknown) => string, link: (f: FileLink
     `<h3>${stageNo(s)} ${t(s.name)} <span class="badge" style="background:${STATUS_COLOURS[s.status] ?? STATUS_COLOURS.unknown}">${t(s.status)}</span>${s.voting ? '' : ' <span class="badge nv">non-voting</span>'}</h3>`,
   );
   const facts: string[] = [];
-  if (s.started !== undefined) facts.push(`started ${t(when(s.started))}`);
-  if (s.started !== undefined && s.ended !== undefined) facts.push(t(formatDuration(s.ended - s.started)));
+  const ran = s.status !== 'skipped' && s.status !== 'pending';
+  if (ran && s.started !== undefined) facts.push(`started ${t(when(s.started))}`);
+  if (ran && s.started !== undefined && s.ended !== undefined) facts.push(t(formatDuration(s.ended - s.started)));
   if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
   if (s.exitCode !== undefined) facts.push(`ansible-playbook exit code ${t(s.exitCode)}`);
   if (s.events?.playbook) facts.push(`playbook <code>${t(s.events.playbook)}</code>`);

@@ -39,6 +39,7 @@ details.host > table { margin: 0; }
 section.stage { margin-bottom: 8px; }
 ul.files { margin: 4px 0; padding-left: 20px; }
 ul.files li { margin: 1px 0; }
+.withheld { color: var(--muted); text-decoration: line-through; }
 svg.timeline { display: block; max-width: 1000px; margin: 8px 0; }
 svg.timeline a text { fill: #1565c0; }
 #filter { display: inline-block; margin: 8px 0; user-select: none; }

@@ -87,6 +87,7 @@ export function renderTimeline(stages: StageView[], start: number | undefined, e
         out.push(
           `<rect class="attempt" data-attempt="${g.attempt}" data-status="${esc(g.status)}" x="${gx.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${ROW - 8}" rx="3" fill="${colour}" stroke="#fff" stroke-width="1"><title>${esc(tip)}</title></rect>`,
         );
+        if (list.length > 1 && w > 28) out.push(`<text x="${(gx + 5).toFixed(1)}" y="${mid + 4}" font-size="11" fill="#fff">#${g.attempt}</text>`);
       }
       const lastSeg = list.at(-1)!;
       const after = `${formatDuration(lastSeg.end - list[0]!.start)}${list.length > 1 ? ` · ${list.length} attempts` : ''}`;

@@ -13,3 +13,4 @@ export {
 } from './journal.js';
 export { createJUnitSink, STAGE_CASE_HOST, type JUnitSinkOptions } from './junit.js';
 export { createRedactor, noRedact, REDACTED, type Redact } from './redact.js';
+export { writeReport, REPORT_FILE, type ReportOptions } from './html.js';

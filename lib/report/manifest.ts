@@ -7,12 +7,15 @@ import { VERSION } from '../version.js';
 /** What the manifest needs of a finished run (kept structural so this sink never imports the engine). */
 export interface ManifestInput {
   scenario: Scenario;
-  result: { runId: string; status: string; exitCode: number; reason?: string; stages: { name: string; status: string; attempts: number; reason?: string; voting: boolean }[] };
+  result: { runId: string; status: string; exitCode: number | null; reason?: string; stages: { name: string; status: string; attempts: number; reason?: string; voting: boolean; checkpoint?: string }[] };
   ansible: { version: string; python: string };
   started: number;
-  ended: number;
+  /** When the run ended; absent while it runs. */
+  ended?: number;
   command: string[];
   extraVars: Vars;
+  /** The run's options that a rerun (`--resume`, `reproduce`) needs again. */
+  options: { from?: string; until?: string; checkpoints: boolean };
   lab: Lab;
   redact: (text: string) => string;
 }
@@ -32,12 +35,13 @@ export async function writeManifest(dir: { manifest: string }, m: ManifestInput)
     exitCode: m.result.exitCode,
     reason: m.result.reason,
     started: new Date(m.started).toISOString(),
-    ended: new Date(m.ended).toISOString(),
+    ended: m.ended === undefined ? null : new Date(m.ended).toISOString(),
     command: m.command,
     scenario: { name: m.scenario.name, file: m.scenario.file, sha256: await sha256(m.scenario.file) },
     playbooks,
     vars: m.scenario.vars,
     extraVars: m.extraVars,
+    options: m.options,
     secrets: m.scenario.secrets.map((s) => ({ name: s.name, ref: s.ref })),
     lab: {
       provider: m.lab.provider,

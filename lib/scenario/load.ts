@@ -20,7 +20,7 @@ interface RawStage {
 }
 interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
-  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars };
+  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string };
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -173,6 +173,10 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
   // The lab.
   let lab: Lab;
   const spec: LabSpec = { provider: raw.lab.provider, options: { ...(raw.lab.options ?? {}) } };
+  if (raw.lab.on_restore) {
+    spec.onRestore = resolve(raw.lab.on_restore);
+    if (!(await isFile(spec.onRestore))) problems.add(['lab', 'on_restore'], `no such playbook: ${spec.onRestore} (paths are relative to the scenario file)`);
+  }
   if (raw.lab.provider === 'static') {
     if (raw.lab.hosts) problems.add(['lab', 'hosts'], "a static lab reads its hosts from 'inventory'; declare them there", true);
     if (!raw.lab.inventory) problems.add(['lab'], "a static lab needs 'inventory': the path of an existing INI or YAML inventory", true);

@@ -96,6 +96,11 @@ const lab: JsonSchema = {
     vars: { ...vars, description: 'Vars of the all group.' },
     inventory: { type: 'string', minLength: 1, description: 'An existing inventory (static labs), relative to the scenario file.' },
     options: { type: 'object', description: 'Provider settings (e.g. qemu memory, cpus, packages).' },
+    on_restore: {
+      type: 'string',
+      minLength: 1,
+      description: 'A playbook run right after a checkpoint is restored, to start what the hosts run at boot (a local lab keeps files, not processes).',
+    },
   },
 };
 

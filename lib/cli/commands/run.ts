@@ -4,6 +4,7 @@ import { InputError } from '../../errors.js';
 import { loadScenario } from '../../scenario/index.js';
 import { runScenario } from '../../engine/run.js';
 import { parseOverrides } from '../../engine/vars.js';
+import { prepareResume } from '../../engine/resume.js';
 import { interruptSignals } from '../signals.js';
 
 const run: Command = {
@@ -16,18 +17,30 @@ const run: Command = {
       .option('extra-var', { alias: 'e', type: 'string', array: true, default: [], describe: 'KEY=VALUE, over every other var' })
       .option('from', { type: 'string', describe: 'Start at this stage' })
       .option('until', { type: 'string', describe: 'Stop after this stage' })
+      .option('resume', { type: 'string', describe: 'Continue a failed or interrupted run (default: the newest) from its last good checkpoint, with its parameters' })
+      .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
     const scenario = await loadScenario(args.scenario as string);
     const { vars, bad } = parseOverrides(args.extraVar as string[]);
     if (bad.length) throw new InputError(`-e ${bad[0]}: expected KEY=VALUE`);
+    let until = args.until as string | undefined;
+    let extraVars = vars;
+    if (args.resume !== undefined) {
+      if (args.from !== undefined) throw new InputError('--resume continues from the last good checkpoint: leave out --from');
+      const from = await prepareResume(scenario, (args.resume as string) || undefined);
+      io.out(`resuming ${from.runDir}${from.released.length ? ` (stopped what it left running: ${from.released.join(', ')})` : ''}\n`);
+      extraVars = { ...from.extraVars, ...vars };
+      until ??= from.until;
+    }
     const signals = interruptSignals((msg) => io.err(msg));
     try {
       const result = await runScenario(scenario, {
         out: args.out as string | undefined,
-        extraVars: vars,
+        extraVars,
         from: args.from as string | undefined,
-        until: args.until as string | undefined,
+        until,
+        checkpoints: args.checkpoints as boolean,
         signal: signals.signal,
         forceSignal: signals.forceSignal,
         write: (t) => io.out(t),
@@ -38,7 +51,8 @@ const run: Command = {
       });
       const rel = path.relative(process.cwd(), result.runDir);
       const shown = !rel || rel.startsWith('..') ? result.runDir : rel;
-      io.out(`results: ${shown}/ (junit.xml, journal.json, manifest.json, events.jsonl, stages/*/output.log)\n`);
+      io.out(`results: ${shown}/ (report.html, junit.xml, journal.json, manifest.json, events.jsonl, stages/*/output.log)\n`);
+      if (result.bundle) io.out(`bundle:  ${result.bundle}\n`);
       return result.exitCode;
     } finally {
       signals.dispose();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Host, Lab } from '../../model/index.js';
 import { LabError } from '../../errors.js';
-import type { AllocateContext, AllocatedLab, LabProvider } from '../provider.js';
+import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
 import { LabRecorder, releaseRecorded, type RecordedHost, type RecordedProcess } from '../record.js';
 import { freePort, loopbackAddress } from './address.js';
 import { waitForSshBanner } from './banner.js';
@@ -25,6 +25,7 @@ import { writeKnownHosts } from './known-hosts.js';
 import { resolveLocalOptions, type LocalProviderOptions, type ResolvedLocalOptions } from './options.js';
 import { procStat, stopTree } from './proc.js';
 import { sessionStrays } from './strays.js';
+import { restoreLocalCheckpoint, saveLocalCheckpoint } from './checkpoint.js';
 import { renderSshdConfig } from './sshd-config.js';
 import { ensurePrivsepDir, logTail, spawnSshd, validateSshdConfig, type SshdProcess } from './sshd.js';
 
@@ -71,7 +72,7 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 /** The `local` provider; see the module comment for what it makes and where. */
-class LocalProvider implements LabProvider {
+class LocalProvider implements LabProvider, CheckpointCapable {
   readonly name = 'local' as const;
   private readonly opts: ResolvedLocalOptions;
   private running: RunningHost[] = [];
@@ -96,6 +97,14 @@ class LocalProvider implements LabProvider {
     } finally {
       this.allocating = undefined;
     }
+  }
+
+  saveCheckpoint(dir: string, ctx: CheckpointContext): Promise<void> {
+    return saveLocalCheckpoint(dir, ctx);
+  }
+
+  restoreCheckpoint(dir: string, ctx: CheckpointContext): Promise<void> {
+    return restoreLocalCheckpoint(dir, ctx);
   }
 
   async release(): Promise<void> {

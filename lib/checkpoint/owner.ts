@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+
+/** Who made a temp folder, a lease or a delete marker: enough to tell whether it still runs. */
+export interface Owner {
+  pid: number;
+  /** The process start time in clock ticks since boot (`/proc/<pid>/stat` field 22), to catch pid reuse. */
+  start?: number;
+}
+
+function startTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const value = Number(fields[19]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process as an {@link Owner}. */
+export function selfOwner(): Owner {
+  const start = startTime(process.pid);
+  return start === undefined ? { pid: process.pid } : { pid: process.pid, start };
+}
+
+/**
+ * Whether the owner still runs: its pid exists (signal 0) and, when both start times are
+ * known, it is the same process and not a later one that reused the pid.
+ */
+export function ownerAlive(owner: Owner): boolean {
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (owner.start === undefined) return true;
+  const now = startTime(owner.pid);
+  return now === undefined || now === owner.start;
+}
+
+/** Parses an owner from JSON text; undefined when it is not one. */
+export function parseOwner(text: string): Owner | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<Owner>;
+    if (typeof v.pid !== 'number') return undefined;
+    return typeof v.start === 'number' ? { pid: v.pid, start: v.start } : { pid: v.pid };
+  } catch {
+    return undefined;
+  }
+}

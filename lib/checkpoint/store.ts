@@ -1,0 +1,183 @@
+/**
+ * The checkpoint store: committed checkpoints by scenario and key, saved through a temp folder
+ * and an atomic rename (see layout.ts), read under leases (lease.ts), pruned (prune.ts).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { cacheDir } from '../paths.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkName, checkpointDir, DATA, LAST_USED, META, ownedName, TMP } from './layout.js';
+import { readCheckpoint, type CheckpointInfo, type CheckpointMeta, type MetaFile } from './meta.js';
+import { acquireLease, type Lease } from './lease.js';
+import { treeUsage } from './size.js';
+import { CheckpointGoneError } from './errors.js';
+import { deleteCheckpoint, pruneStore, type PruneOptions, type PruneResult } from './prune.js';
+
+/** The result of {@link CheckpointStore.save}: the checkpoint, and whether this call made it. */
+export type SaveResult = CheckpointInfo & {
+  /** False when a checkpoint of that key existed already (ours was discarded or never filled). */
+  saved: boolean;
+};
+
+/** Options every store operation takes. */
+export interface SignalOption {
+  signal?: AbortSignal;
+}
+
+/** Options of {@link CheckpointStore.save}. */
+export interface SaveOptions extends SignalOption {
+  /** Flush the saved files to disk (`sync -f`) before committing. @default true */
+  durable?: boolean;
+}
+
+/** The checkpoint store API. */
+export interface CheckpointStore {
+  /** The store's root folder. */
+  readonly root: string;
+  /** The committed checkpoint of `scenario` with `key`, if any. */
+  find(scenario: string, key: string, opts?: SignalOption): Promise<CheckpointInfo | undefined>;
+  /** Finds and leases a checkpoint in one step; undefined if none (or it was pruned meanwhile). */
+  findAndLease(scenario: string, key: string, opts?: SignalOption): Promise<{ info: CheckpointInfo; lease: Lease } | undefined>;
+  /**
+   * Saves a checkpoint: `fill(dataDir)` writes into a fresh temp folder, then it is committed
+   * atomically. If `fill` throws, nothing is committed. If the key exists (a concurrent run
+   * saved it), ours is discarded and the existing one returned.
+   */
+  save(meta: CheckpointMeta, fill: (dataDir: string) => Promise<void>, opts?: SaveOptions): Promise<SaveResult>;
+  /** A reader lease: prune and delete leave the checkpoint alone until it is released. */
+  lease(info: CheckpointInfo, opts?: SignalOption): Promise<Lease>;
+  /** Records that a run used the checkpoint now (prune keeps recently used ones). */
+  touch(info: CheckpointInfo, opts?: SignalOption): Promise<void>;
+  /** Every committed checkpoint, by scenario then creation time. */
+  list(opts?: SignalOption & { scenario?: string }): Promise<CheckpointInfo[]>;
+  /** The newest checkpoint taken after `stage` of `scenario`, whatever its key (to explain a miss). */
+  latestForStage(scenario: string, stage: string, opts?: SignalOption): Promise<CheckpointInfo | undefined>;
+  /** Removes old or least recently used checkpoints (never leased ones) and stale temp folders. */
+  prune(opts: PruneOptions): Promise<PruneResult>;
+  /** Deletes the checkpoint with `key` (or a unique prefix of it): InputError if unknown. */
+  delete(key: string, opts?: SignalOption): Promise<{ info: CheckpointInfo; freedBytes: number }>;
+}
+
+/** Flushes the filesystem holding `dir` to disk (GNU `sync -f`); best effort. */
+function syncFilesystem(dir: string): Promise<void> {
+  return new Promise((resolve) => execFile('sync', ['-f', dir], () => resolve()));
+}
+
+/** fsyncs a folder so a rename inside it survives a power cut; best effort. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined);
+  await fh?.sync().catch(() => {});
+  await fh?.close();
+}
+
+/** Opens (lazily creates) the store at `root`. @default `<cacheDir()>/checkpoints` */
+export function openStore(root: string = path.join(cacheDir(), 'checkpoints')): CheckpointStore {
+  const store: CheckpointStore = {
+    root,
+
+    async find(scenario, key, opts = {}) {
+      checkName('scenario', scenario);
+      checkName('key', key);
+      opts.signal?.throwIfAborted();
+      return readCheckpoint(checkpointDir(root, scenario, key));
+    },
+
+    async findAndLease(scenario, key, opts = {}) {
+      const info = await store.find(scenario, key, opts);
+      if (!info) return undefined;
+      try {
+        return { info, lease: await acquireLease(info.dir, opts) };
+      } catch (err) {
+        if (err instanceof CheckpointGoneError) return undefined;
+        throw err;
+      }
+    },
+
+    async save(meta, fill, opts = {}) {
+      checkName('scenario', meta.scenario);
+      checkName('key', meta.key);
+      const existing = await store.find(meta.scenario, meta.key);
+      if (existing) return { ...existing, saved: false };
+      const tmp = path.join(root, TMP, ownedName());
+      const dataDir = path.join(tmp, DATA);
+      // The checkpoint folder is private (host data may hold secrets); what is inside keeps its modes.
+      await mkdir(path.dirname(tmp), { recursive: true, mode: 0o700 });
+      await mkdir(tmp, { mode: 0o700 });
+      await mkdir(dataDir, { mode: 0o755 });
+      try {
+        await fill(dataDir);
+        opts.signal?.throwIfAborted();
+        if (opts.durable ?? true) await syncFilesystem(dataDir);
+        const size = (await treeUsage(tmp, opts.signal)).bytes;
+        const created = new Date().toISOString();
+        const file: MetaFile = { format: 1, ...meta, created, size };
+        await writeFileAtomic(path.join(tmp, META), `${JSON.stringify(file, null, 2)}\n`);
+        const final = checkpointDir(root, meta.scenario, meta.key);
+        await mkdir(path.dirname(final), { recursive: true });
+        try {
+          await rename(tmp, final);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          const other = await readCheckpoint(final);
+          if (!other) throw err;
+          await rm(tmp, { recursive: true, force: true });
+          return { ...other, saved: false };
+        }
+        await syncDir(path.dirname(final));
+        return { ...meta, created, lastUsed: created, size, ageMs: 0, dir: final, dataDir: path.join(final, DATA), saved: true };
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true }).catch(() => {});
+        throw err;
+      }
+    },
+
+    lease(info, opts = {}) {
+      return acquireLease(info.dir, opts);
+    },
+
+    async touch(info, opts = {}) {
+      opts.signal?.throwIfAborted();
+      // Not writeFileAtomic: it would recreate the folder of a checkpoint deleted meanwhile.
+      const tmp = path.join(info.dir, `.${LAST_USED}.${ownedName()}`);
+      try {
+        const fh = await open(tmp, 'wx', 0o644);
+        await fh.writeFile(`${new Date().toISOString()}\n`);
+        await fh.close();
+        await rename(tmp, path.join(info.dir, LAST_USED));
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => {});
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    },
+
+    async list(opts = {}) {
+      const now = Date.now();
+      const scenarios = opts.scenario ? [opts.scenario] : (await readdir(root).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+      const out: CheckpointInfo[] = [];
+      for (const s of scenarios.sort()) {
+        opts.signal?.throwIfAborted();
+        const keys = await readdir(path.join(root, s)).catch(() => [] as string[]);
+        const infos = await Promise.all(keys.filter((k) => !k.startsWith('.')).map((k) => readCheckpoint(path.join(root, s, k), now)));
+        out.push(...infos.filter((i): i is CheckpointInfo => i !== undefined).sort((a, b) => a.created.localeCompare(b.created) || a.key.localeCompare(b.key)));
+      }
+      return out;
+    },
+
+    async latestForStage(scenario, stage, opts = {}) {
+      checkName('scenario', scenario);
+      const all = (await store.list({ ...opts, scenario })).filter((i) => i.stage === stage);
+      return all[all.length - 1];
+    },
+
+    prune(opts) {
+      return pruneStore(store, opts);
+    },
+
+    delete(key, opts = {}) {
+      return deleteCheckpoint(store, key, opts);
+    },
+  };
+  return store;
+}

@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { Command } from '../main.js';
+import type { CliIO } from '../io.js';
+import { InputError } from '../../errors.js';
+import { cacheDir } from '../../paths.js';
+import { parseDuration } from '../../scenario/duration.js';
+import { formatSize, openStore, parseSize, type CheckpointInfo } from '../../checkpoint/index.js';
+
+/** `12s`, `5m`, `3h`, `20d`: an age for a table. */
+function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+function table(rows: string[][]): string {
+  const width = rows.reduce((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), [] as number[]);
+  return rows.map((r) => `${r.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()}\n`).join('');
+}
+
+const label = (i: CheckpointInfo): string => `${i.key} (${i.scenario}/${i.stage}, ${formatSize(i.size)})`;
+
+async function list(io: CliIO, root: string): Promise<number> {
+  const infos = await openStore(root).list();
+  if (!infos.length) {
+    io.out(`no checkpoints in ${root}\n`);
+    return 0;
+  }
+  const now = Date.now();
+  const rows = [['SCENARIO', 'STAGE', 'KEY', 'SIZE', 'AGE', 'LAST USED']];
+  for (const i of infos) {
+    const used = i.lastUsed === i.created ? 'never' : `${formatAge(now - Date.parse(i.lastUsed))} ago`;
+    rows.push([i.scenario, i.stage, i.key, formatSize(i.size), formatAge(i.ageMs), used]);
+  }
+  io.out(table(rows));
+  io.out(`${infos.length} checkpoint${infos.length === 1 ? '' : 's'} in ${root}\n`);
+  return 0;
+}
+
+async function prune(args: Record<string, unknown>, io: CliIO, root: string): Promise<number> {
+  const olderText = args.olderThan as string | undefined;
+  const sizeText = args.maxSize as string | undefined;
+  if (olderText === undefined && sizeText === undefined) throw new InputError('checkpoints prune: say what to remove: --older-than 20d and/or --max-size 20G');
+  const olderThanMs = olderText === undefined ? undefined : parseDuration(olderText);
+  if (olderText !== undefined && olderThanMs === undefined) throw new InputError(`--older-than ${olderText}: not a duration; use a number and a unit, e.g. 20d, 12h, 90m`);
+  const maxSizeBytes = sizeText === undefined ? undefined : parseSize(sizeText);
+  if (sizeText !== undefined && maxSizeBytes === undefined) throw new InputError(`--max-size ${sizeText}: not a size; use a number and a unit, e.g. 500M, 20G, 1T (binary: 1G = 1024M)`);
+  const r = await openStore(root).prune({ olderThanMs, maxSizeBytes });
+  for (const i of r.removed) io.out(`removed ${label(i)}\n`);
+  for (const s of r.skipped) io.out(`kept ${label(s.info)}: ${s.reason}\n`);
+  for (const p of r.leftovers) io.out(`removed leftover ${p}\n`);
+  io.out(`freed ${formatSize(r.freedBytes)}; the store holds ${formatSize(r.totalBytes)}\n`);
+  return 0;
+}
+
+async function remove(args: Record<string, unknown>, io: CliIO, root: string): Promise<number> {
+  const key = args.key as string | undefined;
+  if (!key) throw new InputError('checkpoints delete: name the key to delete (see: harness checkpoints list)');
+  const { info, freedBytes } = await openStore(root).delete(key);
+  io.out(`deleted ${label(info)}; freed ${formatSize(freedBytes)}\n`);
+  return 0;
+}
+
+const checkpoints: Command = {
+  command: 'checkpoints <action> [key]',
+  describe: 'List, prune or delete the stored checkpoints',
+  builder: (y) =>
+    y
+      .positional('action', { type: 'string', choices: ['list', 'prune', 'delete'], describe: 'list | prune | delete' })
+      .positional('key', { type: 'string', describe: 'The key to delete (or a unique prefix of it)' })
+      .option('older-than', { type: 'string', describe: 'prune: remove checkpoints not used for this long (e.g. 20d, 12h)' })
+      .option('max-size', { type: 'string', describe: 'prune: remove least recently used ones until the store holds at most this (e.g. 20G, 500M)' })
+      .example('harness checkpoints list', 'scenario, stage, key, size, age and last use of each checkpoint')
+      .example('harness checkpoints prune --older-than 20d', 'remove checkpoints unused for 20 days')
+      .example('harness checkpoints prune --max-size 20G', 'remove least recently used checkpoints down to 20 GiB')
+      .example('harness checkpoints delete 3fa2c9', 'delete one checkpoint by key'),
+  async run(args, io) {
+    const root = path.join(cacheDir(io.env), 'checkpoints');
+    const action = args.action as string;
+    if (action !== 'prune' && (args.olderThan !== undefined || args.maxSize !== undefined)) throw new InputError(`--older-than and --max-size go with 'checkpoints prune', not '${action}'`);
+    if (action !== 'delete' && args.key !== undefined) throw new InputError(`checkpoints ${action} takes no key (did you mean: harness checkpoints delete ${String(args.key)}?)`);
+    if (action === 'list') return list(io, root);
+    if (action === 'prune') return prune(args, io, root);
+    return remove(args, io, root);
+  },
+};
+export default checkpoints;

@@ -1,0 +1,48 @@
+/**
+ * What a clone of the golden VM must change to become a lab host: its clock, hostname, lab MAC
+ * and address (live and in `/etc/network/interfaces.d/eth1`, so a reboot keeps them) and an
+ * `/etc/hosts` naming every host of the lab. The scripts are pure functions of the identity.
+ */
+
+/** A lab host as its guest must know itself. */
+export interface GuestIdentity {
+  hostname: string;
+  /** Lab-network address (eth1). */
+  labAddress: string;
+  /** Lab-network MAC (eth1). */
+  mac: string;
+  /** Every host of the lab by hostname, for `/etc/hosts`. */
+  peers: { hostname: string; labAddress: string }[];
+}
+
+/** A Linux hostname for a lab host name: letters, digits, '-' and '.', at most 63 characters. */
+export function guestHostname(name: string): string {
+  const h = name.replace(/[^A-Za-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 63);
+  return h || 'host';
+}
+
+/** The lines that set the guest clock from the host's answer to `CLOCK?` (see sshScript). */
+export const CLOCK_SCRIPT = ['echo "CLOCK?"', 'read t', 'date -u -s "@$t" >/dev/null'];
+
+/** The shell script that turns a clone into the host `id` (run as root over ssh, clock first). */
+export function guestSetupScript(id: GuestIdentity): string {
+  const hosts = ['127.0.0.1 localhost', `127.0.1.1 ${id.hostname}`, ...id.peers.map((p) => `${p.labAddress} ${p.hostname}`)];
+  return [
+    'set -e',
+    ...CLOCK_SCRIPT,
+    `hostname ${id.hostname}`,
+    `echo ${id.hostname} > /etc/hostname`,
+    `printf '%s\\n' ${hosts.map((l) => `'${l}'`).join(' ')} > /etc/hosts`,
+    'ip link set eth1 down',
+    `ip link set eth1 address ${id.mac}`,
+    'ip addr flush dev eth1',
+    `ip addr add ${id.labAddress}/24 dev eth1`,
+    'ip link set eth1 up',
+    `printf '%s\\n' 'auto eth1' 'iface eth1 inet static' '  address ${id.labAddress}/24' '  hwaddress ether ${id.mac}' > /etc/network/interfaces.d/eth1`,
+  ].join('\n');
+}
+
+/** The script that only sets the clock (after a restore or a pause). */
+export function clockScript(): string {
+  return CLOCK_SCRIPT.join('\n');
+}

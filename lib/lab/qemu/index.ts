@@ -1,0 +1,12 @@
+/** The qemu lab provider and the pieces it is made of. */
+export { createQemuProvider, QemuProvider, QEMU_HOST_ROOT, QEMU_SSH_EXTRA_ARGS, type QemuProviderSettings } from './provider.js';
+export { parseQemuOptions, labAddress, labMac, QEMU_OPTION_NAMES, type QemuOptions, type ImageFile } from './options.js';
+export { checkQemuTools, QEMU_APT_COMMAND, QEMU_TOOLS, type QemuToolPaths } from './tools.js';
+export { ensureImage, imageKey, imagePackages, imagesRoot, BASE_PACKAGES, IMAGE_BUILDER_VERSION, type ImageConfig, type QemuImage, type ImageManifest } from './image.js';
+export { ensureGolden, type GoldenState } from './golden.js';
+export { debianSource, readAptSources, parseDeb822Sources, parseOneLineSources, type AptSource, type DebianSource } from './mirror.js';
+export { QmpClient, QmpError, type QmpEvent } from './qmp.js';
+export { qemuArgs, Vm, type VmSpec } from './vm.js';
+export { guestSetupScript, guestHostname, type GuestIdentity } from './guest.js';
+export { releaseQemuRecorded, readQemuRecord, type QemuLabRecord, type QemuReleaseReport } from './record.js';
+export { QEMU_CHECKPOINT_MANIFEST, type QemuCheckpointManifest } from './checkpoint.js';

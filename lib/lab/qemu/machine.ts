@@ -1,0 +1,164 @@
+/**
+ * One lab host's VM over its life: booted from a saved state (the golden state, or a
+ * checkpoint) on a disk of its own in the run's private folder, made into its host over SSH,
+ * and replaced whole when a checkpoint is restored. Its SSH port never changes.
+ */
+import { constants } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { LabError } from '../../errors.js';
+import { run } from './exec.js';
+import type { GoldenState } from './golden.js';
+import { clockScript, guestSetupScript, type GuestIdentity } from './guest.js';
+import type { QemuImage } from './image.js';
+import { freePort } from './net.js';
+import { sshScript, waitForSshBanner, type SshTarget } from './ssh.js';
+import type { QemuToolPaths } from './tools.js';
+import { PortInUseError, Vm } from './vm.js';
+
+/** What every machine of a lab shares. */
+export interface MachineContext {
+  tools: QemuToolPaths;
+  image: QemuImage;
+  golden: GoldenState;
+  /** Private folder for overlays (removed on release). */
+  workDir: string;
+  /** Short folder for QMP sockets. */
+  socketDir: string;
+  /** Folder for console and QEMU logs (kept with the run). */
+  logDir: string;
+  switchSocket: string;
+  /** How long a clone may take to answer SSH. @default 180000 */
+  sshTimeoutMs?: number;
+  /** Told when a VM process starts (`running`) and when it is gone. */
+  onProcess?: (m: Machine, vm: Vm, running: boolean) => Promise<void>;
+  /** True once the lab is being released: a VM that starts then is quit at once. */
+  isClosed?: () => boolean;
+  /** Progress messages (one line per boot, with its timings). */
+  log?: (message: string) => void;
+}
+
+/** Where a machine boots from: a saved state and, for a checkpoint, the disk saved with it. */
+export interface BootSource {
+  state: string;
+  /** A saved overlay to copy (its backing file is the golden disk); unset: a fresh overlay on the golden disk. */
+  disk?: string;
+}
+
+/** One lab host's VM. */
+export class Machine {
+  vm: Vm | undefined;
+  /** The overlay the VM runs on. */
+  disk: string | undefined;
+  private generation = 0;
+
+  constructor(
+    private readonly ctx: MachineContext,
+    /** The lab host name. */
+    readonly host: string,
+    /** Its place in the lab (0-based): names its files and its lab address. */
+    readonly index: number,
+    readonly identity: GuestIdentity,
+    /** Host port forwarded to the guest's sshd; 0 until the first boot picks one. */
+    public port: number,
+  ) {}
+
+  /** How ssh reaches it. */
+  get target(): SshTarget {
+    return { port: this.port, key: this.ctx.image.privateKey, name: this.host };
+  }
+
+  /**
+   * Boots the VM from `from` (quitting the one running first), resumes it, waits for sshd and
+   * then either makes it this host (`setup: 'identity'`: clock, hostname, lab MAC and address)
+   * or only sets its clock (`'clock'`, for a restored checkpoint that already knows who it is).
+   */
+  async boot(from: BootSource, setup: 'identity' | 'clock', opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const sig = opts.signal ? { signal: opts.signal } : {};
+    const t0 = Date.now();
+    const old = { vm: this.vm, disk: this.disk };
+    if (old.vm) {
+      await old.vm.quit();
+      await this.ctx.onProcess?.(this, old.vm, false);
+      this.vm = undefined;
+    }
+    const gen = ++this.generation;
+    const disk = path.join(this.ctx.workDir, `host-${this.index}-${gen}.qcow2`);
+    if (from.disk) {
+      // A reflink where the filesystem can (btrfs, xfs), a plain copy elsewhere: overlays are small.
+      await copyFile(from.disk, disk, constants.COPYFILE_FICLONE);
+    } else {
+      await run(this.ctx.tools['qemu-img'], ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', this.ctx.golden.disk, disk], { purpose: `making the disk of ${this.host}`, ...sig });
+    }
+    this.disk = disk;
+    if (old.disk) await rm(old.disk, { force: true });
+    const pickPort = this.port === 0;
+    for (let attempt = 1; ; attempt++) {
+      if (pickPort) this.port = await freePort();
+      try {
+        this.vm = await Vm.start(
+          {
+            name: this.host,
+            disk,
+            kernel: this.ctx.image.kernel,
+            initrd: this.ctx.image.initrd,
+            memory: this.ctx.golden.memory,
+            cpus: this.ctx.golden.cpus,
+            sshPort: this.port,
+            switchSocket: this.ctx.switchSocket,
+            qmpSocket: path.join(this.ctx.socketDir, `h${this.index}.qmp`),
+            consoleLog: path.join(this.ctx.logDir, `${this.identity.hostname}.console.log`),
+            qemuLog: path.join(this.ctx.logDir, `${this.identity.hostname}.qemu.log`),
+            incoming: true,
+          },
+          { qemu: this.ctx.tools['qemu-system-x86_64'], ...sig },
+        );
+        break;
+      } catch (err) {
+        // Someone took the port between our probe and QEMU's bind: probe again (first boot only).
+        if (!(err instanceof PortInUseError) || !pickPort || attempt >= 3) throw err;
+      }
+    }
+    const vm = this.vm;
+    await this.ctx.onProcess?.(this, vm, true);
+    if (this.ctx.isClosed?.()) {
+      await this.shutdown();
+      throw new LabError(`the qemu lab was released while ${this.host} was booting`);
+    }
+    const t1 = Date.now();
+    await vm.loadState(from.state, sig);
+    await vm.cont();
+    const t2 = Date.now();
+    await waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig });
+    const t3 = Date.now();
+    if (setup === 'identity') await this.setupIdentity(sig);
+    else await this.syncClock(sig);
+    const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+    this.ctx.log?.(
+      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${setup === 'identity' ? 'name, address and clock' : 'clock'} ${s(t3, Date.now())} s)`,
+    );
+  }
+
+  private async setupIdentity(sig: { signal?: AbortSignal }): Promise<void> {
+    await sshScript(this.target, guestSetupScript(this.identity), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting hostname, clock and lab address', ...sig });
+  }
+
+  /** Sets the guest clock to the host's (it lags after a pause or a restore). */
+  async syncClock(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await sshScript(this.target, clockScript(), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting the clock', ...(opts.signal ? { signal: opts.signal } : {}) });
+  }
+
+  /** Quits the VM and deletes its overlay. Safe to call twice. */
+  async shutdown(): Promise<void> {
+    const vm = this.vm;
+    if (vm) {
+      await vm.quit();
+      await this.ctx.onProcess?.(this, vm, false);
+      this.vm = undefined;
+    }
+    if (this.disk) {
+      await rm(this.disk, { force: true });
+      this.disk = undefined;
+    }
+  }
+}
