@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ansible-harness needs, only those missing.
-# Usage: scripts/system-deps.sh [--vm]   (--vm adds what the qemu lab needs)
+# Usage: scripts/system-deps.sh [--vm] [--browser]
+#   --vm adds what the qemu lab needs; --browser adds Chromium (the report test opens report.html in it)
 set -euo pipefail
 pkgs=(ansible-core openssh-server openssh-client qemu-utils libxml2-utils)
-if [ "${1:-}" = "--vm" ]; then pkgs+=(qemu-system-x86 debootstrap vde2 socat); fi
+for arg in "$@"; do
+  case "$arg" in
+    --vm) pkgs+=(qemu-system-x86 debootstrap vde2 socat) ;;
+    --browser) pkgs+=(chromium) ;;
+    *) echo "system-deps.sh: unknown option $arg (use --vm, --browser)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
