@@ -5,3 +5,4 @@ export { ArchiveRules, DEFAULT_LIMITS, type ArchiveLimits, type EntryHeader, typ
 export { SOURCE_DIR, type SourceIndex } from './source.js';
 export { PRIVATE_DIR, privateKeyName, privateKeyContent } from './sensitive.js';
 export type { Skipped } from './walk.js';
+export { reproduceRun, type ReproduceOptions, type ReproduceResult } from './reproduce.js';

@@ -23,6 +23,7 @@ async function commands(): Promise<Command[]> {
     import('./commands/cleanup.js'),
     import('./commands/report.js'),
     import('./commands/checkpoints.js'),
+    import('./commands/reproduce.js'),
   ]);
   return mods.map((m) => m.default);
 }

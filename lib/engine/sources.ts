@@ -3,15 +3,15 @@ import { playbookDependencies } from '../checkpoint/index.js';
 
 /**
  * Every file a scenario's run reads: the scenario file, a static lab's inventory, and each
- * stage's playbook with what it includes, imports and uses. The bundle carries them so a run
+ * stage's playbook (and `lab.on_restore`) with what it includes, imports and uses. The bundle carries them so a run
  * can be replayed without the original checkout.
  */
 export async function scenarioSources(scenario: Scenario, signal?: AbortSignal): Promise<string[]> {
   const files = new Set<string>([scenario.file]);
   if (scenario.spec.inventory) files.add(scenario.spec.inventory);
-  for (const stage of scenario.stages) {
-    if (!stage.playbook) continue;
-    const deps = await playbookDependencies(stage.playbook, { signal });
+  const playbooks = [...scenario.stages.map((s) => s.playbook), scenario.spec.onRestore].filter((p): p is string => !!p);
+  for (const playbook of playbooks) {
+    const deps = await playbookDependencies(playbook, { signal });
     for (const f of deps.files) files.add(f);
   }
   return [...files].sort();

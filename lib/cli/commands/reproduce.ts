@@ -1,0 +1,34 @@
+import type { Command } from '../main.js';
+import { reproduceRun } from '../../bundle/index.js';
+import { interruptSignals } from '../signals.js';
+
+const reproduce: Command = {
+  command: 'reproduce <bundle>',
+  describe: 'Run the same scenario with the same parameters as a bundle (or run directory), here or on --lab',
+  builder: (y) =>
+    y
+      .positional('bundle', { type: 'string', describe: 'A <run id>.tar.gz bundle or a run directory' })
+      .option('lab', { type: 'string', describe: 'An inventory (INI or YAML) of your own lab to run on instead' })
+      .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' }),
+  async run(args, io) {
+    const signals = interruptSignals((msg) => io.err(msg));
+    try {
+      const { result, differences } = await reproduceRun(args.bundle as string, {
+        lab: args.lab as string | undefined,
+        out: args.out as string | undefined,
+        signal: signals.signal,
+        forceSignal: signals.forceSignal,
+        write: (t) => io.out(t),
+        tty: io.isTTY,
+        env: io.env,
+        command: ['harness', ...process.argv.slice(2)],
+      });
+      io.out(differences.length ? `differences from the original run:\n${differences.map((d) => `  - ${d}\n`).join('')}` : 'same versions and hosts as the original run\n');
+      io.out(`results: ${result.runDir}/\n${result.bundle ? `bundle:  ${result.bundle}\n` : ''}`);
+      return result.exitCode;
+    } finally {
+      signals.dispose();
+    }
+  },
+};
+export default reproduce;
