@@ -139,16 +139,22 @@ test('local lab: real sshd hosts, results merged from the hosts, nothing left ru
   }
   const files = await allFiles(path.join(r.result.runDir, 'hosts'));
   assert.ok(files.some((f) => f.startsWith('node-a/') && f.endsWith('daemon.pid')), files.join(','));
+  assert.ok(files.some((f) => f.startsWith('node-b/') && f.endsWith('daemon.pid')), files.join(','));
+  const events = (await readFile(path.join(r.result.runDir, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  for (const host of ['node-a', 'node-b']) {
+    assert.ok(events.some((e) => e.kind === 'warning' && e.message === `${host}: /nonexistent/file is missing`), `missing path noted for ${host}`);
+  }
+  assert.equal(r.journal.stages.map((s) => s.status), ['passed', 'passed'], 'a missing path is not fatal');
   assert.is(await xmllintErrors(r.junit), '');
   const cases = await junitCases(r.junit);
   assert.ok(cases.some((c) => c.suite === '[node-a] system-tests' && c.name === 'breaks' && c.outcome === 'failure'), JSON.stringify(cases.map((c) => c.suite)));
   assert.ok(cases.some((c) => c.suite === '[node-b] system-tests' && c.name === 'works' && c.outcome === 'passed'));
 });
 
-test('--from and --until run a slice; unknown stage names are input errors', async () => {
+test('--from and --until run a slice (without checkpoints: from a fresh lab); unknown stage names are input errors', async () => {
   const marks = path.join(t.dir, 'marks');
   const yaml = `name: slice\n${STATIC()}vars: { marker_dir: ${marks} }\nstages:\n  - { name: a, playbook: @F/touch.yml, hosts: [db] }\n  - { name: b, playbook: @F/touch.yml, hosts: [db] }\n  - { name: c, playbook: @F/touch.yml, hosts: [db] }\n`;
-  const r = await run(yaml, { from: 'b', until: 'b' });
+  const r = await run(yaml, { from: 'b', until: 'b', checkpoints: false });
   assert.is(r.result.exitCode, 0);
   assert.equal(r.journal.stages.map((s) => s.status), ['skipped', 'passed', 'skipped']);
   assert.equal(await allFiles(marks), ['b-db-0']);

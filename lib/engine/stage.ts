@@ -3,7 +3,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import type { AnsibleEvent, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import pLimit from 'p-limit';
+import type { AnsibleEvent, Host, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
 import type { AllocatedLab } from '../lab/provider.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
 import { fetchFiles } from '../transfer/index.js';
@@ -111,40 +112,70 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
   return { status: 'failed', reason: `ansible-playbook exited ${result.exitCode ?? result.signal} (${what})`, exitCode: result.exitCode ?? undefined, published };
 }
 
+/** How many hosts are fetched from at once, and the caps of one collection. */
+const FETCH_CONCURRENCY = 4;
+const MAX_FILE_BYTES = 256 << 20;
+const MAX_HOST_BYTES = 1 << 30;
+
 /** Fetches the stage's JUnit result files from its hosts and hands each to the sinks. */
 async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
   const { stage, lab } = ctx;
-  for (const host of selectHosts(lab.lab, stage.hosts)) {
-    const patterns = stage.results.map((p) => expandHostVars(p, host.vars));
-    const dest = path.join(ctx.dir.hostsDir, host.name);
-    try {
-      const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal });
-      for (const f of got.fetched) {
-        if (!/\.xml$/i.test(f.local)) continue;
-        const xml = ctx.redact(await readFile(f.local, 'utf8'));
-        ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml });
-      }
-    } catch (err) {
-      ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: `results of ${host.name} could not be fetched: ${(err as Error).message}` });
-    }
-  }
+  const limit = pLimit(FETCH_CONCURRENCY);
+  await Promise.all(
+    selectHosts(lab.lab, stage.hosts).map((host) =>
+      limit(async () => {
+        const patterns = stage.results.map((p) => expandHostVars(p, host.vars));
+        const dest = path.join(ctx.dir.hostsDir, host.name);
+        try {
+          const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal, maxFileBytes: MAX_FILE_BYTES });
+          for (const f of got.fetched) {
+            if (!/\.xml$/i.test(f.local)) continue;
+            const xml = ctx.redact(await readFile(f.local, 'utf8'));
+            ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml });
+          }
+        } catch (err) {
+          ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: `results of ${host.name} could not be fetched: ${(err as Error).message}` });
+        }
+      }),
+    ),
+  );
 }
 
-/** Fetches the stage's `collect:` files into `hosts/<host>/`. Missing paths are noted, not fatal. */
+/**
+ * Fetches the stage's `collect:` files into `hosts/<host>/`, a few hosts at once, with caps per
+ * file and per host. Missing paths are noted, not fatal; a host that cannot be reached fails it.
+ */
 async function collect(ctx: StageContext, attempt: number): Promise<string | undefined> {
   const notes: string[] = [];
+  const jobs = new Map<string, { host: Host; paths: string[] }>();
   for (const [pattern, paths] of Object.entries(ctx.stage.collect ?? {})) {
     for (const host of selectHosts(ctx.lab.lab, [pattern])) {
-      const dest = path.join(ctx.dir.hostsDir, host.name);
-      try {
-        const got = await fetchFiles(connectionOf(ctx, host.name), paths.map((p) => expandHostVars(p, host.vars)), dest, { signal: ctx.signal });
-        for (const m of got.missing) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${m} is missing` });
-        ctx.emit({ kind: 'stage_output', time: Date.now(), stage: ctx.stage.name, attempt, text: `collected ${got.fetched.length} file(s) from ${host.name}${got.missing.length ? `, ${got.missing.length} missing` : ''}\n` });
-      } catch (err) {
-        notes.push(`${host.name}: ${(err as Error).message}`);
-      }
+      const job = jobs.get(host.name) ?? { host, paths: [] };
+      job.paths.push(...paths.map((p) => expandHostVars(p, host.vars)));
+      jobs.set(host.name, job);
     }
   }
+  const limit = pLimit(FETCH_CONCURRENCY);
+  await Promise.all(
+    [...jobs.values()].map(({ host, paths }) =>
+      limit(async () => {
+        const say = (text: string): void => ctx.emit({ kind: 'stage_output', time: Date.now(), stage: ctx.stage.name, attempt, text });
+        try {
+          const got = await fetchFiles(connectionOf(ctx, host.name), paths, path.join(ctx.dir.hostsDir, host.name), {
+            signal: ctx.signal,
+            maxFileBytes: MAX_FILE_BYTES,
+            maxTotalBytes: MAX_HOST_BYTES,
+          });
+          for (const m of got.missing) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${m} is missing` });
+          for (const k of got.skipped) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${k.remote} not collected: ${k.reason}` });
+          const bytes = got.fetched.reduce((n, f) => n + f.bytes, 0);
+          say(`collected ${got.fetched.length} file(s), ${bytes} bytes, from ${host.name}${got.missing.length ? `; missing: ${got.missing.join(', ')}` : ''}${got.skipped.length ? `; ${got.skipped.length} skipped (caps, links)` : ''}\n`);
+        } catch (err) {
+          notes.push(`${host.name}: ${(err as Error).message}`);
+        }
+      }),
+    ),
+  );
   return notes.length ? `collection failed: ${notes.join('; ')}` : undefined;
 }
 
