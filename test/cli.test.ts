@@ -29,11 +29,15 @@ test('usage errors are exit 2 without a stack trace', async () => {
 });
 
 test('plan lists the stages in order with hosts and playbooks', async () => {
-  const r = await harness(['plan', DEMO]);
+  const t = await tempDir();
+  // An empty checkpoint cache of its own, so every stage is planned to run.
+  const r = await harness(['plan', DEMO], { env: { XDG_CACHE_HOME: t.dir } });
+  await t.remove();
   assert.is(r.code, 0, r.stderr);
   const order = [...r.stdout.matchAll(/^\s*\d+\. (\S+)/gm)].map((m) => m[1]);
   assert.equal(order, ['prepare', 'undercloud', 'overcloud', 'test', 'upgrade', 'test-upgraded', 'collect', 'teardown']);
   assert.match(r.stdout, /overcloud\s+run\s+playbooks\/overcloud\.yml\n\s+hosts: undercloud, overcloud -> undercloud, controller-0, compute-0/);
+  assert.match(r.stdout, /checkpoint [0-9a-f]{20}: none stored yet/);
 });
 
 test('inventory of the demo in three formats; schema is JSON; list shows the demo', async () => {
