@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { reproduceRun } from '../../bundle/index.js';
-import { interruptSignals } from '../signals.js';
+import { printRunResult, withConsoleRun } from '../run-io.js';
 
 const reproduce: Command = {
   command: 'reproduce <bundle>',
@@ -11,24 +11,12 @@ const reproduce: Command = {
       .option('lab', { type: 'string', describe: 'An inventory (INI or YAML) of your own lab to run on instead' })
       .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' }),
   async run(args, io) {
-    const signals = interruptSignals((msg) => io.err(msg));
-    try {
-      const { result, differences } = await reproduceRun(args.bundle as string, {
-        lab: args.lab as string | undefined,
-        out: args.out as string | undefined,
-        signal: signals.signal,
-        forceSignal: signals.forceSignal,
-        write: (t) => io.out(t),
-        tty: io.isTTY,
-        env: io.env,
-        command: ['harness', ...process.argv.slice(2)],
-      });
-      io.out(differences.length ? `differences from the original run:\n${differences.map((d) => `  - ${d}\n`).join('')}` : 'same versions and hosts as the original run\n');
-      io.out(`results: ${result.runDir}/\n${result.bundle ? `bundle:  ${result.bundle}\n` : ''}`);
-      return result.exitCode;
-    } finally {
-      signals.dispose();
-    }
+    const { result, differences } = await withConsoleRun(io, (console) =>
+      reproduceRun(args.bundle as string, { ...console, lab: args.lab as string | undefined, out: args.out as string | undefined }),
+    );
+    io.out(differences.length ? `differences from the original run:\n${differences.map((d) => `  - ${d}\n`).join('')}` : 'same versions and hosts as the original run\n');
+    printRunResult(io, result);
+    return result.exitCode;
   },
 };
 export default reproduce;

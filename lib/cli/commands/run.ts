@@ -1,11 +1,10 @@
-import path from 'node:path';
 import type { Command } from '../main.js';
 import { InputError } from '../../errors.js';
 import { loadScenario } from '../../scenario/index.js';
 import { runScenario } from '../../engine/run.js';
 import { parseOverrides } from '../../engine/vars.js';
 import { prepareResume } from '../../engine/resume.js';
-import { interruptSignals } from '../signals.js';
+import { printRunResult, withConsoleRun } from '../run-io.js';
 
 const run: Command = {
   command: 'run <scenario>',
@@ -33,30 +32,19 @@ const run: Command = {
       extraVars = { ...from.extraVars, ...vars };
       until ??= from.until;
     }
-    const signals = interruptSignals((msg) => io.err(msg));
-    try {
-      const result = await runScenario(scenario, {
+    const result = await withConsoleRun(io, (console) =>
+      runScenario(scenario, {
+        ...console,
         out: args.out as string | undefined,
         extraVars,
         from: args.from as string | undefined,
         until,
         checkpoints: args.checkpoints as boolean,
-        signal: signals.signal,
-        forceSignal: signals.forceSignal,
-        write: (t) => io.out(t),
-        tty: io.isTTY,
-        env: io.env,
-        command: ['harness', ...process.argv.slice(2)],
         killGraceMs: (args.killGrace as number) * 1000,
-      });
-      const rel = path.relative(process.cwd(), result.runDir);
-      const shown = !rel || rel.startsWith('..') ? result.runDir : rel;
-      io.out(`results: ${shown}/ (report.html, junit.xml, journal.json, manifest.json, events.jsonl, stages/*/output.log)\n`);
-      if (result.bundle) io.out(`bundle:  ${result.bundle}\n`);
-      return result.exitCode;
-    } finally {
-      signals.dispose();
-    }
+      }),
+    );
+    printRunResult(io, result);
+    return result.exitCode;
   },
 };
 export default run;
