@@ -34,7 +34,8 @@ test('a passing run: set_stats data reaches a later stage, secrets are never wri
   const r = await run(
     `name: pass\n${STATIC()}vars: { release: "1.0" }\nsecrets: { secret_token: { env: ENGINE_TEST_TOKEN } }\nstages:\n` +
       `  - { name: hello, playbook: @F/ok.yml }\n  - { name: publish, playbook: @F/publish.yml, hosts: [db] }\n  - { name: consume, playbook: @F/consume.yml, hosts: [web] }\n`,
-    { env: { ...process.env, ENGINE_TEST_TOKEN: token } },
+    // -vvv: Ansible prints every var it templates; the secret must still never show.
+    { env: { ...process.env, ENGINE_TEST_TOKEN: token }, verbosity: 3 },
   );
   assert.is(r.result.exitCode, 0, r.console);
   assert.equal(r.journal.stages.map((s) => s.status), ['passed', 'passed', 'passed']);
@@ -47,6 +48,7 @@ test('a passing run: set_stats data reaches a later stage, secrets are never wri
   for (const f of await allFiles(r.result.runDir)) assert.not.ok(await fileContains(path.join(r.result.runDir, f), token), `secret in ${f}`);
   assert.not.ok(r.console.includes(token), 'secret on the console');
   assert.ok(r.console.includes('token is ********'), 'redacted in the output');
+  assert.ok(r.console.includes('ESTABLISH LOCAL CONNECTION'), 'the output really is -vvv');
   const journal = JSON.parse(await readFile(path.join(r.result.runDir, 'journal.json'), 'utf8'));
   assert.ok(JSON.stringify(journal).includes('db://db-0:5432'), 'published data kept in the journal');
   const events = (await readFile(path.join(r.result.runDir, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));

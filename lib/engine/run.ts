@@ -48,6 +48,8 @@ export interface RunOptions {
   bundle?: boolean;
   /** Restore the newest valid checkpoint and take new ones (false: `--no-checkpoints`). @default true */
   checkpoints?: boolean;
+  /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
+  verbosity?: number;
 }
 
 /** How a stage ended, as the run reports it. */
@@ -159,7 +161,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       const published: Vars = {};
       let failedStage: string | undefined;
       let lastCheckpointDir: string | undefined;
-      const stageContext = { scenario, dir, ansible, ansibleFiles, lab, published, secrets, redact, emit, overrides: opts.extraVars ?? {}, killGraceMs: opts.killGraceMs, env };
+      const stageContext = { scenario, dir, ansible, ansibleFiles, lab, published, secrets, redact, emit, overrides: opts.extraVars ?? {}, killGraceMs: opts.killGraceMs, env, verbosity: opts.verbosity ?? 0 };
       if (ckpt?.restore) {
         lastCheckpointDir = await restoreCheckpoint(ckpt, lab, published);
         for (const step of plan.filter((p) => p.action === 'restore')) {

@@ -33,6 +33,8 @@ export interface StageContext {
   signal?: AbortSignal;
   killGraceMs?: number;
   env: NodeJS.ProcessEnv;
+  /** Ansible's verbosity, 0-4. */
+  verbosity: number;
   /** Called when an attempt passed, before its stage_end: takes the checkpoint, returns its key. */
   onPassed?: (published: Vars) => Promise<string | undefined>;
 }
@@ -68,6 +70,7 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
     extraVarsFiles: [varsFile],
     tags: stage.tags,
     skipTags: stage.skipTags,
+    verbosity: ctx.verbosity,
   });
   const env: Record<string, string> = { ...ctx.ansibleFiles.env };
   for (const [name, value] of ctx.secrets) env[secretEnvName(name)] = value;

@@ -1,7 +1,9 @@
 /**
  * `<runDir>/lab.json`: what a provider allocated, written atomically on every change, so that
  * `harness cleanup <run dir>` can stop it after a crash. Processes are named by pid AND start
- * time AND a string their command line must hold, so a reused pid is never killed.
+ * time AND a string their command line must hold, so a reused pid is never killed. Providers
+ * extend the version 1 shape (`version`, `provider`, `hosts`, `processes`) with their own
+ * sections and share the recorder, the reader and the identity checks here.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +11,7 @@ import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
 import { sessionStrays } from './local/strays.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { procStat, procCmdline, stopTree } from './local/proc.js';
+import { procStat, procCmdline, stopProcess, stopTree } from '../util/proc.js';
 
 /** The file name of the record inside a run directory. */
 export const LAB_RECORD_FILE = 'lab.json';
@@ -82,27 +84,34 @@ export async function readLabRecord(runDir: string): Promise<LabRecord | undefin
   return rec as LabRecord;
 }
 
+/** Stamps `record` with the time and writes it atomically as the record of `runDir`. */
+export async function writeLabRecord(runDir: string, record: LabRecord): Promise<void> {
+  record.updatedAt = new Date().toISOString();
+  await writeFileAtomic(labRecordPath(runDir), `${JSON.stringify(record, null, 2)}\n`, 0o644);
+}
+
 /**
  * Keeps `<runDir>/lab.json` in step with what a provider allocated: each change is applied to
- * the in-memory record and written atomically, one write after another.
+ * the in-memory record and written atomically, one write after another. `R` is the provider's
+ * record shape; `initial` is everything in it but `version` and `updatedAt`.
  */
-export class LabRecorder {
+export class LabRecorder<R extends LabRecord = LabRecord> {
   readonly file: string;
-  private record: LabRecord;
+  private readonly record: R;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(runDir: string, provider: ProviderName) {
+  constructor(runDir: string, initial: Omit<NoInfer<R>, 'version' | 'updatedAt'>) {
     this.file = labRecordPath(runDir);
-    this.record = { version: 1, provider, updatedAt: new Date().toISOString(), hosts: [], processes: [] };
+    this.record = { version: 1, provider: initial.provider, updatedAt: new Date().toISOString(), ...initial } as R;
   }
 
   /** A copy of the record as it is now. */
-  get current(): LabRecord {
+  get current(): R {
     return structuredClone(this.record);
   }
 
   /** Applies `change` and writes the file; resolves when this change is on disk. */
-  update(change: (record: LabRecord) => void): Promise<void> {
+  update(change: (record: R) => void): Promise<void> {
     change(this.record);
     this.record.updatedAt = new Date().toISOString();
     const data = `${JSON.stringify(this.record, null, 2)}\n`;
@@ -120,7 +129,20 @@ export interface SkippedProcess {
 }
 
 /** How {@link stopRecorded} ended for one process. */
-export type RecordedStop = { outcome: 'stopped' | 'gone' } | { outcome: 'skipped'; reason: string };
+export type RecordedStop =
+  | { outcome: 'stopped' | 'gone' }
+  /** The pid now names another process (another start time): ours is gone, that one was left alone. */
+  | { outcome: 'reused'; reason: string }
+  /** It may be ours but was left running: its command line does not name it, or it survived SIGKILL. */
+  | { outcome: 'skipped'; reason: string };
+
+/** Options of {@link stopRecorded}. */
+export interface StopRecordedOptions {
+  /** SIGKILL after this long. @default 3000 */
+  graceMs?: number;
+  /** Stop its descendants too, deepest first ({@link stopTree}); else the one process. @default true */
+  tree?: boolean;
+}
 
 async function pidOf(p: RecordedProcess): Promise<number | undefined> {
   if (p.pid !== undefined) return p.pid;
@@ -131,45 +153,60 @@ async function pidOf(p: RecordedProcess): Promise<number | undefined> {
 }
 
 /**
- * Stops one recorded process and its descendants, if it is still ours: same pid, same start
- * time (when recorded) and a command line holding `cmdlineMarker`. Anything else is left alone.
- * @default graceMs 3000
+ * Stops one recorded process (and its descendants unless `tree` is false), if it is still
+ * ours: same pid, same start time (when recorded) and a command line holding `cmdlineMarker`.
+ * Anything else is left alone.
  */
-export async function stopRecorded(p: RecordedProcess, graceMs = 3000): Promise<RecordedStop> {
+export async function stopRecorded(p: RecordedProcess, opts: StopRecordedOptions = {}): Promise<RecordedStop> {
   const pid = await pidOf(p);
   if (pid === undefined) return { outcome: 'gone' };
   const stat = await procStat(pid);
   if (!stat) return { outcome: 'gone' };
   if (p.startTicks !== undefined && stat.startTicks !== p.startTicks) {
-    return { outcome: 'skipped', reason: `pid ${pid} now belongs to another process (started at tick ${stat.startTicks}, recorded ${p.startTicks})` };
+    return { outcome: 'reused', reason: `pid ${pid} now belongs to another process (started at tick ${stat.startTicks}, recorded ${p.startTicks})` };
   }
   const cmdline = await procCmdline(pid);
   if (!cmdline.includes(p.cmdlineMarker)) {
     return { outcome: 'skipped', reason: `pid ${pid} runs '${cmdline.slice(0, 200)}', which does not name ${p.cmdlineMarker}` };
   }
-  const outcome = await stopTree(stat, graceMs);
-  if (outcome === 'stuck') return { outcome: 'skipped', reason: `pid ${pid} or one of its children survived SIGKILL; look at it with ps` };
+  const tree = opts.tree ?? true;
+  const outcome = tree ? await stopTree(stat, opts.graceMs) : await stopProcess(stat, opts.graceMs);
+  if (outcome === 'stuck') {
+    return { outcome: 'skipped', reason: `pid ${pid}${tree ? ' or one of its children' : ''} survived SIGKILL; look at it with ps` };
+  }
   return { outcome };
+}
+
+/** What {@link releaseRecorded} did. */
+export interface ReleaseReport {
+  /** Labels of the processes stopped. */
+  released: string[];
+  /** Processes left alone, and why. */
+  skipped: SkippedProcess[];
 }
 
 /**
  * Stops whatever the record of `runDir` names that still runs and is still ours (backs
- * `harness cleanup <run dir>` after a crash); marks them stopped in the record.
- * `released` lists the labels of the processes stopped; `skipped` the ones left alone and why.
+ * `harness cleanup <run dir>` and `--resume` after a crash); marks them stopped in the record.
+ * A qemu record is released by the qemu provider's own `releaseQemuRecorded` (loaded only
+ * then), which also deletes its overlays and sockets. `released` lists the labels of the
+ * processes stopped; `skipped` the ones left alone and why.
  */
-export async function releaseRecorded(
-  runDir: string,
-  opts: { graceMs?: number } = {},
-): Promise<{ released: string[]; skipped: SkippedProcess[] }> {
+export async function releaseRecorded(runDir: string, opts: { graceMs?: number } = {}): Promise<ReleaseReport> {
   const record = await readLabRecord(runDir);
   const released: string[] = [];
   const skipped: SkippedProcess[] = [];
   if (!record) return { released, skipped };
+  if (record.provider === 'qemu') {
+    // A dynamic import: the qemu record module builds on this one, and local cleanups need none of it.
+    const { releaseQemuRecorded } = await import('./qemu/record.js');
+    return releaseQemuRecorded(runDir, opts);
+  }
   const live = record.processes.filter((p) => p.state !== 'stopped');
-  const results = await Promise.all(live.map((p) => stopRecorded(p, opts.graceMs)));
+  const results = await Promise.all(live.map((p) => stopRecorded(p, opts)));
   live.forEach((p, i) => {
     const r = results[i]!;
-    if (r.outcome === 'skipped') {
+    if (r.outcome === 'skipped' || r.outcome === 'reused') {
       skipped.push({ label: p.label, ...(p.pid !== undefined ? { pid: p.pid } : {}), reason: r.reason });
       return;
     }
@@ -185,7 +222,6 @@ export async function releaseRecorded(
       }
     }
   }
-  record.updatedAt = new Date().toISOString();
-  await writeFileAtomic(labRecordPath(runDir), `${JSON.stringify(record, null, 2)}\n`);
+  await writeLabRecord(runDir, record);
   return { released, skipped };
 }
