@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { InputError } from '../lib/errors.js';
 import type { Lab } from '../lib/model/index.js';
 import { knownHostsLine, placeHost, renderSshdConfig, sshCheckArgs } from '../lib/lab/local/index.js';
-import { parseProcStat } from '../lib/lab/local/proc.js';
+import { parseProcStat } from '../lib/util/proc.js';
 import { resolveLocalOptions } from '../lib/lab/local/options.js';
 import { keysFor } from '../lib/transfer/known-hosts.js';
 

@@ -3,8 +3,9 @@
 // QEMU with no machine in it (`-machine none` starts in a few milliseconds).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -17,8 +18,9 @@ import { guestHostname, guestSetupScript } from '../lib/lab/qemu/guest.js';
 import { checkQemuTools, QEMU_APT_COMMAND } from '../lib/lab/qemu/tools.js';
 import { imageKey } from '../lib/lab/qemu/image.js';
 import { withLock } from '../lib/lab/qemu/lock.js';
-import { QemuRecorder, releaseQemuRecorded } from '../lib/lab/qemu/record.js';
-import { procStartTicks } from '../lib/lab/qemu/proc.js';
+import { createQemuRecorder, releaseQemuRecorded } from '../lib/lab/qemu/record.js';
+import { releaseRecorded } from '../lib/lab/record.js';
+import { procStartTicks } from '../lib/util/proc.js';
 import { QmpClient, QmpError } from '../lib/lab/qemu/qmp.js';
 
 const FIX = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'lab-qemu');
@@ -178,45 +180,77 @@ test('lock: holders take turns; a lock left by a dead process is taken over', as
   }
 });
 
-test('releaseQemuRecorded stops a recorded process, leaves one whose command line is not ours', async () => {
+/** A run directory and detached processes to record in it; the processes are killed and the folder removed afterwards. */
+async function withRunDir(fn: (runDir: string, start: (command: string) => Promise<{ pid: number; startTicks: number }>) => Promise<void>): Promise<void> {
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'qemu-rec-'));
-  const marker = path.join(runDir, 'marker-sock');
-  const ours = spawn('sh', ['-c', `sleep 60; echo ${marker}`], { detached: true, stdio: 'ignore' });
-  const other = spawn('sleep', ['61'], { detached: true, stdio: 'ignore' });
-  try {
+  const children: ChildProcess[] = [];
+  const start = async (command: string) => {
+    const child = spawn('sh', ['-c', command], { detached: true, stdio: 'ignore' });
+    children.push(child);
     await delay(50);
-    const rec = new QemuRecorder(runDir);
-    const t1 = (await procStartTicks(ours.pid!))!;
-    const t2 = (await procStartTicks(other.pid!))!;
-    const workDir = path.join(runDir, 'private');
-    await writeFile(path.join(runDir, 'keep.txt'), 'x');
-    await rec.update((r) => {
-      r.processes.push({ label: 'qemu of host a', host: 'a', pid: ours.pid!, startTicks: t1, cmdlineMarker: marker, state: 'running' });
-      r.processes.push({ label: 'vde_switch', pid: other.pid!, startTicks: t2, cmdlineMarker: '/not/in/its/cmdline', state: 'running' });
-      r.qemu.dirs.push(workDir);
-    });
-    const report = await releaseQemuRecorded(runDir, { graceMs: 2000 });
-    assert.equal(report.released, ['qemu of host a']);
-    assert.equal(report.skipped.map((s) => s.label), ['vde_switch']);
-    assert.is(await procStartTicks(ours.pid!), undefined);
-    assert.is(await procStartTicks(other.pid!), t2);
-    const after = JSON.parse(await readFile(path.join(runDir, 'lab.json'), 'utf8'));
-    assert.is(after.processes[0].state, 'stopped');
-    assert.is(after.processes[1].state, 'running');
-    // A second call is harmless.
-    const again = await releaseQemuRecorded(runDir, { graceMs: 500 });
-    assert.equal(again.released, []);
+    return { pid: child.pid!, startTicks: (await procStartTicks(child.pid!))! };
+  };
+  try {
+    await fn(runDir, start);
   } finally {
-    for (const p of [ours, other]) {
+    for (const c of children) {
       try {
-        process.kill(p.pid!, 'SIGKILL');
+        process.kill(-c.pid!, 'SIGKILL'); // its group: the `sleep` a released `sh` leaves behind too
       } catch {
         /* gone */
       }
     }
     await rm(runDir, { recursive: true, force: true });
   }
-});
+}
+
+test('releaseQemuRecorded stops a recorded process, leaves one whose command line is not ours', () =>
+  withRunDir(async (runDir, start) => {
+    const marker = path.join(runDir, 'marker-sock');
+    const ours = await start(`sleep 60; echo ${marker}`);
+    const other = await start('exec sleep 61');
+    const rec = createQemuRecorder(runDir);
+    const workDir = path.join(runDir, 'private');
+    await writeFile(path.join(runDir, 'keep.txt'), 'x');
+    await rec.update((r) => {
+      r.processes.push({ label: 'qemu of host a', host: 'a', ...ours, cmdlineMarker: marker, state: 'running' });
+      r.processes.push({ label: 'vde_switch', ...other, cmdlineMarker: '/not/in/its/cmdline', state: 'running' });
+      r.qemu.dirs.push(workDir);
+    });
+    const report = await releaseQemuRecorded(runDir, { graceMs: 2000 });
+    assert.equal(report.released, ['qemu of host a']);
+    assert.equal(report.skipped.map((s) => s.label), ['vde_switch']);
+    assert.is(await procStartTicks(ours.pid), undefined);
+    assert.is(await procStartTicks(other.pid), other.startTicks);
+    const after = JSON.parse(await readFile(path.join(runDir, 'lab.json'), 'utf8'));
+    assert.is(after.processes[0].state, 'stopped');
+    assert.is(after.processes[1].state, 'running');
+    // A second call is harmless.
+    const again = await releaseQemuRecorded(runDir, { graceMs: 500 });
+    assert.equal(again.released, []);
+  }),
+);
+
+test('releaseRecorded (harness cleanup) releases a qemu record the qemu way: processes, then its folders', () =>
+  withRunDir(async (runDir, start) => {
+    const marker = path.join(runDir, 'qmp-sock');
+    const vm = await start(`sleep 60; echo ${marker}`);
+    const workDir = path.join(runDir, 'private', 'qemu');
+    await mkdir(workDir, { recursive: true });
+    await writeFile(path.join(workDir, 'overlay.qcow2'), 'x');
+    const rec = createQemuRecorder(runDir);
+    await rec.update((r) => {
+      r.processes.push({ label: 'qemu of host a', host: 'a', ...vm, cmdlineMarker: marker, state: 'running' });
+      r.qemu.dirs.push(workDir);
+    });
+    const report = await releaseRecorded(runDir, { graceMs: 2000 });
+    assert.equal(report, { released: ['qemu of host a'], skipped: [] });
+    assert.is(await procStartTicks(vm.pid), undefined, 'the recorded process is stopped');
+    assert.not.ok(existsSync(workDir), 'the qemu folders are deleted');
+    const after = JSON.parse(await readFile(path.join(runDir, 'lab.json'), 'utf8'));
+    assert.equal([after.provider, after.processes[0].state, after.qemu.dirs], ['qemu', 'stopped', []]);
+  }),
+);
 
 test('QMP against a real QEMU: greeting, commands, refusals, events, HMP', async () => {
   if (!hasQemu) {

@@ -15,7 +15,7 @@ import type { AllocatedLab } from '../lib/lab/provider.js';
 import { canCheckpoint } from '../lib/lab/provider.js';
 import { createQemuProvider, type QemuProvider } from '../lib/lab/qemu/index.js';
 import { checkQemuTools } from '../lib/lab/qemu/tools.js';
-import { procStartTicks } from '../lib/lab/qemu/proc.js';
+import { procStartTicks } from '../lib/util/proc.js';
 import type { QemuLabRecord } from '../lib/lab/qemu/record.js';
 
 const exec = promisify(execFile);

@@ -102,7 +102,9 @@ export class LabRecorder<R extends LabRecord = LabRecord> {
 
   constructor(runDir: string, initial: Omit<NoInfer<R>, 'version' | 'updatedAt'>) {
     this.file = labRecordPath(runDir);
-    this.record = { version: 1, provider: initial.provider, updatedAt: new Date().toISOString(), ...initial } as R;
+    // `version`, `provider` and `updatedAt` first, as people read the file.
+    const { provider } = initial as Pick<LabRecord, 'provider'>;
+    this.record = { version: 1, provider, updatedAt: new Date().toISOString(), ...initial } as R;
   }
 
   /** A copy of the record as it is now. */

@@ -4,7 +4,7 @@ import { copyTree } from '../../checkpoint/copy-tree.js';
 import { LabError } from '../../errors.js';
 import type { Host } from '../../model/index.js';
 import type { CheckpointContext } from '../provider.js';
-import { stopTree } from './proc.js';
+import { stopTree } from '../../util/proc.js';
 import { sessionStrays } from './strays.js';
 
 /** What a local checkpoint records beside the host trees: where each root was, to relocate it. */

@@ -23,7 +23,7 @@ import { placeHost } from './host-vars.js';
 import { ensureKeyPair, type KeyPair } from './keys.js';
 import { writeKnownHosts } from './known-hosts.js';
 import { resolveLocalOptions, type LocalProviderOptions, type ResolvedLocalOptions } from './options.js';
-import { procStat, stopTree } from './proc.js';
+import { procStat, stopTree } from '../../util/proc.js';
 import { sessionStrays } from './strays.js';
 import { restoreLocalCheckpoint, saveLocalCheckpoint } from './checkpoint.js';
 import { renderSshdConfig } from './sshd-config.js';
@@ -129,7 +129,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     await ensurePrivsepDir();
     const clientKey = await ensureKeyPair(path.join(ctx.privateDir, 'id_ed25519'), `ansible-harness run ${path.basename(ctx.runDir)}`, signal);
 
-    const recorder = new LabRecorder(ctx.runDir, 'local');
+    const recorder = new LabRecorder(ctx.runDir, { provider: 'local', hosts: [], processes: [] });
     this.recorder = recorder;
     await recorder.update((r) => {
       r.hosts = lab.hosts.map((h, i): RecordedHost => {

@@ -6,7 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { open, mkdir, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { LabError } from '../../errors.js';
-import { procStat } from './proc.js';
+import { procStat } from '../../util/proc.js';
 
 const run = promisify(execFile);
 

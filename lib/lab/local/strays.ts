@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { procStat, type ProcStat } from './proc.js';
+import { procStat, type ProcStat } from '../../util/proc.js';
 
 /**
  * Processes that a session on one loopback host left behind after detaching (`setsid`, a

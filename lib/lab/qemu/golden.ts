@@ -12,7 +12,7 @@ import { run } from './exec.js';
 import type { QemuImage } from './image.js';
 import { withLock } from './lock.js';
 import { freePort, startSwitch } from './net.js';
-import { stopProcess, type ProcId } from './proc.js';
+import { stopProcess, type ProcId } from '../../util/proc.js';
 import { sshScript, waitForSshBanner } from './ssh.js';
 import type { QemuToolPaths } from './tools.js';
 import { Vm } from './vm.js';

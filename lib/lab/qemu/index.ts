@@ -8,5 +8,5 @@ export { debianSource, readAptSources, parseDeb822Sources, parseOneLineSources, 
 export { QmpClient, QmpError, type QmpEvent } from './qmp.js';
 export { qemuArgs, Vm, type VmSpec } from './vm.js';
 export { guestSetupScript, guestHostname, type GuestIdentity } from './guest.js';
-export { releaseQemuRecorded, readQemuRecord, type QemuLabRecord, type QemuReleaseReport } from './record.js';
+export { releaseQemuRecorded, readQemuRecord, createQemuRecorder, type QemuRecorder, type QemuLabRecord, type QemuReleaseReport } from './record.js';
 export { QEMU_CHECKPOINT_MANIFEST, type QemuCheckpointManifest } from './checkpoint.js';

@@ -6,7 +6,7 @@ import { open, readFile, unlink, mkdir } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
-import { isRunning, procStartTicks } from './proc.js';
+import { isRunning, procStartTicks } from '../../util/proc.js';
 
 /** Options of {@link withLock}. */
 export interface LockOptions {

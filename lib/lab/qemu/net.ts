@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LabError } from '../../errors.js';
 import { run } from './exec.js';
-import { procStartTicks, type ProcId } from './proc.js';
+import { procStartTicks, type ProcId } from '../../util/proc.js';
 
 /** A TCP port free on 127.0.0.1 right now (the kernel picks it). */
 export function freePort(): Promise<number> {

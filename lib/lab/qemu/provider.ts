@@ -19,8 +19,8 @@ import { Machine, type MachineContext } from './machine.js';
 import { debianSource } from './mirror.js';
 import { startSwitch, type VdeSwitch } from './net.js';
 import { labAddress, labMac, parseQemuOptions, type QemuOptions } from './options.js';
-import { stopProcess } from './proc.js';
-import { QemuRecorder, type QemuRecordedProcess } from './record.js';
+import { stopProcess } from '../../util/proc.js';
+import { createQemuRecorder, type QemuRecorder, type QemuRecordedProcess } from './record.js';
 import { checkQemuTools } from './tools.js';
 
 /** Where the qemu provider finds what the scenario does not say. */
@@ -78,7 +78,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     if (lab.hosts.length > 253) throw new LabError(`a qemu lab holds at most 253 hosts on its /24 lab network; this one declares ${lab.hosts.length}`);
     const sig = ctx.signal ? { signal: ctx.signal } : {};
     const log = ctx.log ? { log: ctx.log } : {};
-    const recorder = (this.recorder = new QemuRecorder(ctx.runDir));
+    const recorder = (this.recorder = createQemuRecorder(ctx.runDir));
     await recorder.update(() => {});
     const tools = await checkQemuTools();
     const source = await debianSource({ ...(this.options.suite ? { suite: this.options.suite } : {}), ...(this.options.mirror ? { mirror: this.options.mirror } : {}) });

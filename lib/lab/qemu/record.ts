@@ -2,24 +2,17 @@
  * `<runDir>/lab.json` of a qemu lab: the VMs and the switch it started (pid, start time, a
  * string their command line holds) and the files it made, written atomically on every change so
  * `releaseQemuRecorded` can clean up after a crash. The shape is the common version 1 lab record
- * (`version`, `provider`, `hosts`, `processes`) plus a `qemu` section.
+ * of `../record.ts` (written by its `LabRecorder`) plus a `qemu` section.
  */
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { LabError } from '../../errors.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { procCmdline, procStartTicks, stopProcess } from './proc.js';
-
-/** The file name of the record inside a run directory. */
-export const QEMU_RECORD_FILE = 'lab.json';
+import { LabRecorder, labRecordPath, readLabRecord, stopRecorded, writeLabRecord, type LabRecord, type RecordedHost, type RecordedProcess } from '../record.js';
 
 /** A process the qemu lab started. */
-export interface QemuRecordedProcess {
+export interface QemuRecordedProcess extends RecordedProcess {
   /** What it is: `qemu of host web-0`, `vde_switch`. */
   label: string;
-  host?: string;
   pid: number;
-  /** Start time in clock ticks since boot (`/proc/<pid>/stat` field 22). */
   startTicks: number;
   /** A string its command line must hold to be ours (its QMP socket or switch folder). */
   cmdlineMarker: string;
@@ -27,20 +20,14 @@ export interface QemuRecordedProcess {
 }
 
 /** A host as allocated. */
-export interface QemuRecordedHost {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
+export interface QemuRecordedHost extends RecordedHost {
   /** Its address on the lab network (inside the VMs only). */
   labAddress: string;
 }
 
 /** The content of `lab.json` for a qemu lab. */
-export interface QemuLabRecord {
-  version: 1;
+export interface QemuLabRecord extends LabRecord {
   provider: 'qemu';
-  updatedAt: string;
   hosts: QemuRecordedHost[];
   processes: QemuRecordedProcess[];
   qemu: {
@@ -51,51 +38,21 @@ export interface QemuLabRecord {
   };
 }
 
-/** Keeps `<runDir>/lab.json` in step with the lab: each change is written atomically, in order. */
-export class QemuRecorder {
-  readonly file: string;
-  private readonly record: QemuLabRecord;
-  private writing: Promise<void> = Promise.resolve();
+/** The recorder of a qemu lab's `lab.json`. */
+export type QemuRecorder = LabRecorder<QemuLabRecord>;
 
-  constructor(runDir: string) {
-    this.file = path.join(runDir, QEMU_RECORD_FILE);
-    this.record = { version: 1, provider: 'qemu', updatedAt: new Date().toISOString(), hosts: [], processes: [], qemu: { files: [], dirs: [] } };
-  }
-
-  /** A copy of the record as it is now. */
-  get current(): QemuLabRecord {
-    return structuredClone(this.record);
-  }
-
-  /** Applies `change` and writes the file; resolves when this change is on disk. */
-  update(change: (record: QemuLabRecord) => void): Promise<void> {
-    change(this.record);
-    this.record.updatedAt = new Date().toISOString();
-    const data = `${JSON.stringify(this.record, null, 2)}\n`;
-    const next = this.writing.then(() => writeFileAtomic(this.file, data));
-    this.writing = next.catch(() => {});
-    return next;
-  }
+/** A recorder for the qemu lab of `runDir`, starting from an empty record. */
+export function createQemuRecorder(runDir: string): QemuRecorder {
+  return new LabRecorder<QemuLabRecord>(runDir, { provider: 'qemu', hosts: [], processes: [], qemu: { files: [], dirs: [] } });
 }
 
 /** Reads the qemu record of `runDir`; undefined if there is none or it is another provider's. */
 export async function readQemuRecord(runDir: string): Promise<QemuLabRecord | undefined> {
-  const file = path.join(runDir, QEMU_RECORD_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LabError(`cannot read the lab record ${file}: ${(err as Error).message}`, { cause: err });
+  const rec = await readLabRecord(runDir);
+  if (rec?.provider !== 'qemu') return undefined;
+  if (!(rec as Partial<QemuLabRecord>).qemu) {
+    throw new LabError(`the lab record ${labRecordPath(runDir)} is a qemu record without its 'qemu' section; stop its qemu processes by hand (ps -ef | grep qemu-system)`);
   }
-  let rec: Partial<QemuLabRecord>;
-  try {
-    rec = JSON.parse(text) as Partial<QemuLabRecord>;
-  } catch (err) {
-    throw new LabError(`the lab record ${file} is not valid JSON (${(err as Error).message}); stop its qemu processes by hand (ps -ef | grep qemu-system)`, { cause: err });
-  }
-  if (rec.provider !== 'qemu') return undefined;
-  if (rec.version !== 1 || !Array.isArray(rec.processes) || !rec.qemu) throw new LabError(`the lab record ${file} is not a version 1 qemu record; stop its qemu processes by hand`);
   return rec as QemuLabRecord;
 }
 
@@ -103,7 +60,7 @@ export async function readQemuRecord(runDir: string): Promise<QemuLabRecord | un
 export interface QemuReleaseReport {
   /** Labels of the processes stopped. */
   released: string[];
-  /** Processes left alone, and why (pid reused, survived SIGKILL). */
+  /** Processes left alone, and why (command line not ours, survived SIGKILL). */
   skipped: { label: string; pid: number; reason: string }[];
 }
 
@@ -120,34 +77,20 @@ export async function releaseQemuRecorded(runDir: string, opts: { graceMs?: numb
   // VMs first, the switch they are plugged into last.
   const live = rec.processes.filter((p) => p.state !== 'stopped').sort((a, b) => Number(a.label.startsWith('vde_switch')) - Number(b.label.startsWith('vde_switch')));
   for (const p of live) {
-    const ticks = await procStartTicks(p.pid);
-    if (ticks === undefined) {
-      p.state = 'stopped';
+    // One process each (a VM, the switch): neither has children of its own to stop.
+    const r = await stopRecorded(p, { ...opts, tree: false });
+    if (r.outcome === 'skipped') {
+      report.skipped.push({ label: p.label, pid: p.pid, reason: r.reason });
       continue;
     }
-    if (ticks !== p.startTicks) {
-      p.state = 'stopped';
-      continue; // the pid now names another process: ours is gone
-    }
-    const cmdline = await procCmdline(p.pid);
-    if (!cmdline.includes(p.cmdlineMarker)) {
-      report.skipped.push({ label: p.label, pid: p.pid, reason: `pid ${p.pid} runs '${cmdline.slice(0, 200)}', which does not name ${p.cmdlineMarker}` });
-      continue;
-    }
-    const outcome = await stopProcess({ pid: p.pid, startTicks: p.startTicks }, opts.graceMs);
-    if (outcome === 'stuck') {
-      report.skipped.push({ label: p.label, pid: p.pid, reason: `pid ${p.pid} survived SIGKILL; look at it with ps` });
-      continue;
-    }
-    if (outcome === 'stopped') report.released.push(p.label);
-    p.state = 'stopped';
+    if (r.outcome === 'stopped') report.released.push(p.label);
+    p.state = 'stopped'; // also when gone, or when the pid now names another process: ours is gone
   }
   if (!report.skipped.length) {
     await Promise.all([...rec.qemu.files, ...rec.qemu.dirs].map((f) => rm(f, { recursive: true, force: true })));
     rec.qemu.files = [];
     rec.qemu.dirs = [];
   }
-  rec.updatedAt = new Date().toISOString();
-  await writeFileAtomic(path.join(runDir, QEMU_RECORD_FILE), `${JSON.stringify(rec, null, 2)}\n`);
+  await writeLabRecord(runDir, rec);
   return report;
 }

@@ -8,7 +8,7 @@ import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../../errors.js';
 import { shellQuote } from './exec.js';
-import { procStartTicks } from './proc.js';
+import { procStartTicks } from '../../util/proc.js';
 import { QmpClient } from './qmp.js';
 
 /** The MAC the lab NIC has on QEMU's command line; guests set their own at clone time. */
