@@ -4,7 +4,11 @@ import type { CliIO } from '../io.js';
 import { InputError } from '../../errors.js';
 import { cacheDir } from '../../paths.js';
 import { parseDuration } from '../../scenario/duration.js';
-import { formatSize, openStore, parseSize, type CheckpointInfo } from '../../checkpoint/index.js';
+import type { CheckpointInfo } from '../../checkpoint/index.js';
+import { formatSize, parseSize } from '../../checkpoint/bytes.js';
+
+/** The store, loaded on demand (`harness --help` stays fast). */
+const openStore = async (root: string) => (await import('../../checkpoint/store.js')).openStore(root);
 
 /** `12s`, `5m`, `3h`, `20d`: an age for a table. */
 function formatAge(ms: number): string {
@@ -23,7 +27,7 @@ function table(rows: string[][]): string {
 const label = (i: CheckpointInfo): string => `${i.key} (${i.scenario}/${i.stage}, ${formatSize(i.size)})`;
 
 async function list(io: CliIO, root: string): Promise<number> {
-  const infos = await openStore(root).list();
+  const infos = await (await openStore(root)).list();
   if (!infos.length) {
     io.out(`no checkpoints in ${root}\n`);
     return 0;
@@ -47,7 +51,7 @@ async function prune(args: Record<string, unknown>, io: CliIO, root: string): Pr
   if (olderText !== undefined && olderThanMs === undefined) throw new InputError(`--older-than ${olderText}: not a duration; use a number and a unit, e.g. 20d, 12h, 90m`);
   const maxSizeBytes = sizeText === undefined ? undefined : parseSize(sizeText);
   if (sizeText !== undefined && maxSizeBytes === undefined) throw new InputError(`--max-size ${sizeText}: not a size; use a number and a unit, e.g. 500M, 20G, 1T (binary: 1G = 1024M)`);
-  const r = await openStore(root).prune({ olderThanMs, maxSizeBytes });
+  const r = await (await openStore(root)).prune({ olderThanMs, maxSizeBytes });
   for (const i of r.removed) io.out(`removed ${label(i)}\n`);
   for (const s of r.skipped) io.out(`kept ${label(s.info)}: ${s.reason}\n`);
   for (const p of r.leftovers) io.out(`removed leftover ${p}\n`);
@@ -58,7 +62,7 @@ async function prune(args: Record<string, unknown>, io: CliIO, root: string): Pr
 async function remove(args: Record<string, unknown>, io: CliIO, root: string): Promise<number> {
   const key = args.key as string | undefined;
   if (!key) throw new InputError('checkpoints delete: name the key to delete (see: harness checkpoints list)');
-  const { info, freedBytes } = await openStore(root).delete(key);
+  const { info, freedBytes } = await (await openStore(root)).delete(key);
   io.out(`deleted ${label(info)}; freed ${formatSize(freedBytes)}\n`);
   return 0;
 }

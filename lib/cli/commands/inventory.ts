@@ -1,6 +1,4 @@
 import type { Command } from '../main.js';
-import { loadScenario } from '../../scenario/index.js';
-import { formatInventory } from '../../inventory/index.js';
 
 const inventory: Command = {
   command: 'inventory <scenario>',
@@ -10,6 +8,8 @@ const inventory: Command = {
       .positional('scenario', { type: 'string', describe: 'Scenario file' })
       .option('format', { choices: ['ini', 'yaml', 'json'] as const, default: 'yaml', describe: 'Inventory format' }),
   async run(args, io) {
+    const { loadScenario } = await import('../../scenario/index.js');
+    const { formatInventory } = await import('../../inventory/index.js');
     const s = await loadScenario(args.scenario as string);
     io.out(formatInventory(s.lab, args.format as 'ini' | 'yaml' | 'json'));
     return 0;

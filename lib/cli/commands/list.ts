@@ -1,7 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from '../main.js';
-import { loadScenario } from '../../scenario/index.js';
 import { InputError } from '../../errors.js';
 
 const list: Command = {
@@ -9,6 +8,7 @@ const list: Command = {
   describe: 'List the scenarios under scenarios/',
   builder: (y) => y.option('dir', { type: 'string', default: 'scenarios', describe: 'Folder of scenario files' }),
   async run(args, io) {
+    const { loadScenario } = await import('../../scenario/index.js');
     const dir = args.dir as string;
     const names = await readdir(dir).catch(() => {
       throw new InputError(`${dir}: no such folder of scenarios (run from the project root or pass --dir)`);

@@ -1,11 +1,5 @@
 import path from 'node:path';
 import type { Command } from '../main.js';
-import { loadScenario, formatDuration } from '../../scenario/index.js';
-import { planRun } from '../../engine/plan.js';
-import { selectHosts } from '../../engine/patterns.js';
-import { planCheckpoints, whyStale, type CheckpointPlan } from '../../engine/checkpoints.js';
-import { findAnsible } from '../../ansible/index.js';
-import { parseOverrides } from '../../engine/vars.js';
 import { InputError } from '../../errors.js';
 
 const ACTION_WORDS = { run: 'run', restore: 'restore', 'skip-before-from': 'skip (before --from)', 'skip-after-until': 'skip (after --until)' } as const;
@@ -21,12 +15,18 @@ const plan: Command = {
       .option('until', { type: 'string', describe: 'Stop after this stage' })
       .option('checkpoints', { type: 'boolean', default: true, describe: '--no-checkpoints: plan a run that neither restores nor takes any' }),
   async run(args, io) {
+    const { loadScenario, formatDuration } = await import('../../scenario/index.js');
+    const { planRun } = await import('../../engine/plan.js');
+    const { selectHosts } = await import('../../engine/patterns.js');
+    const { planCheckpoints, whyStale } = await import('../../engine/checkpoints.js');
+    const { findAnsible } = await import('../../ansible/index.js');
+    const { parseOverrides } = await import('../../engine/vars.js');
     const s = await loadScenario(args.scenario as string);
     const { vars, bad } = parseOverrides(args.extraVar as string[]);
     if (bad.length) throw new InputError(`-e ${bad[0]}: expected KEY=VALUE`);
     const from = args.from as string | undefined;
     const until = args.until as string | undefined;
-    let ckpt: CheckpointPlan | undefined;
+    let ckpt: Awaited<ReturnType<typeof planCheckpoints>> | undefined;
     let note = '';
     if (args.checkpoints) {
       const ansible = await findAnsible().catch(() => undefined);

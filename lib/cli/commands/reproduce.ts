@@ -1,6 +1,4 @@
 import type { Command } from '../main.js';
-import { reproduceRun } from '../../bundle/index.js';
-import { printRunResult, withConsoleRun } from '../run-io.js';
 
 const reproduce: Command = {
   command: 'reproduce <bundle>',
@@ -11,6 +9,8 @@ const reproduce: Command = {
       .option('lab', { type: 'string', describe: 'An inventory (INI or YAML) of your own lab to run on instead' })
       .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' }),
   async run(args, io) {
+    const { reproduceRun } = await import('../../bundle/index.js');
+    const { printRunResult, withConsoleRun } = await import('../run-io.js');
     const { result, differences } = await withConsoleRun(io, (console) =>
       reproduceRun(args.bundle as string, { ...console, lab: args.lab as string | undefined, out: args.out as string | undefined }),
     );

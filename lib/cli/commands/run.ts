@@ -1,10 +1,5 @@
 import type { Command } from '../main.js';
 import { InputError } from '../../errors.js';
-import { loadScenario } from '../../scenario/index.js';
-import { runScenario } from '../../engine/run.js';
-import { parseOverrides } from '../../engine/vars.js';
-import { prepareResume } from '../../engine/resume.js';
-import { printRunResult, withConsoleRun } from '../run-io.js';
 
 const run: Command = {
   command: 'run <scenario>',
@@ -21,6 +16,11 @@ const run: Command = {
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
+    const { loadScenario } = await import('../../scenario/index.js');
+    const { runScenario } = await import('../../engine/run.js');
+    const { parseOverrides } = await import('../../engine/vars.js');
+    const { prepareResume } = await import('../../engine/resume.js');
+    const { printRunResult, withConsoleRun } = await import('../run-io.js');
     const scenario = await loadScenario(args.scenario as string);
     const { vars, bad } = parseOverrides(args.extraVar as string[]);
     if (bad.length) throw new InputError(`-e ${bad[0]}: expected KEY=VALUE`);

@@ -1,6 +1,5 @@
 import type { Command } from '../main.js';
 import { reportError } from '../main.js';
-import { loadScenario } from '../../scenario/index.js';
 import { exitCodeOf } from '../../errors.js';
 
 const validate: Command = {
@@ -8,6 +7,7 @@ const validate: Command = {
   describe: 'Check scenario files (and the inventories and playbooks they name); runs nothing',
   builder: (y) => y.positional('scenarios', { type: 'string', array: true, describe: 'Scenario files' }),
   async run(args, io) {
+    const { loadScenario } = await import('../../scenario/index.js');
     let code = 0;
     for (const file of args.scenarios as string[]) {
       try {
