@@ -43,7 +43,7 @@ export interface Stage {
   /** Ansible tags to run / skip. */
   tags: string[];
   skipTags: string[];
-  /** Where the stage is declared. */
+  /** The file that declares the stage (lines are worked out only to point at errors). */
   pos: SourcePos;
 }
 

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
 import type { Group, Host, Lab, LabSpec, ProviderName, Scenario, Secret, SecretRef, Stage, Vars } from '../model/index.js';
 import { readInventory } from '../inventory/index.js';
@@ -28,9 +29,9 @@ const list = (v: string | string[] | undefined): string[] => (v === undefined ? 
 /** Collects problems with their positions in one file. */
 class Problems {
   readonly items: Problem[] = [];
-  constructor(private readonly file: string, private readonly locator?: Locator) {}
+  constructor(private readonly file: string, private readonly locator?: () => Locator) {}
   add(fieldPath: FieldPath, message: string, atKey = false): void {
-    const pos = this.locator?.locate(fieldPath, atKey);
+    const pos = this.locator?.().locate(fieldPath, atKey);
     this.items.push({ file: this.file, line: pos?.line, col: pos?.col, path: formatPath(fieldPath) || undefined, message });
   }
   throwIfAny(): void {
@@ -45,16 +46,54 @@ async function isFile(p: string): Promise<boolean> {
   return stat(p).then((s) => s.isFile(), () => false);
 }
 
-/** Parses the YAML text of a scenario file; syntax errors come with their line and column. */
-function parseYaml(text: string, file: string): { data: unknown; locator: Locator } {
+/**
+ * Parses YAML with positions (slow: yaml's document model): syntax errors and duplicate keys
+ * come with their line and column, and the returned locator finds any field's line.
+ */
+function parseWithPositions(text: string, file: string): { data: unknown; locator: Locator } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length) {
-    throw new InputError(
-      doc.errors.map((e) => ({ file, line: e.linePos?.[0].line, col: e.linePos?.[0].col, message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })),
-    );
-  }
+  // yaml's own uniqueKeys check compares every key with every other (quadratic: seconds for a
+  // 10,000-host lab), so duplicates are found here with a set per mapping instead.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: true });
+  const problems: Problem[] = doc.errors.map((e) => ({
+    file,
+    line: e.linePos?.[0].line,
+    col: e.linePos?.[0].col,
+    message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+  }));
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (!seen.has(key)) {
+          seen.add(key);
+          continue;
+        }
+        const pos = isScalar(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
+        problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML: Map keys must be unique; '${String(key)}' is here again` });
+      }
+    },
+  });
+  if (problems.length) throw new InputError(problems);
   return { data: doc.toJS({ maxAliasCount: 1000 }), locator: new Locator(doc, lines) };
+}
+
+/**
+ * Parses the YAML text of a scenario file. A fast parser reads valid files (js-yaml, core
+ * schema, as yaml's default); positions are worked out only when something must be pointed at:
+ * a syntax error, a duplicate key, or a problem found later (the locator is built on demand).
+ */
+function parseYaml(text: string, file: string): { data: unknown; locator: () => Locator } {
+  let data: unknown;
+  try {
+    data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
+  } catch {
+    const slow = parseWithPositions(text, file); // throws the positioned errors
+    return { data: slow.data, locator: () => slow.locator };
+  }
+  let locator: Locator | undefined;
+  return { data, locator: () => (locator ??= parseWithPositions(text, file).locator) };
 }
 
 function checkVarNames(vars: Vars | undefined, at: FieldPath, problems: Problems): void {
@@ -246,7 +285,7 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
       results: list(s.results),
       tags: list(s.tags),
       skipTags: list(s.skip_tags),
-      pos: { file: abs, ...locator.locate(at) },
+      pos: { file: abs },
     };
     if (playbook) stage.playbook = playbook;
     if (s.timeout !== undefined) stage.timeoutMs = parseDuration(s.timeout);
