@@ -186,6 +186,14 @@ test('parseEventLine: each kind into the typed union, stamped with stage and att
   });
 });
 
+test('parseEventLine: optional fields that are absent are absent keys, not undefined ones', () => {
+  const r = parseEventLine('{"event": "host_result", "time": 8, "play": "p", "task": "t", "task_id": "u", "action": "a", "host": "h", "status": "ok"}', ctx)!;
+  assert.equal(Object.keys(r).sort(), ['action', 'attempt', 'duration', 'host', 'ignored', 'kind', 'play', 'stage', 'status', 'task', 'taskId', 'time']);
+  const t = parseEventLine('{"event": "task_start", "time": 7, "play": "p", "task": "t", "task_id": "u", "action": "a", "path": ""}', ctx)!;
+  assert.ok(!('path' in t), 'an empty path is left out');
+  assert.is(JSON.stringify(r).includes('undefined'), false);
+});
+
 test('parseEventLine: unknown, malformed or incomplete lines give undefined and never throw', () => {
   const bad = [
     '',
@@ -221,6 +229,21 @@ test('createLineSplitter: lines across chunks, split UTF-8, and a last unended l
   s.push('x\ny');
   s.end();
   assert.equal(lines.slice(4), ['x', 'y']);
+});
+
+test('createLineSplitter: a long line over many small chunks arrives whole, once, in order with its neighbours', () => {
+  const lines: string[] = [];
+  const s = createLineSplitter((l) => lines.push(l));
+  const long = `{"event": "warning", "message": "${'x'.repeat(300_000)}é"}`;
+  const text = Buffer.from(`first\n${long}\nlast\n\nafter`, 'utf8');
+  for (let i = 0; i < text.length; i += 997) s.push(text.subarray(i, i + 997));
+  assert.equal(lines.length, 4);
+  assert.equal([lines[0], lines[2], lines[3]], ['first', 'last', '']);
+  assert.ok(lines[1] === long, 'the long line, joined');
+  s.end();
+  assert.equal(lines.slice(4), ['after']);
+  const e = parseEventLine(lines[1]!, ctx);
+  assert.is(e?.kind === 'warning' && e.message.length, 300_001);
 });
 
 test('parseAnsibleVersion: ansible-core and old ansible output', () => {

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createJUnitSink } from '../lib/report/junit.js';
 import { createRedactor } from '../lib/report/redact.js';
+import { firstLine } from '../lib/report/text.js';
 import { childElements, parseXml, textOf, type XmlElement } from '../lib/report/xml-parse.js';
 import { demoStream, Stream } from './report-stream.js';
 
@@ -217,6 +218,52 @@ test('a big stage (cases built in chunks) and results that arrive after their st
   assert.is(new Set(cases(one).map((c) => c.attrs.name)).size, 2345);
   assert.equal(cases(one).map((c) => c.attrs.name).slice(998, 1002), ['[h2] task 998', '[h0] task 999', '[h1] task 1000', '[h2] task 1001']);
   assert.equal([root.attrs.tests, root.attrs.failures].map(Number), [2345 + 1, 8], 'stage two ran no task: an empty suite');
+});
+
+test('finished suites bigger than the copy buffer: every rewrite whole and valid, no file left beside the report', async () => {
+  const file = path.join(dir, 'junit.xml');
+  const sink = createJUnitSink({ file, scenario: 'spill' });
+  const stages = ['one', 'two', 'three'];
+  const hosts = Array.from({ length: 50 }, (_, i) => `host-${i}`);
+  const s = new Stream().runStart('spill', stages);
+  for (const e of s.events) sink.handle(e);
+  for (const [i, stage] of stages.entries()) {
+    const st = new Stream();
+    st.time = s.time + i * 1e6;
+    st.stageStart(stage, i);
+    for (let t = 0; t < 100; t++) st.taskRun(stage, `a fairly long task name to make the suite big, number ${t} & <co> "quoted"`, hosts.map((host) => ({ host, status: t % 10 === 3 ? 'skipped' : 'ok', message: 'cond & <false>' })));
+    st.stageEnd(stage, i, 'passed');
+    for (const e of st.events) sink.handle(e);
+    // as if the process died here: the file on disk is the rewrite at this stage end
+    assertValid(file);
+    const root = load(file);
+    assert.equal(suites(root).map((x) => x.attrs.name), stages.slice(0, i + 1));
+    assert.is(Number(root.attrs.tests), 5000 * (i + 1));
+  }
+  assert.ok(readFileSync(file).length > 2 * 2 ** 20, 'the finished suites span several copy buffers');
+  await sink.close!();
+  assertValid(file);
+  const root = load(file);
+  const c = caseNamed(suiteNamed(root, 'three'), '[host-7] a fairly long task name to make the suite big, number 13 & <co> "quoted"');
+  assert.is(child(c, 'skipped')!.attrs.message, 'cond & <false>');
+  assert.equal(readdirSync(dir), ['junit.xml'], 'no spill or temp file left');
+});
+
+test('plain cases written directly: names with every character that needs escaping read back as written', async () => {
+  const file = path.join(dir, 'junit.xml');
+  const sink = createJUnitSink({ file, scenario: 's&<"' });
+  const names = ['a&b', 'x<y>z', 'q"uo\'te', 'tab\there', 'line\nbreak', 'ünïcødé 😀', ']]>'];
+  const s = new Stream().runStart('s', ['one']).stageStart('one', 0);
+  for (const n of names) s.taskRun('one', n, [{ host: 'h', status: 'ok' }, { host: 'k', status: 'skipped', message: n }]);
+  s.stageEnd('one', 0, 'passed').runEnd('passed', 0);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const one = suiteNamed(load(file), 'one');
+  for (const n of names) {
+    assert.is(caseNamed(one, `[h] ${n}`).attrs.classname, 's&<".one');
+    assert.is(child(caseNamed(one, `[k] ${n}`), 'skipped')!.attrs.message, firstLine(n));
+  }
 });
 
 test('a results file that is XML but not JUnit becomes an error case', async () => {

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRedactor, noRedact } from '../lib/report/redact.js';
+import { createRedactor, noRedact, redactEvent } from '../lib/report/redact.js';
 
 const test = suite('report: redact');
 
@@ -29,6 +29,40 @@ test('many secrets, many calls: one combined expression', () => {
   const line = `start ${secrets[199]} mid ${secrets[3]} end`;
   for (let i = 0; i < 10_000; i++) r(line);
   assert.is(r(line), 'start ******** mid ******** end');
+});
+
+test('redactEvent: no secrets or none present gives the same object; otherwise as a JSON round trip would', () => {
+  const event = {
+    kind: 'host_result', stage: 's', attempt: 1, time: 5, message: 'ok', duration: 0.5,
+    result: { list: ['a', { deep: 'b' }], n: 3, flag: true, nil: null, empty: '' },
+  };
+  assert.is(redactEvent(event, noRedact), event);
+  assert.is(redactEvent(event, createRedactor(['hunter2'])), event, 'no secret in it: not copied');
+  const secret = 'hunter2';
+  const r = createRedactor([secret, 'pä"ss']);
+  const dirty = {
+    kind: 'host_result', stage: 's', attempt: 1, time: 5, message: 'login hunter2', duration: 0.5,
+    result: { list: ['a', { deep: 'x hunter2 y', other: 'keep' }, 'pä"ss'], n: 3, hunter2: 'keyed by it', same: { v: 'untouched' } },
+  };
+  const before = JSON.stringify(dirty);
+  const clean = redactEvent(dirty, r);
+  assert.equal(clean, JSON.parse(r(JSON.stringify(dirty))), 'the same as the JSON round trip through the redactor');
+  assert.is(JSON.stringify(dirty), before, 'the input is not changed');
+  assert.not.match(JSON.stringify(clean), 'hunter2');
+  assert.is(clean.result.same, dirty.result.same, 'untouched branches are shared, not copied');
+  assert.equal(Object.keys(clean.result), ['list', 'n', '********', 'same'], 'key order kept');
+});
+
+test('the pre-check does not miss a secret: at the start, at the end, overlapping forms, many secrets', () => {
+  const r = createRedactor(['ab', 'abab', 'é']);
+  assert.is(r('ab'), '********');
+  assert.is(r('xxab'), 'xx********');
+  assert.is(r('ababab'), '****************');
+  assert.is(r('\\u00e9 and é'), '******** and ********', 'the ascii-JSON form too');
+  assert.is(r('a'), 'a', 'shorter than any secret');
+  const many = createRedactor(Array.from({ length: 40 }, (_, i) => `s${i}-secret`));
+  assert.is(many('x s39-secret y s0-secret'), 'x ******** y ********');
+  assert.is(many('nothing here'), 'nothing here');
 });
 
 test.run();

@@ -3,7 +3,7 @@
  * {@link AnsibleEvent}s. Wire fields are snake_case; the `event` field names the kind.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { AnsibleEvent, HostStats, HostStatus } from '../model/events.js';
+import type { AnsibleEvent, EventOf, HostStats, HostStatus } from '../model/events.js';
 import type { VarValue, Vars } from '../model/values.js';
 
 /** The stage and attempt every parsed event is stamped with. */
@@ -38,38 +38,28 @@ function hostStats(v: unknown): Record<string, HostStats> | undefined {
   return out;
 }
 
-/** Builds one event from a parsed wire object, or undefined when a field is missing. */
+/**
+ * Builds one event from a parsed wire object, or undefined when a field is missing. Each kind is
+ * one object literal (optional fields added after): no spreads, which V8 copies property by property.
+ */
 function toEvent(o: Json, ctx: EventContext): AnsibleEvent | undefined {
-  const base = { stage: ctx.stage, attempt: ctx.attempt, time: num(o.time) ?? Date.now() };
-  const play = str(o.play);
-  const task = str(o.task);
-  const taskId = str(o.task_id);
-  const action = str(o.action);
+  const stage = ctx.stage;
+  const attempt = ctx.attempt;
+  const time = num(o.time) ?? Date.now();
   switch (o.event) {
-    case 'playbook_start': {
-      const playbook = str(o.playbook);
-      return playbook === undefined ? undefined : { ...base, kind: 'playbook_start', playbook };
-    }
-    case 'play_start': {
-      const playId = str(o.play_id);
-      if (play === undefined || playId === undefined || !Array.isArray(o.patterns)) return undefined;
-      return { ...base, kind: 'play_start', play, playId, patterns: o.patterns.map(String) };
-    }
-    case 'task_start': {
-      if (play === undefined || task === undefined || taskId === undefined || action === undefined) return undefined;
-      const path = str(o.path);
-      return { ...base, kind: 'task_start', play, task, taskId, action, ...(path ? { path } : {}), handler: o.handler === true };
-    }
     case 'host_result': {
+      const play = str(o.play);
+      const task = str(o.task);
+      const taskId = str(o.task_id);
+      const action = str(o.action);
       const host = str(o.host);
       const status = str(o.status);
       if (play === undefined || task === undefined || taskId === undefined || action === undefined) return undefined;
       if (host === undefined || status === undefined || !STATUSES.has(status)) return undefined;
-      const message = str(o.message);
-      const item = str(o.item);
-      const result = vars(o.result);
-      return {
-        ...base,
+      const event: EventOf<'host_result'> = {
+        stage,
+        attempt,
+        time,
         kind: 'host_result',
         play,
         task,
@@ -78,19 +68,44 @@ function toEvent(o: Json, ctx: EventContext): AnsibleEvent | undefined {
         host,
         status: status as HostStatus,
         ignored: o.ignored === true,
-        ...(message !== undefined ? { message } : {}),
         duration: num(o.duration) ?? 0,
-        ...(item !== undefined ? { item } : {}),
-        ...(result !== undefined ? { result } : {}),
       };
+      const message = str(o.message);
+      if (message !== undefined) event.message = message;
+      const item = str(o.item);
+      if (item !== undefined) event.item = item;
+      const result = vars(o.result);
+      if (result !== undefined) event.result = result;
+      return event;
+    }
+    case 'task_start': {
+      const play = str(o.play);
+      const task = str(o.task);
+      const taskId = str(o.task_id);
+      const action = str(o.action);
+      if (play === undefined || task === undefined || taskId === undefined || action === undefined) return undefined;
+      const event: EventOf<'task_start'> = { stage, attempt, time, kind: 'task_start', play, task, taskId, action, handler: o.handler === true };
+      const path = str(o.path);
+      if (path) event.path = path;
+      return event;
+    }
+    case 'playbook_start': {
+      const playbook = str(o.playbook);
+      return playbook === undefined ? undefined : { stage, attempt, time, kind: 'playbook_start', playbook };
+    }
+    case 'play_start': {
+      const play = str(o.play);
+      const playId = str(o.play_id);
+      if (play === undefined || playId === undefined || !Array.isArray(o.patterns)) return undefined;
+      return { stage, attempt, time, kind: 'play_start', play, playId, patterns: o.patterns.map(String) };
     }
     case 'stats': {
       const hosts = hostStats(o.hosts);
-      return hosts === undefined ? undefined : { ...base, kind: 'stats', hosts, custom: vars(o.custom) ?? {} };
+      return hosts === undefined ? undefined : { stage, attempt, time, kind: 'stats', hosts, custom: vars(o.custom) ?? {} };
     }
     case 'warning': {
       const message = str(o.message);
-      return message === undefined ? undefined : { ...base, kind: 'warning', message };
+      return message === undefined ? undefined : { stage, attempt, time, kind: 'warning', message };
     }
     default:
       return undefined;
@@ -125,17 +140,25 @@ export interface LineSplitter {
  */
 export function createLineSplitter(onLine: (line: string) => void): LineSplitter {
   const decoder = new StringDecoder('utf8');
-  let rest = '';
+  // The start of a line not yet ended, in pieces: a long line over many chunks is joined once, not rescanned per chunk.
+  let pending: string[] = [];
   const feed = (text: string): void => {
-    const buf = rest + text;
     let start = 0;
-    let nl = buf.indexOf('\n');
-    while (nl !== -1) {
-      onLine(buf.slice(start, nl));
+    let nl = text.indexOf('\n');
+    if (nl !== -1 && pending.length) {
+      pending.push(text.slice(0, nl));
+      const line = pending.join('');
+      pending = [];
+      onLine(line);
       start = nl + 1;
-      nl = buf.indexOf('\n', start);
+      nl = text.indexOf('\n', start);
     }
-    rest = buf.slice(start);
+    while (nl !== -1) {
+      onLine(text.slice(start, nl));
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
+    }
+    if (start < text.length) pending.push(start === 0 ? text : text.slice(start));
   };
   return {
     push(chunk) {
@@ -143,9 +166,9 @@ export function createLineSplitter(onLine: (line: string) => void): LineSplitter
     },
     end() {
       feed(decoder.end());
-      if (rest !== '') {
-        const line = rest;
-        rest = '';
+      if (pending.length) {
+        const line = pending.join('');
+        pending = [];
         onLine(line);
       }
     },

@@ -15,6 +15,7 @@ import type { AnsibleFiles } from './prepare.js';
 import { selectHosts } from './patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
+import { redactEvent } from '../report/redact.js';
 
 /** What {@link runStage} needs: the run so far and where to report. */
 export interface StageContext {
@@ -48,13 +49,6 @@ export interface StageOutcome {
   published: Vars;
   /** The checkpoint taken after it passed. */
   checkpoint?: string;
-}
-
-/** Redacts every string inside an event (secrets may appear in any message or result). */
-function redactEvent<T extends RunEvent>(event: T, redact: (t: string) => string): T {
-  const text = JSON.stringify(event);
-  const clean = redact(text);
-  return clean === text ? event : (JSON.parse(clean) as T);
 }
 
 /** Runs one attempt of the stage's playbook; returns its status and set_stats data. */
@@ -100,6 +94,7 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
     onEvent: (event: AnsibleEvent) => {
       if (event.kind === 'stats') custom = event.custom;
       if (event.kind === 'host_result' && (event.status === 'failed' || event.status === 'unreachable') && !event.ignored) hostFailures++;
+      // Secrets may appear in any message or result: every string of the event is redacted.
       ctx.emit(redactEvent(event, ctx.redact));
     },
   });

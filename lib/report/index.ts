@@ -14,3 +14,4 @@ export {
 export { createJUnitSink, STAGE_CASE_HOST, type JUnitSinkOptions } from './junit.js';
 export { createRedactor, noRedact, REDACTED, type Redact } from './redact.js';
 export { writeReport, REPORT_FILE, type ReportOptions } from './html.js';
+export { redactEvent } from './redact.js';

@@ -1,37 +1,53 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import type { SuiteXml } from './junit-suite.js';
 import { junitSeconds, xmlAttr, xmlSafe } from './text.js';
 
-/** Bytes kept free before the finished suites for the `<testsuites>` start tag. */
-const HEAD_ROOM = 4096;
 const FOOTER = Buffer.from('</testsuites>\n');
+/** Bytes copied at a time from the spill file into a rewrite. */
+const COPY_CHUNK = 1 << 20;
+
+let counter = 0;
 
 /**
- * The bytes of junit.xml, grown in place so a rewrite costs only what changed: finished suites
- * are copied in once; each render writes the `<testsuites>` start tag into the room kept before
- * them and the open suites plus the closing tag after them, and returns one view of it all
- * (no copy of the finished part). The root element carries name, tests, failures, errors and
- * time only: the Jenkins xUnit schema rejects the `skipped` that junit-report-builder puts there.
+ * The bytes of junit.xml, kept on disk so memory does not grow with the run: finished suites are
+ * appended once to a spill file (beside the report, unlinked as soon as it is open, so nothing is
+ * left behind). Each rewrite writes a temp file beside the report (the declaration and the
+ * `<testsuites>` start tag with the current counts, the spill file copied in 1 MiB pieces, the
+ * open suites, the closing tag) and renames it over the report: readers see a whole, valid
+ * document at every point, and memory holds only the open suites and one copy buffer. The root element carries name, tests,
+ * failures, errors and time only: the Jenkins xUnit schema rejects the `skipped` that
+ * junit-report-builder puts there.
  */
 export class JUnitDocument {
-  private buf = Buffer.allocUnsafe(HEAD_ROOM + 65536);
-  private end = HEAD_ROOM;
+  private fd: number | undefined;
+  /** Bytes of the spill file (the finished suites). */
+  private size = 0;
   private tests = 0;
   private failures = 0;
   private errors = 0;
   private time = 0;
+  private copyBuf: Buffer | undefined;
 
-  private reserve(extra: number): void {
-    if (this.end + extra <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.end + extra + 65536));
-    this.buf.copy(next, 0, 0, this.end);
-    this.buf = next;
+  /** `file` is the report the document is written to; the spill file goes beside it. */
+  constructor(private readonly file: string) {}
+
+  private spill(): number {
+    if (this.fd === undefined) {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      const name = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.${++counter}.suites`);
+      this.fd = openSync(name, 'w+', 0o600);
+      unlinkSync(name);
+    }
+    return this.fd;
   }
 
-  /** Adds a suite that will not change again after the ones already added. */
+  /** Adds a suite that will not change again after the ones already added (written to the spill file at once). */
   append(suite: SuiteXml): void {
-    this.reserve(suite.xml.length);
-    suite.xml.copy(this.buf, this.end);
-    this.end += suite.xml.length;
+    const fd = this.spill();
+    let done = 0;
+    while (done < suite.xml.length) done += writeSync(fd, suite.xml, done, suite.xml.length - done, this.size + done);
+    this.size += suite.xml.length;
     this.tests += suite.tests;
     this.failures += suite.failures;
     this.errors += suite.errors;
@@ -39,32 +55,68 @@ export class JUnitDocument {
   }
 
   /**
-   * The whole document: the appended suites, then `open` ones (still changing). The view is
-   * valid until the next call of `append` or `render`. `time` defaults to the sum of the suites'.
+   * Writes the whole document atomically to the report: the appended suites, then `open` ones
+   * (still changing). `time` defaults to the sum of the suites'. `sync` also fsyncs it first.
    */
-  render(name: string, open: readonly SuiteXml[], time?: number): Buffer {
+  write(name: string, open: readonly SuiteXml[], time?: number, sync = false): void {
     let tests = this.tests;
     let failures = this.failures;
     let errors = this.errors;
     let total = this.time;
-    let size = FOOTER.length;
     for (const s of open) {
       tests += s.tests;
       failures += s.failures;
       errors += s.errors;
       total += s.time;
-      size += s.xml.length;
     }
     const head = Buffer.from(
       `<?xml version="1.0" encoding="UTF-8"?>\n` +
         `<testsuites name="${xmlAttr(xmlSafe(name))}" tests="${tests}" failures="${failures}" errors="${errors}" time="${junitSeconds(time ?? total)}">\n`,
     );
-    this.reserve(size);
-    let at = this.end;
-    for (const s of open) at += s.xml.copy(this.buf, at);
-    at += FOOTER.copy(this.buf, at);
-    if (head.length > HEAD_ROOM) return Buffer.concat([head, this.buf.subarray(HEAD_ROOM, at)]);
-    head.copy(this.buf, HEAD_ROOM - head.length);
-    return this.buf.subarray(HEAD_ROOM - head.length, at);
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.${++counter}.tmp`);
+    const out = openSync(tmp, 'w', 0o644);
+    try {
+      let at = 0;
+      const put = (b: Buffer): void => {
+        let done = 0;
+        while (done < b.length) done += writeSync(out, b, done, b.length - done, at + done);
+        at += b.length;
+      };
+      put(head);
+      if (this.fd !== undefined && this.size > 0) {
+        const buf = (this.copyBuf ??= Buffer.allocUnsafe(COPY_CHUNK));
+        for (let from = 0; from < this.size; ) {
+          const n = readSync(this.fd, buf, 0, Math.min(COPY_CHUNK, this.size - from), from);
+          if (n <= 0) throw new Error(`the spill file of ${this.file} ended early`);
+          put(buf.subarray(0, n));
+          from += n;
+        }
+      }
+      for (const s of open) put(s.xml);
+      put(FOOTER);
+      if (sync) fsyncSync(out);
+      closeSync(out);
+      renameSync(tmp, this.file);
+    } catch (err) {
+      try {
+        closeSync(out);
+      } catch {
+        /* already closed */
+      }
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    }
+  }
+
+  /** Releases the spill file (its space goes back when it is closed). */
+  dispose(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
   }
 }

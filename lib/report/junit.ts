@@ -1,4 +1,3 @@
-import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.js';
 import type { EventOf, EventSink, RunEvent, StageStatus } from '../model/events.js';
 import { noRedact, type Redact } from './redact.js';
 import { resultsSuites } from './junit-results.js';
@@ -73,8 +72,12 @@ interface StageSuite {
 /** A piece of the document in order: a stage's suite, or a suite merged from a results file (built when it arrives). */
 type Block = { stage: StageSuite } | { owner: StageSuite; built: SuiteXml };
 
-function push(list: string[], line: string, c: LiveCase): void {
-  if (list.length < MAX_LINES) list.push(line);
+/** The lines of a case that has none: shared, replaced by its own array at the first line (most cases never get one). */
+const NO_LINES: string[] = [];
+
+function push(c: LiveCase, list: 'failures' | 'failedItems' | 'ignored', line: string): void {
+  if (c[list] === NO_LINES) c[list] = [];
+  if (c[list].length < MAX_LINES) c[list].push(line);
   else c.dropped++;
 }
 
@@ -108,7 +111,8 @@ function caseOf(c: LiveCase, classname: string): CaseData {
  * and the suites of results files from the hosts. The file is rewritten atomically at run start,
  * at every stage end, at most every `intervalMs` while a stage runs, and at close, so an aborted
  * run still leaves a valid file. Writes inside `handle` are synchronous (the file is on disk when
- * it returns); the one at close is asynchronous and fsynced.
+ * it returns); the one at close is fsynced.
+ * Finished suites wait in an unlinked spill file beside the report, not in memory.
  */
 export function createJUnitSink(options: JUnitSinkOptions): EventSink {
   const redact = options.redact ?? noRedact;
@@ -119,7 +123,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
   const suites: StageSuite[] = [];
   /** The blocks not yet copied into `doc`, in document order. */
   const blocks: Block[] = [];
-  const doc = new JUnitDocument();
+  const doc = new JUnitDocument(options.file);
   const byKey = new Map<string, StageSuite>();
   let current: StageSuite | undefined;
   let planned: string[] = [];
@@ -256,7 +260,8 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     else blocks.splice(at + 1, 0, ...add);
   }
 
-  function render(): Buffer {
+  /** Writes the report atomically (`sync`: fsynced too). */
+  function writeReport(sync = false): void {
     // Copy the leading blocks that can no longer change into the document, once.
     while (blocks.length) {
       const b = blocks[0]!;
@@ -268,7 +273,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     }
     const open = blocks.map((b) => ('built' in b ? b.built : (b.stage.built ?? buildSuite(suiteData(b.stage)))));
     const total = runStart !== undefined ? (lastTime - runStart) / 1000 : undefined;
-    return doc.render(scenario ?? 'harness', open, total);
+    doc.write(scenario ?? 'harness', open, total, sync);
   }
 
   /** What the next rewrite should cost (ms): the open test cases at the last rewrite's cost per case (or a measured prior), and at least what the last one cost. */
@@ -280,7 +285,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
   function writeNow(): void {
     const t0 = performance.now();
     try {
-      writeFileAtomicSync(options.file, render());
+      writeReport();
     } catch {
       // Tried again at the next rewrite; the one at close reports an error that persists.
     }
@@ -296,7 +301,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     const key = `${e.taskId}\u0000${e.host}`;
     let c = s.cases.get(key);
     if (!c) {
-      c = { name: clean(`[${e.host}] ${e.task || e.action}`, 1000), time: 0, itemTime: 0, ran: false, failures: [], failedItems: [], ignored: [], dropped: 0 };
+      c = { name: clean(`[${e.host}] ${e.task || e.action}`, 1000), time: 0, itemTime: 0, ran: false, failures: NO_LINES, failedItems: NO_LINES, ignored: NO_LINES, dropped: 0 };
       s.cases.set(key, c);
       openCases++;
     }
@@ -322,9 +327,9 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       case 'failed':
         if (e.ignored) {
           c.ran = true;
-          push(c.ignored, isItem ? `item ${clean(e.item!, 500)}: ${msg}` : msg, c);
-        } else if (isItem) push(c.failedItems, `${clean(e.item!, 500)}${msg ? `: ${msg}` : ''}`, c);
-        else push(c.failures, msg || 'failed', c);
+          push(c, 'ignored', isItem ? `item ${clean(e.item!, 500)}: ${msg}` : msg);
+        } else if (isItem) push(c, 'failedItems', `${clean(e.item!, 500)}${msg ? `: ${msg}` : ''}`);
+        else push(c, 'failures', msg || 'failed');
         break;
     }
   }
@@ -391,9 +396,11 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       closed = true;
       finalize(runEnd ? `the run ended (${runEnd.status})` : 'the run ended without a run_end event');
       try {
-        await writeFileAtomic(options.file, render());
+        writeReport(true);
       } catch (err) {
         throw new Error(`could not write the JUnit report ${options.file}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        doc.dispose();
       }
     },
   };
