@@ -85,10 +85,11 @@ export function prepareInventory(lab: Lab): WritableInventory {
     if (seen.has(h.name)) bad(`host '${h.name}' is declared twice`);
     seen.add(h.name);
     hosts.push({ name: h.name, vars: effectiveVars(h) });
-    for (const gname of h.groups ?? []) {
+    // Host names are unique (checked above), so a host is pushed once per distinct group: no
+    // `includes` scan, which was quadratic in the size of a large group.
+    for (const gname of new Set(h.groups ?? [])) {
       if (IMPLICIT.has(gname)) continue;
-      const g = declare(gname, `host '${h.name}'`);
-      if (!g.hosts.includes(h.name)) g.hosts.push(h.name);
+      declare(gname, `host '${h.name}'`).hosts.push(h.name);
     }
   }
   for (const g of lab.groups ?? []) {
