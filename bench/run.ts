@@ -38,8 +38,11 @@ export interface BenchRun {
   results: BenchResult[];
 }
 
-function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; noMd: boolean } {
+const USAGE = 'npm run bench -- [--quick] [--only NAME,...] [--no-md]\n';
+
+function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; noMd: boolean; help: boolean } {
   let quick = false;
+  let help = false;
   let noMd = false;
   let only: Set<string> | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -51,16 +54,18 @@ function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; noMd: 
       only = new Set((value ?? '').split(',').filter(Boolean));
       const unknown = [...only].filter((n) => !BENCHES.some(([name]) => name === n));
       if (unknown.length) throw new Error(`bench: unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHES.map(([n]) => n).join(', ')}`);
-    } else if (a === '--help' || a === '-h') {
-      process.stdout.write('npm run bench -- [--quick] [--only NAME,...] [--no-md]\n');
-      process.exit(0);
-    } else throw new Error(`bench: unknown option ${a}; use --quick, --only NAME,... or --no-md`);
+    } else if (a === '--help' || a === '-h') help = true;
+    else throw new Error(`bench: unknown option ${a}; use --quick, --only NAME,... or --no-md`);
   }
-  return { quick, only, noMd };
+  return { quick, only, noMd, help };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const t0 = performance.now();
   const stop = new AbortController();
   const onSignal = (): void => stop.abort(new Error('interrupted'));
