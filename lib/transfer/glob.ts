@@ -4,6 +4,7 @@
  */
 
 /** Whether a path segment holds glob characters. */
+import { globSegmentSource } from '../util/glob.js';
 export function isGlobSegment(segment: string): boolean {
   return /[*?[]/.test(segment);
 }
@@ -24,33 +25,6 @@ export function splitPattern(pattern: string): SplitPattern {
   return { base: `/${segments.slice(0, first).join('/')}`, globSegments: segments.slice(first) };
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-}
-
-/** One segment: `*` any run of characters, `?` one, `[abc]`/`[a-z]`/`[!x]` a class; never `/`. */
-function segmentToRe(seg: string): string {
-  let re = '';
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = seg.indexOf(']', i + 2);
-      if (close < 0) {
-        re += '\\[';
-        continue;
-      }
-      let body = seg.slice(i + 1, close);
-      const negate = body[0] === '!' || body[0] === '^';
-      if (negate) body = body.slice(1);
-      re += `[${negate ? '^/' : ''}${body.replace(/[\\\]]/g, '\\$&')}]`;
-      i = close;
-    } else re += escapeRe(c);
-  }
-  return re;
-}
-
 /**
  * The regular expression a whole absolute path must match: segments match one path segment
  * each, `**` matches any number of segments (zero included). Names starting with `.` match
@@ -62,7 +36,7 @@ export function globToRegExp(pattern: string): RegExp {
   segments.forEach((seg, i) => {
     const last = i === segments.length - 1;
     if (seg === '**') re += last ? '(?:/.*)?' : '(?:/[^/]+)*';
-    else re += `/${segmentToRe(seg)}`;
+    else re += `/${globSegmentSource(seg)}`;
   });
   return new RegExp(`${re || '^/'}$`);
 }

@@ -4,6 +4,7 @@
  * the including file's folder, then the playbook's folder), `<base>/<subdir>/<name>` and then
  * `<base>/<name>`; the first that exists wins.
  */
+import { globSegmentSource } from '../../util/glob.js';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -79,23 +80,7 @@ export async function listTree(dir: string, signal?: AbortSignal): Promise<strin
 
 /** A regular expression for a shell glob (`*`, `?`, `[...]`) matched against one path segment. */
 export function globRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${globSegmentSource(glob)}$`);
 }
 
 /** The files directly in `dir` whose name matches `re`. */
