@@ -3,8 +3,9 @@
  * Our own small matcher: Node 20's `path.matchesGlob` prints an ExperimentalWarning.
  */
 
-/** Whether a path segment holds glob characters. */
 import { globSegmentSource } from '../util/glob.js';
+
+/** Whether a path segment holds glob characters. */
 export function isGlobSegment(segment: string): boolean {
   return /[*?[]/.test(segment);
 }
