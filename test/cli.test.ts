@@ -71,6 +71,22 @@ test('no ansible-playbook on PATH: exit 3, naming the tool, nothing written', as
   }
 });
 
+test('a secret too short to mask is exit 2 before anything runs; an unset one names its variable', async () => {
+  const t = await tempDir();
+  try {
+    const file = await writeScenario(t.dir, `name: sec\nlab: { provider: static, inventory: @F/local.ini }\nsecrets: { tok: { env: SHORT_TOK } }\nstages:\n  - { name: a, playbook: @F/ok.yml }\n`);
+    const short = await harness(['run', file, '--out', path.join(t.dir, 'out')], { env: { SHORT_TOK: 'x' } });
+    assert.is(short.code, 2, short.stderr);
+    assert.match(short.stderr, /secrets\.tok: secret 'tok' is 1 character\(s\) long/);
+    const unset = await harness(['run', file, '--out', path.join(t.dir, 'out')], { env: { SHORT_TOK: undefined } });
+    assert.is(unset.code, 2, unset.stderr);
+    assert.match(unset.stderr, /environment variable SHORT_TOK, which is not set/);
+    assert.not.ok(existsSync(path.join(t.dir, 'out')), 'nothing written');
+  } finally {
+    await t.remove();
+  }
+});
+
 test('SIGINT in the middle of a stage: always-stages and release run, JUnit valid, exit 130', async () => {
   const t = await tempDir();
   try {

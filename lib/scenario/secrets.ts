@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import type { Scenario } from '../model/index.js';
 
+/** The shortest secret value accepted: shorter ones cannot be masked without garbling logs. */
+export const MIN_SECRET_LENGTH = 4;
+
 /**
  * Reads every secret's value from its reference (environment or file), at run time only.
  * The values are returned, never stored in the model; a missing one is an InputError naming it.
@@ -20,6 +23,13 @@ export async function resolveSecrets(scenario: Scenario, env: NodeJS.ProcessEnv 
       } catch (err) {
         problems.push({ file: scenario.file, path: `secrets.${s.name}`, message: `secret '${s.name}' comes from ${s.ref.file}, which cannot be read (${(err as NodeJS.ErrnoException).code}): create it or fix the path` });
       }
+    }
+  }
+  for (const [name, value] of values) {
+    // Every occurrence of a secret is masked in every output; a value this short would garble
+    // all of it (each letter `x` becomes ********) while protecting nothing.
+    if (value.length < MIN_SECRET_LENGTH) {
+      problems.push({ file: scenario.file, path: `secrets.${name}`, message: `secret '${name}' is ${value.length} character(s) long: a secret must have at least ${MIN_SECRET_LENGTH}, or masking it would garble every log` });
     }
   }
   if (problems.length) throw new InputError(problems);
