@@ -61,10 +61,7 @@ test('fail fast: a failed host stops later stages, always-stages still run', asy
   const r = await run(
     `name: failfast\n${STATIC()}vars: { marker_dir: ${marks} }\nstages:\n  - { name: deploy, playbook: @F/fail-one.yml }\n` +
       `  - { name: later, playbook: @F/touch.yml }\n  - { name: cleanup, playbook: @F/touch.yml, always: true }\n`,
-    { env: { ...process.env } },
-  ).catch(async (e) => {
-    throw e;
-  });
+  );
   assert.is(r.result.exitCode, 1);
   assert.is(r.result.status, 'failed');
   assert.equal(r.journal.stages.map((s) => s.status), ['failed', 'skipped', 'passed']);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { harness, tempDir } from './helpers/cli.js';
 
@@ -77,7 +77,6 @@ for (const c of CASES) {
 test('all errors of a file come at once', async () => {
   const t = await tempDir();
   try {
-    await mkdir(t.dir, { recursive: true });
     const file = path.join(t.dir, 's.yml');
     await writeFile(file, GOOD.replace('timeout: 10m', 'timeout: soon\n    retries: -1').replace('provider: local', 'provider: loca'));
     const r = await harness(['validate', file]);

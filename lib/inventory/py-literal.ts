@@ -136,17 +136,7 @@ class Parser {
         return first;
       }
       if (this.peek() !== ',') fail();
-      const items: PyValue[] = [nodeValue(first)];
-      while (this.peek() === ',') {
-        this.i++;
-        this.ws();
-        if (this.peek() === ')') break;
-        items.push(this.expr());
-        this.ws();
-      }
-      if (this.peek() !== ')') fail();
-      this.i++;
-      return { kind: 'other', value: items };
+      return { kind: 'other', value: this.moreItems([nodeValue(first)], ')') };
     }
     if (c === '[') {
       this.i++;
@@ -210,6 +200,20 @@ class Parser {
     return fail();
   }
 
+  /** After a first item: `, item` ... (a trailing comma allowed) up to `close`, which is consumed. */
+  private moreItems(items: PyValue[], close: string): PyValue[] {
+    while (this.peek() === ',') {
+      this.i++;
+      this.ws();
+      if (this.peek() === close) break;
+      items.push(this.expr());
+      this.ws();
+    }
+    if (this.peek() !== close) fail();
+    this.i++;
+    return items;
+  }
+
   /** Items up to `close`, for `[...]`. */
   private sequence(close: string): PyValue[] {
     const items: PyValue[] = [];
@@ -257,17 +261,7 @@ class Parser {
       this.i++;
       return dict;
     }
-    const items = [first];
-    while (this.peek() === ',') {
-      this.i++;
-      this.ws();
-      if (this.peek() === '}') break;
-      items.push(this.expr());
-      this.ws();
-    }
-    if (this.peek() !== '}') fail();
-    this.i++;
-    for (const item of items) hashable(item);
+    for (const item of this.moreItems([first], '}')) hashable(item);
     return new PyUnsupported('a set');
   }
 
