@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import type { AnsibleEvent, Host, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
 import type { AllocatedLab } from '../lab/provider.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
-import { fetchFiles } from '../transfer/index.js';
+import { fetchFiles, type SftpConnection } from '../transfer/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../scenario/duration.js';
 import type { RunDir } from './rundir.js';
@@ -185,9 +185,12 @@ export function expandHostVars(text: string, vars: Vars): string {
   });
 }
 
-function connectionOf(ctx: StageContext, hostName: string): { host: string; port: number; username: string; privateKeyPath: string } {
+/** How SFTP reaches a host: the lab's address, key and, when the provider knows them, host keys. */
+function connectionOf(ctx: StageContext, hostName: string): SftpConnection {
   const h = ctx.lab.lab.hosts.find((x) => x.name === hostName)!;
-  return { host: h.address ?? hostName, port: h.port ?? 22, username: h.user ?? 'root', privateKeyPath: ctx.lab.sshKey ?? '' };
+  const conn: SftpConnection = { host: h.address ?? hostName, port: h.port ?? 22, username: h.user ?? 'root', privateKeyPath: ctx.lab.sshKey ?? '' };
+  if (ctx.lab.knownHostsFile) conn.knownHostsFile = ctx.lab.knownHostsFile;
+  return conn;
 }
 
 /** Runs a stage with its retries; emits stage_start/stage_end for every attempt. */

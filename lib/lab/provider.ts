@@ -20,6 +20,8 @@ export interface AllocatedLab {
   sshKey?: string;
   /** Extra `ansible.cfg` `[ssh_connection]`/`[defaults]` settings, e.g. known-hosts handling. */
   sshExtraArgs?: string[];
+  /** The hosts' keys (a known_hosts file), when the provider knows them: SFTP checks them too. */
+  knownHostsFile?: string;
 }
 
 /** Where hosts come from: the interface every `lib/lab/<provider>` implements. */

@@ -186,6 +186,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
         lab: { ...lab, hosts },
         sshKey: clientKey.privateKey,
         sshExtraArgs: ['-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`],
+        knownHostsFile: knownHosts,
       };
     } catch (err) {
       await this.stopAll();
