@@ -29,8 +29,10 @@ export interface RunCommandOptions {
   cwd: string;
   /** The whole environment of the command (nothing is inherited but what is given). */
   env: Record<string, string>;
-  /** Each chunk of output as it comes. Must not throw. */
-  onOutput?: (text: string) => void;
+  /** Each chunk of output as it comes, and which stream it came on. Must not throw. */
+  onOutput?: (text: string, stream: 'stdout' | 'stderr') => void;
+  /** Leave stdout out of the log and the merged output (it is data, e.g. a JSON document): only `onOutput` sees it. @default false */
+  stdoutIsData?: boolean;
   /** Where to write the output without ANSI escapes and `\r` (truncated first). */
   logFile?: string;
   /** Stop the command after this long. Absent: no limit. */
@@ -38,6 +40,8 @@ export interface RunCommandOptions {
   signal?: AbortSignal;
   /** Time between SIGTERM and SIGKILL of the process group. @default 5000 */
   killGraceMs?: number;
+  /** Stop what the command left running in its group after it exited (a lab's allocate script leaves its daemons). @default true */
+  stopLeftovers?: boolean;
 }
 
 /** The program and arguments of a `run:` value. */
@@ -71,13 +75,13 @@ export async function runCommand(opts: RunCommandOptions): Promise<CommandResult
   const onAbort = (): void => stopper.stop('aborted');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = opts.timeoutMs !== undefined ? setTimeout(() => stopper.stop('timeout'), opts.timeoutMs) : undefined;
-  const onData = (chunk: Buffer): void => {
+  const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void => {
     const text = chunk.toString('utf8');
-    log?.write(text);
-    opts.onOutput?.(text);
+    if (stream === 'stderr' || !opts.stdoutIsData) log?.write(text);
+    opts.onOutput?.(text, stream);
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData('stdout'));
+  child.stderr!.on('data', onData('stderr'));
   // 'close' waits for both pipes to end as well as the exit; a grandchild holding a pipe keeps it
   // open, so the exit alone ends the wait once the group is stopped.
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -86,7 +90,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<CommandResult
   opts.signal?.removeEventListener('abort', onAbort);
   // What the command left behind in its group (`daemon &`) is stopped too: nothing of a stage
   // outlives it. A command that means to leave a service running starts it in a group of its own.
-  if (liveGroupMembers(child.pid!).length && killGroup(child.pid!, 'SIGTERM') && !(await waitGroupGone(child.pid!, opts.killGraceMs ?? 5000))) {
+  if ((opts.stopLeftovers ?? true) && liveGroupMembers(child.pid!).length && killGroup(child.pid!, 'SIGTERM') && !(await waitGroupGone(child.pid!, opts.killGraceMs ?? 5000))) {
     killGroup(child.pid!, 'SIGKILL');
     await waitGroupGone(child.pid!, opts.killGraceMs ?? 5000);
   }
