@@ -1,0 +1,105 @@
+/**
+ * Host validation after an allocation or a restore (seeds/001 "Validate Hosts"): every host
+ * must answer SSH and run Python within a deadline. Hosts that are still booting are retried
+ * with backoff; a host that never answers is named with the last thing that went wrong.
+ * It logs in as Ansible will, with the OpenSSH client and the host's connection vars.
+ */
+import { execFile } from 'node:child_process';
+import pLimit from 'p-limit';
+import { LabError } from '../errors.js';
+import type { Host } from '../model/index.js';
+import { formatDuration } from '../scenario/duration.js';
+import type { AllocatedLab } from './provider.js';
+
+/** Options of {@link validateHosts}. */
+export interface ValidateHostsOptions {
+  /** Every host must have answered within this long. @default 5 minutes */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Progress for the console. */
+  log?: (message: string) => void;
+  /** Hosts checked at once. @default 8 */
+  concurrency?: number;
+  /** The first pause between two tries of a host; it doubles up to 15 s. @default 1000 */
+  firstBackoffMs?: number;
+}
+
+/** How one host did. */
+export interface HostCheck {
+  host: string;
+  ok: boolean;
+  tries: number;
+  /** The Python version it answered with, or the last error. */
+  detail: string;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined);
+
+/** The `ssh` argument list that runs `command` on `host` the way Ansible would reach it. */
+export function sshArgv(host: Host, lab: AllocatedLab, command: string): string[] {
+  const key = str(host.vars.ansible_ssh_private_key_file) ?? lab.sshKey;
+  const port = host.port ?? Number(str(host.vars.ansible_port) ?? 22);
+  const user = host.user ?? str(host.vars.ansible_user) ?? 'root';
+  const address = host.address ?? str(host.vars.ansible_host) ?? host.name;
+  return [
+    '-o', 'BatchMode=yes',
+    '-o', 'ConnectTimeout=10',
+    '-o', 'ServerAliveInterval=5',
+    '-o', 'ServerAliveCountMax=2',
+    ...(lab.sshExtraArgs ?? []),
+    ...(key ? ['-i', key, '-o', 'IdentitiesOnly=yes'] : []),
+    '-p', String(port),
+    '-l', user,
+    '--', address,
+    command,
+  ];
+}
+
+function tryOnce(argv: string[], signal?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    execFile('ssh', argv, { timeout: 30_000, ...(signal ? { signal } : {}), encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (!err) return resolve({ ok: true, detail: stdout.trim() });
+      const text = `${stderr}`.trim().split('\n').filter((l) => !l.startsWith('Warning: Permanently added')).pop();
+      resolve({ ok: false, detail: text || err.message });
+    });
+  });
+}
+
+/**
+ * Checks every host of the lab: SSH login and `python -c` with the host's interpreter
+ * (`ansible_python_interpreter`, else `python3`). Resolves with each host's check when all
+ * answered; throws a LabError naming every host that did not within the deadline.
+ */
+export async function validateHosts(lab: AllocatedLab, opts: ValidateHostsOptions = {}): Promise<HostCheck[]> {
+  const timeoutMs = opts.timeoutMs ?? 5 * 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const limit = pLimit(opts.concurrency ?? 8);
+  const checks = await Promise.all(
+    lab.lab.hosts.map((host) =>
+      limit(async (): Promise<HostCheck> => {
+        const python = str(host.vars.ansible_python_interpreter) ?? 'python3';
+        const argv = sshArgv(host, lab, `${python} -c 'import sys; print("python %d.%d" % sys.version_info[:2])'`);
+        let backoff = opts.firstBackoffMs ?? 1000;
+        for (let tries = 1; ; tries++) {
+          opts.signal?.throwIfAborted();
+          const r = await tryOnce(argv, opts.signal);
+          if (r.ok) return { host: host.name, ok: true, tries, detail: r.detail };
+          if (Date.now() + backoff > deadline) return { host: host.name, ok: false, tries, detail: r.detail };
+          if (tries === 1) opts.log?.(`validate: ${host.name} not ready yet (${r.detail}); retrying for up to ${formatDuration(Math.max(0, deadline - Date.now()))}`);
+          await new Promise((res) => setTimeout(res, backoff));
+          backoff = Math.min(backoff * 2, 15_000);
+        }
+      }),
+    ),
+  );
+  opts.signal?.throwIfAborted();
+  const bad = checks.filter((c) => !c.ok);
+  if (bad.length) {
+    throw new LabError(
+      `${bad.length} of ${checks.length} host(s) did not answer SSH and run Python within ${formatDuration(timeoutMs)}:\n` +
+        bad.map((c) => `  ${c.host}: ${c.detail} (${c.tries} tries)`).join('\n') +
+        '\nCheck that the hosts booted, that their SSH key and address are right, and raise lab.validate.timeout if they boot slowly.',
+    );
+  }
+  return checks;
+}
