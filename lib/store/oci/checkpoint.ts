@@ -1,0 +1,241 @@
+/**
+ * A checkpoint folder as an OCI artifact: a manifest (tag = the checkpoint key) whose config is
+ * an index of the folder (paths, modes, links, and where each file's bytes are), over blobs
+ * named by their digest. Files up to {@link PACK_LIMIT} are packed together in blobs of about
+ * {@link CHUNK} bytes; larger ones (VM disks, memory states) are cut into {@link CHUNK}-sized
+ * blobs at fixed offsets, so a file that changed in a few places shares most of its blobs with
+ * the earlier checkpoint. A push sends only the blobs the registry lacks, and the manifest last:
+ * a push cut short is never listed. A pull checks every blob's digest and each file's size.
+ */
+import { lstat, mkdir, open, readdir, readlink, symlink, chmod, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { digestOf, OCI_MANIFEST, RegistryError, type RegistryClient } from './client.js';
+
+/** Blob size for large files and packs. */
+export const CHUNK = 8 << 20;
+/** Files up to this size are packed with others. */
+export const PACK_LIMIT = 1 << 20;
+/** The config media type: the index of a checkpoint. */
+export const INDEX_MEDIA_TYPE = 'application/vnd.ansible-harness.checkpoint.index.v1+json';
+/** The artifact type of checkpoint manifests. */
+export const ARTIFACT_TYPE = 'application/vnd.ansible-harness.checkpoint.v1';
+
+/** Where some bytes of a file are: a range of a blob. */
+export interface Piece {
+  blob: string;
+  offset: number;
+  length: number;
+}
+
+/** One entry of the index. */
+export interface IndexEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  mode: number;
+  mtimeMs?: number;
+  size?: number;
+  target?: string;
+  pieces?: Piece[];
+}
+
+/** The index (the manifest's config). */
+export interface CheckpointIndex {
+  version: 1;
+  /** The checkpoint's metadata (scenario, stage, key, inputs, published vars...). */
+  meta: Record<string, unknown>;
+  entries: IndexEntry[];
+}
+
+/** What a push or pull moved. */
+export interface TransferStats {
+  blobs: number;
+  /** Blobs sent (push) or fetched (pull). */
+  moved: number;
+  movedBytes: number;
+  /** Bytes the registry had already (push). */
+  reusedBytes: number;
+}
+
+async function walk(root: string, rel = ''): Promise<IndexEntry[]> {
+  const out: IndexEntry[] = [];
+  const names = (await readdir(path.join(root, rel))).sort();
+  for (const name of names) {
+    const p = rel ? `${rel}/${name}` : name;
+    const st = await lstat(path.join(root, p));
+    if (st.isSymbolicLink()) out.push({ path: p, type: 'symlink', mode: st.mode & 0o7777, target: await readlink(path.join(root, p)) });
+    else if (st.isDirectory()) {
+      out.push({ path: p, type: 'dir', mode: st.mode & 0o7777 });
+      out.push(...(await walk(root, p)));
+    } else if (st.isFile()) out.push({ path: p, type: 'file', mode: st.mode & 0o7777, size: st.size, mtimeMs: Math.floor(st.mtimeMs) });
+  }
+  return out;
+}
+
+/** Options of {@link pushCheckpoint}. */
+export interface PushOptions {
+  /** Blobs uploaded at once. @default 4 */
+  concurrency?: number;
+  /** Annotations for the manifest. */
+  annotations?: Record<string, string>;
+}
+
+/** Pushes the folder `dir` as checkpoint `tag` with `meta`; resolves with what moved. */
+export async function pushCheckpoint(client: RegistryClient, dir: string, tag: string, meta: Record<string, unknown>, opts: PushOptions = {}): Promise<TransferStats> {
+  const entries = await walk(dir);
+  const limit = pLimit(opts.concurrency ?? 4);
+  const stats: TransferStats = { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 };
+  const layers = new Map<string, number>();
+  const uploads: Promise<void>[] = [];
+  const send = (data: Buffer): string => {
+    const digest = digestOf(data);
+    if (layers.has(digest)) return digest;
+    layers.set(digest, data.length);
+    uploads.push(
+      limit(async () => {
+        if (await client.hasBlob(digest)) stats.reusedBytes += data.length;
+        else {
+          await client.putBlob(data, digest);
+          stats.moved++;
+          stats.movedBytes += data.length;
+        }
+      }),
+    );
+    return digest;
+  };
+  // Packs of small files: contents appended in path order; each file records its range.
+  let pack: Buffer[] = [];
+  let packSize = 0;
+  let waiting: Array<{ e: IndexEntry; offset: number; length: number }> = [];
+  const flush = (): void => {
+    if (!waiting.length) return;
+    const blob = send(Buffer.concat(pack));
+    for (const w of waiting) w.e.pieces = [{ blob, offset: w.offset, length: w.length }];
+    pack = [];
+    packSize = 0;
+    waiting = [];
+  };
+  for (const e of entries) {
+    if (e.type !== 'file') continue;
+    const fh = await open(path.join(dir, e.path), 'r');
+    try {
+      if (e.size! <= PACK_LIMIT) {
+        const { buffer } = { buffer: Buffer.alloc(e.size!) };
+        await fh.read(buffer, 0, e.size!, 0);
+        if (e.size === 0) e.pieces = [];
+        else {
+          waiting.push({ e, offset: packSize, length: e.size! });
+          pack.push(buffer);
+          packSize += e.size!;
+          if (packSize >= CHUNK) flush();
+        }
+        continue;
+      }
+      e.pieces = [];
+      for (let off = 0; off < e.size!; off += CHUNK) {
+        const len = Math.min(CHUNK, e.size! - off);
+        const buf = Buffer.alloc(len);
+        const { bytesRead } = await fh.read(buf, 0, len, off);
+        if (bytesRead !== len) throw new RegistryError(`${e.path} changed while it was pushed (read ${bytesRead} of ${len} bytes at ${off})`);
+        e.pieces.push({ blob: send(buf), offset: 0, length: len });
+        if (uploads.length > 16) await Promise.all(uploads.splice(0)); // bound the memory held by pending uploads
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  flush();
+  await Promise.all(uploads);
+  stats.blobs = layers.size;
+  const index: CheckpointIndex = { version: 1, meta, entries };
+  const config = Buffer.from(JSON.stringify(index));
+  const configDigest = digestOf(config);
+  if (!(await client.hasBlob(configDigest))) await client.putBlob(config, configDigest);
+  await client.putManifest(tag, {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: ARTIFACT_TYPE,
+    config: { mediaType: INDEX_MEDIA_TYPE, digest: configDigest, size: config.length },
+    layers: [...layers].map(([digest, size]) => ({ mediaType: 'application/octet-stream', digest, size })),
+    annotations: { 'org.opencontainers.image.created': new Date().toISOString(), ...(opts.annotations ?? {}) },
+  });
+  return stats;
+}
+
+interface Manifest {
+  config: { mediaType: string; digest: string };
+}
+
+/** The index of checkpoint `tag`, or undefined when the registry has none. */
+export async function readCheckpointIndex(client: RegistryClient, tag: string): Promise<CheckpointIndex | undefined> {
+  const got = await client.getManifest<Manifest>(tag);
+  if (!got) return undefined;
+  if (got.manifest.config?.mediaType !== INDEX_MEDIA_TYPE) throw new RegistryError(`${client.ref.repository}:${tag} is no ansible-harness checkpoint (config ${got.manifest.config?.mediaType})`);
+  return JSON.parse((await client.getBlob(got.manifest.config.digest)).toString('utf8')) as CheckpointIndex;
+}
+
+/**
+ * Pulls checkpoint `tag` into the empty folder `dest` (the caller commits it); resolves with
+ * its index and what moved, or undefined when the registry has no such checkpoint.
+ */
+export async function pullCheckpoint(client: RegistryClient, tag: string, dest: string, opts: { concurrency?: number } = {}): Promise<{ index: CheckpointIndex; stats: TransferStats } | undefined> {
+  const index = await readCheckpointIndex(client, tag);
+  if (!index) return undefined;
+  const stats: TransferStats = { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 };
+  const safe = (p: string): string => {
+    const abs = path.resolve(dest, p);
+    if (!abs.startsWith(`${path.resolve(dest)}${path.sep}`)) throw new RegistryError(`checkpoint ${tag} names a path outside its folder: ${p}`);
+    return abs;
+  };
+  await mkdir(dest, { recursive: true });
+  for (const e of index.entries) if (e.type === 'dir') await mkdir(safe(e.path), { recursive: true });
+  // Blobs shared by several files (packs) are fetched once and kept while files still need them.
+  const uses = new Map<string, number>();
+  for (const e of index.entries) for (const p of e.pieces ?? []) uses.set(p.blob, (uses.get(p.blob) ?? 0) + 1);
+  stats.blobs = uses.size;
+  const cache = new Map<string, Promise<Buffer>>();
+  const blob = (digest: string): Promise<Buffer> => {
+    let b = cache.get(digest);
+    if (!b) {
+      b = client.getBlob(digest).then((buf) => {
+        stats.moved++;
+        stats.movedBytes += buf.length;
+        return buf;
+      });
+      cache.set(digest, b);
+    }
+    return b;
+  };
+  const done = (digest: string): void => {
+    const left = (uses.get(digest) ?? 1) - 1;
+    uses.set(digest, left);
+    if (left <= 0) cache.delete(digest);
+  };
+  const limit = pLimit(opts.concurrency ?? 4);
+  await Promise.all(
+    index.entries
+      .filter((e) => e.type === 'file')
+      .map((e) =>
+        limit(async () => {
+          const fh = await open(safe(e.path), 'wx', 0o600);
+          try {
+            let pos = 0;
+            for (const p of e.pieces ?? []) {
+              const b = await blob(p.blob);
+              await fh.write(b, p.offset, p.length, pos);
+              pos += p.length;
+              done(p.blob);
+            }
+            if (pos !== e.size) throw new RegistryError(`checkpoint ${tag}: ${e.path} came back with ${pos} bytes, its index says ${e.size}`);
+          } finally {
+            await fh.close();
+          }
+          await chmod(safe(e.path), e.mode);
+          if (e.mtimeMs !== undefined) await utimes(safe(e.path), new Date(e.mtimeMs), new Date(e.mtimeMs));
+        }),
+      ),
+  );
+  for (const e of index.entries) if (e.type === 'symlink') await symlink(e.target!, safe(e.path));
+  for (const e of [...index.entries].reverse()) if (e.type === 'dir') await chmod(safe(e.path), e.mode);
+  return { index, stats };
+}

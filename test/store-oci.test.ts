@@ -1,0 +1,121 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, readlink, symlink, writeFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError } from '../lib/errors.js';
+import { findCredentials, parseChallenge } from '../lib/store/oci/auth.js';
+import { RegistryClient, RegistryError } from '../lib/store/oci/client.js';
+import { CHUNK, pullCheckpoint, pushCheckpoint } from '../lib/store/oci/checkpoint.js';
+import { parseStoreRef } from '../lib/store/oci/reference.js';
+import { tempDir } from './helpers/cli.js';
+import { allFiles } from './helpers/scenario.js';
+import { registryUnavailable, startRegistry, type TestRegistry } from './helpers/registry.js';
+
+const test = suite('store-oci');
+const why = registryUnavailable();
+let t: { dir: string; remove: () => Promise<void> };
+let reg: TestRegistry | undefined;
+let authed: TestRegistry | undefined;
+test.before(async () => {
+  if (why) return;
+  reg = await startRegistry();
+  authed = await startRegistry({ auth: { user: 'ci', password: 'pa55-word' } });
+});
+test.after(async () => {
+  await reg?.stop();
+  await authed?.stop();
+});
+test.before.each(async () => {
+  t = await tempDir('harness-oci-');
+});
+test.after.each(async () => {
+  await t.remove();
+});
+
+test('store addresses: oci://host[:port]/repo; plain HTTP only for loopback', () => {
+  assert.equal(parseStoreRef('oci://reg.example.com/ci/checkpoints'), { registry: 'reg.example.com', repository: 'ci/checkpoints', baseUrl: 'https://reg.example.com' });
+  assert.is(parseStoreRef('oci://127.0.0.1:5000/x', { insecure: true }).baseUrl, 'http://127.0.0.1:5000');
+  assert.throws(() => parseStoreRef('https://reg/x'), (e: Error) => e instanceof InputError && /write oci:\/\/HOST/.test(e.message));
+  assert.throws(() => parseStoreRef('oci://reg/Upper'), /no valid repository name/);
+  assert.throws(() => parseStoreRef('oci://10.0.0.1:5000/x', { insecure: true }), /only for registries on loopback/);
+});
+
+test('credentials from the auth files as the ecosystem writes them; challenges parsed', async () => {
+  const file = path.join(t.dir, 'config.json');
+  await writeFile(file, JSON.stringify({ auths: { 'reg:5000': { auth: Buffer.from('bob:s:e:c').toString('base64') }, 'https://other': { username: 'u', password: 'p' } } }));
+  assert.equal(await findCredentials('reg:5000', {}, file), { username: 'bob', password: 's:e:c' });
+  assert.equal(await findCredentials('other', {}, file), { username: 'u', password: 'p' });
+  assert.is(await findCredentials('none', {}, file), undefined);
+  assert.equal(await findCredentials('reg:5000', { REGISTRY_AUTH_FILE: file, HOME: t.dir }), { username: 'bob', password: 's:e:c' });
+  assert.equal(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), {
+    scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+  });
+});
+
+async function makeTree(root: string, big: Buffer): Promise<void> {
+  await mkdir(path.join(root, 'host-a', 'etc'), { recursive: true });
+  await writeFile(path.join(root, 'host-a', 'etc', 'app.conf'), 'port = 8080\n');
+  await writeFile(path.join(root, 'host-a', 'empty'), '');
+  await writeFile(path.join(root, 'host-a', 'run.sh'), '#!/bin/sh\necho hi\n');
+  await chmod(path.join(root, 'host-a', 'run.sh'), 0o755);
+  await symlink('etc/app.conf', path.join(root, 'host-a', 'conf-link'));
+  await writeFile(path.join(root, 'disk.qcow2'), big);
+}
+
+test('a checkpoint folder pushed and pulled into another cache comes back byte for byte; a second push sends only what changed', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const client = new RegistryClient(parseStoreRef(reg!.store('team/ckpt'), { insecure: true }));
+  await client.ping();
+  const src = path.join(t.dir, 'machine-a');
+  const big = randomBytes(3 * CHUNK + 12345);
+  await makeTree(src, big);
+  const s1 = await pushCheckpoint(client, src, 'key1', { scenario: 'demo', stage: 'undercloud' });
+  assert.is(s1.blobs, 5, JSON.stringify(s1)); // one pack of small files + 4 chunks of the disk
+  assert.is(s1.moved, 5);
+  const dest = path.join(t.dir, 'machine-b');
+  const pulled = await pullCheckpoint(client, 'key1', dest);
+  assert.equal(pulled!.index.meta, { scenario: 'demo', stage: 'undercloud' });
+  assert.equal(await allFiles(dest), await allFiles(src));
+  assert.ok((await readFile(path.join(dest, 'disk.qcow2'))).equals(big));
+  assert.is(await readFile(path.join(dest, 'host-a', 'etc', 'app.conf'), 'utf8'), 'port = 8080\n');
+  assert.is((await lstat(path.join(dest, 'host-a', 'run.sh'))).mode & 0o777, 0o755);
+  assert.is(await readlink(path.join(dest, 'host-a', 'conf-link')), 'etc/app.conf');
+  // Change 100 bytes in the second chunk of the disk: the next checkpoint uploads one blob (+ the pack, unchanged: reused).
+  big.fill(7, CHUNK + 10, CHUNK + 110);
+  await writeFile(path.join(src, 'disk.qcow2'), big);
+  const s2 = await pushCheckpoint(client, src, 'key2', { stage: 'overcloud' });
+  assert.is(s2.moved, 1, JSON.stringify(s2));
+  assert.is(s2.movedBytes, CHUNK);
+  assert.ok(s2.reusedBytes > 2 * CHUNK);
+  assert.equal((await client.listTags()).sort(), ['key1', 'key2']);
+  assert.is(await pullCheckpoint(client, 'nope', path.join(t.dir, 'x')), undefined);
+});
+
+test('basic auth: refused without credentials, with a clear message; works with them', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const ref = parseStoreRef(authed!.store('team/ckpt'), { insecure: true });
+  try {
+    await new RegistryClient(ref).ping();
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, RegistryError);
+    assert.match((err as Error).message, /asks for a user and password: put them in ~\/\.docker\/config\.json, REGISTRY_AUTH_FILE or --store-auth FILE/);
+  }
+  try {
+    await new RegistryClient(ref, { credentials: { username: 'ci', password: 'wrong' } }).ping();
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /refused the credentials for user 'ci'/);
+  }
+  const client = new RegistryClient(ref, { credentials: { username: 'ci', password: 'pa55-word' } });
+  const src = path.join(t.dir, 'src');
+  await mkdir(src);
+  await writeFile(path.join(src, 'f'), 'x');
+  await pushCheckpoint(client, src, 'k', {});
+  const back = await pullCheckpoint(client, 'k', path.join(t.dir, 'dst'));
+  assert.is(await readFile(path.join(t.dir, 'dst', 'f'), 'utf8'), 'x');
+  assert.ok(back);
+});
+
+test.run();
