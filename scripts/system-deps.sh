@@ -9,7 +9,7 @@ for arg in "$@"; do
   case "$arg" in
     --vm) pkgs+=(qemu-system-x86 debootstrap vde2 socat) ;;
     --browser) pkgs+=(chromium) ;;
-    --registry) pkgs+=(docker-registry apache2-utils) ;;
+    --registry) pkgs+=(docker-registry apache2-utils openssl) ;;
     *) echo "system-deps.sh: unknown option $arg (use --vm, --browser, --registry)" >&2; exit 2 ;;
   esac
 done

@@ -17,14 +17,17 @@ const why = registryUnavailable();
 let t: { dir: string; remove: () => Promise<void> };
 let reg: TestRegistry | undefined;
 let authed: TestRegistry | undefined;
+let tokened: TestRegistry | undefined;
 test.before(async () => {
   if (why) return;
   reg = await startRegistry();
   authed = await startRegistry({ auth: { user: 'ci', password: 'pa55-word' } });
+  tokened = await startRegistry({ token: { user: 'robot', password: 't0ken-pass' } });
 });
 test.after(async () => {
   await reg?.stop();
   await authed?.stop();
+  await tokened?.stop();
 });
 test.before.each(async () => {
   t = await tempDir('harness-oci-');
@@ -116,6 +119,25 @@ test('basic auth: refused without credentials, with a clear message; works with 
   const back = await pullCheckpoint(client, 'k', path.join(t.dir, 'dst'));
   assert.is(await readFile(path.join(t.dir, 'dst', 'f'), 'utf8'), 'x');
   assert.ok(back);
+});
+
+test('bearer tokens: the client follows the challenge to the token service, with credentials', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const ref = parseStoreRef(tokened!.store('team/ckpt'), { insecure: true });
+  try {
+    await new RegistryClient(ref).ping();
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /token service http:\/\/127\.0\.0\.1:\d+ refused a token for team\/ckpt \(HTTP 401\); no credentials were found for it/);
+  }
+  const client = new RegistryClient(ref, { credentials: { username: 'robot', password: 't0ken-pass' } });
+  const src = path.join(t.dir, 'src');
+  await mkdir(src);
+  await writeFile(path.join(src, 'f'), 'bearer');
+  await pushCheckpoint(client, src, 'k', { via: 'token' });
+  const back = await pullCheckpoint(new RegistryClient(ref, { credentials: { username: 'robot', password: 't0ken-pass' } }), 'k', path.join(t.dir, 'dst'));
+  assert.equal(back!.index.meta, { via: 'token' });
+  assert.is(await readFile(path.join(t.dir, 'dst', 'f'), 'utf8'), 'bearer');
 });
 
 test.run();

@@ -4,6 +4,9 @@
  * htpasswd file made with `htpasswd -B`). Stopped by pid.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -36,11 +39,16 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts a registry; with `auth`, only that user may use it. */
-export async function startRegistry(opts: { auth?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+/** Starts a registry; with `auth`, only that user may use it (Basic); with `token`, through a token service (Bearer). */
+export async function startRegistry(opts: { auth?: { user: string; password: string }; token?: { user: string; password: string } } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(tmpdir(), 'harness-registry-'));
   let authCfg = '';
-  if (opts.auth) {
+  let tokenServer: http.Server | undefined;
+  if (opts.token) {
+    const t = await startTokenService(dir, opts.token);
+    tokenServer = t.server;
+    authCfg = `auth:\n  token:\n    realm: ${t.realm}\n    service: harness-test\n    issuer: harness-test-issuer\n    rootcertbundle: ${t.cert}\n`;
+  } else if (opts.auth) {
     const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.auth.user, opts.auth.password], { encoding: 'utf8' });
     await writeFile(path.join(dir, 'htpasswd'), htpasswd);
     authCfg = `auth:\n  htpasswd:\n    realm: harness-test\n    path: ${path.join(dir, 'htpasswd')}\n`;
@@ -62,6 +70,7 @@ export async function startRegistry(opts: { auth?: { user: string; password: str
           proc.kill('SIGTERM');
           await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
           if (proc.exitCode === null) proc.kill('SIGKILL');
+          await new Promise((r) => (tokenServer ? tokenServer.close(() => r(undefined)) : r(undefined)));
           await rm(dir, { recursive: true, force: true });
         },
       };
@@ -81,4 +90,38 @@ async function waitUp(port: number, exited: Promise<void>): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
+
+/**
+ * The token service a registry with `auth: token` sends clients to (Docker's token spec): it
+ * checks Basic credentials and answers a JWT signed with a self-signed key whose certificate the
+ * registry trusts (`x5c` header). Ours, in this process: the registry that verifies it is real.
+ */
+async function startTokenService(dir: string, user: { user: string; password: string }): Promise<{ server: http.Server; realm: string; cert: string }> {
+  const keyFile = path.join(dir, 'token.key');
+  const certFile = path.join(dir, 'token.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=harness-test-token'], { stdio: 'ignore' });
+  const key = createPrivateKey(await readFile(keyFile));
+  const der = new X509Certificate(await readFile(certFile)).raw;
+  const expect = `Basic ${Buffer.from(`${user.user}:${user.password}`).toString('base64')}`;
+  const server = http.createServer((req, res) => {
+    if (req.headers.authorization !== expect) {
+      res.writeHead(401).end('{"details": "bad credentials"}');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    const access = (url.searchParams.get('scope') ?? '').split(' ').filter(Boolean).map((s) => {
+      const [type, name, actions] = s.split(':');
+      return { type, name, actions: (actions ?? '').split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [der.toString('base64')] }));
+    const body = b64url(JSON.stringify({ iss: 'harness-test-issuer', sub: user.user, aud: url.searchParams.get('service'), exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }));
+    const sig = b64url(sign('RSA-SHA256', Buffer.from(`${head}.${body}`), key));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${head}.${body}.${sig}` }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, realm: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/token`, cert: certFile };
 }
