@@ -8,11 +8,23 @@ import { findCredentials, parseChallenge } from '../lib/store/oci/auth.js';
 import { RegistryClient, RegistryError } from '../lib/store/oci/client.js';
 import { CHUNK, pullCheckpoint, pushCheckpoint } from '../lib/store/oci/checkpoint.js';
 import { parseStoreRef } from '../lib/store/oci/reference.js';
+import { convergentCipher, readStoreKey } from '../lib/store/oci/crypto.js';
+import { fileContains } from './helpers/scenario.js';
 import { tempDir } from './helpers/cli.js';
 import { allFiles } from './helpers/scenario.js';
 import { registryUnavailable, startRegistry, type TestRegistry } from './helpers/registry.js';
 
 const test = suite('store-oci');
+
+async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    assert.match((err as Error).message, re);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${re}`);
+}
 const why = registryUnavailable();
 let t: { dir: string; remove: () => Promise<void> };
 let reg: TestRegistry | undefined;
@@ -138,6 +150,30 @@ test('bearer tokens: the client follows the challenge to the token service, with
   const back = await pullCheckpoint(new RegistryClient(ref, { credentials: { username: 'robot', password: 't0ken-pass' } }), 'k', path.join(t.dir, 'dst'));
   assert.equal(back!.index.meta, { via: 'token' });
   assert.is(await readFile(path.join(t.dir, 'dst', 'f'), 'utf8'), 'bearer');
+});
+
+test('encrypted checkpoints: the registry holds no plain byte, identical chunks still deduplicate, a wrong or missing key is refused', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const keyFile = path.join(t.dir, 'store.key');
+  await writeFile(keyFile, randomBytes(32), { mode: 0o644 });
+  await rejects(readStoreKey(keyFile), /others can read it \(mode 644\); chmod 600 it/);
+  await chmod(keyFile, 0o600);
+  const cipher = convergentCipher(await readStoreKey(keyFile));
+  const client = new RegistryClient(parseStoreRef(reg!.store('team/sealed'), { insecure: true }));
+  const canary = 'canary-4d1e-plaintext-secret';
+  const src = path.join(t.dir, 'src');
+  await mkdir(src);
+  await writeFile(path.join(src, 'secret.conf'), `password = ${canary}\n`);
+  await writeFile(path.join(src, 'disk'), Buffer.concat([randomBytes(CHUNK), Buffer.from(canary.repeat(1000))]));
+  const s1 = await pushCheckpoint(client, src, 'e1', { published: { admin: canary } }, { cipher });
+  const s2 = await pushCheckpoint(client, src, 'e2', { published: { admin: canary } }, { cipher });
+  assert.is(s2.moved, 0, `an unchanged checkpoint re-uploaded ${s2.moved} of ${s1.moved} blobs`);
+  for (const f of await allFiles(reg!.dataDir)) assert.not.ok(await fileContains(path.join(reg!.dataDir, f), canary), `plain text in the registry: ${f}`);
+  const back = await pullCheckpoint(client, 'e1', path.join(t.dir, 'ok'), { cipher });
+  assert.equal(back!.index.meta, { published: { admin: canary } });
+  assert.ok((await readFile(path.join(t.dir, 'ok', 'disk'))).equals(await readFile(path.join(src, 'disk'))));
+  await rejects(pullCheckpoint(client, 'e1', path.join(t.dir, 'nokey')), /is encrypted: give the key it was pushed with \(--store-key FILE\)/);
+  await rejects(pullCheckpoint(client, 'e1', path.join(t.dir, 'wrong'), { cipher: convergentCipher(randomBytes(32)) }), /does not open with this --store-key/);
 });
 
 test.run();

@@ -17,6 +17,8 @@ import path from 'node:path';
 export interface TestRegistry {
   /** `host:port`. */
   address: string;
+  /** Where the registry keeps its blobs. */
+  dataDir: string;
   /** `oci://host:port/<repo>`. */
   store(repo?: string): string;
   stop(): Promise<void>;
@@ -65,6 +67,7 @@ export async function startRegistry(opts: { auth?: { user: string; password: str
     if (up) {
       return {
         address: `127.0.0.1:${port}`,
+        dataDir: path.join(dir, 'data'),
         store: (repo = 'harness/test') => `oci://127.0.0.1:${port}/${repo}`,
         async stop() {
           proc.kill('SIGTERM');

@@ -11,6 +11,7 @@ import { lstat, mkdir, open, readdir, readlink, symlink, chmod, utimes } from 'n
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { digestOf, OCI_MANIFEST, RegistryError, type RegistryClient } from './client.js';
+import type { BlobCipher } from './crypto.js';
 
 /** Blob size for large files and packs. */
 export const CHUNK = 8 << 20;
@@ -21,9 +22,14 @@ export const INDEX_MEDIA_TYPE = 'application/vnd.ansible-harness.checkpoint.inde
 /** The artifact type of checkpoint manifests. */
 export const ARTIFACT_TYPE = 'application/vnd.ansible-harness.checkpoint.v1';
 
+/** The config media type of an encrypted checkpoint (the index is sealed like every blob). */
+export const SEALED_INDEX_MEDIA_TYPE = 'application/vnd.ansible-harness.checkpoint.index.v1+json+aes256gcm';
+
 /** Where some bytes of a file are: a range of a blob. */
 export interface Piece {
   blob: string;
+  /** For encrypted checkpoints: the digest of the blob's plain bytes (opens it). */
+  plain?: string;
   offset: number;
   length: number;
 }
@@ -78,6 +84,8 @@ export interface PushOptions {
   concurrency?: number;
   /** Annotations for the manifest. */
   annotations?: Record<string, string>;
+  /** Encrypt every blob and the index (`--store-key`). */
+  cipher?: BlobCipher;
 }
 
 /** Pushes the folder `dir` as checkpoint `tag` with `meta`; resolves with what moved. */
@@ -87,7 +95,14 @@ export async function pushCheckpoint(client: RegistryClient, dir: string, tag: s
   const stats: TransferStats = { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 };
   const layers = new Map<string, number>();
   const uploads: Promise<void>[] = [];
-  const send = (data: Buffer): string => {
+  const plainOf = new Map<string, string>();
+  const send = (plainData: Buffer): string => {
+    let data = plainData;
+    if (opts.cipher) {
+      const sealed = opts.cipher.seal(plainData);
+      data = sealed.data;
+      plainOf.set(digestOf(data), sealed.plain);
+    }
     const digest = digestOf(data);
     if (layers.has(digest)) return digest;
     layers.set(digest, data.length);
@@ -110,7 +125,7 @@ export async function pushCheckpoint(client: RegistryClient, dir: string, tag: s
   const flush = (): void => {
     if (!waiting.length) return;
     const blob = send(Buffer.concat(pack));
-    for (const w of waiting) w.e.pieces = [{ blob, offset: w.offset, length: w.length }];
+    for (const w of waiting) w.e.pieces = [{ blob, offset: w.offset, length: w.length, ...(plainOf.has(blob) ? { plain: plainOf.get(blob)! } : {}) }];
     pack = [];
     packSize = 0;
     waiting = [];
@@ -137,7 +152,8 @@ export async function pushCheckpoint(client: RegistryClient, dir: string, tag: s
         const buf = Buffer.alloc(len);
         const { bytesRead } = await fh.read(buf, 0, len, off);
         if (bytesRead !== len) throw new RegistryError(`${e.path} changed while it was pushed (read ${bytesRead} of ${len} bytes at ${off})`);
-        e.pieces.push({ blob: send(buf), offset: 0, length: len });
+        const blob = send(buf);
+        e.pieces.push({ blob, offset: 0, length: len, ...(plainOf.has(blob) ? { plain: plainOf.get(blob)! } : {}) });
         if (uploads.length > 16) await Promise.all(uploads.splice(0)); // bound the memory held by pending uploads
       }
     } finally {
@@ -148,14 +164,16 @@ export async function pushCheckpoint(client: RegistryClient, dir: string, tag: s
   await Promise.all(uploads);
   stats.blobs = layers.size;
   const index: CheckpointIndex = { version: 1, meta, entries };
-  const config = Buffer.from(JSON.stringify(index));
+  const indexBytes = Buffer.from(JSON.stringify(index));
+  const sealedIndex = opts.cipher?.seal(indexBytes);
+  const config = sealedIndex ? sealedIndex.data : indexBytes;
   const configDigest = digestOf(config);
   if (!(await client.hasBlob(configDigest))) await client.putBlob(config, configDigest);
   await client.putManifest(tag, {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     artifactType: ARTIFACT_TYPE,
-    config: { mediaType: INDEX_MEDIA_TYPE, digest: configDigest, size: config.length },
+    config: { mediaType: sealedIndex ? SEALED_INDEX_MEDIA_TYPE : INDEX_MEDIA_TYPE, digest: configDigest, size: config.length, ...(sealedIndex ? { annotations: { 'dev.ansible-harness.index.plain': sealedIndex.plain } } : {}) },
     layers: [...layers].map(([digest, size]) => ({ mediaType: 'application/octet-stream', digest, size })),
     annotations: { 'org.opencontainers.image.created': new Date().toISOString(), ...(opts.annotations ?? {}) },
   });
@@ -163,14 +181,21 @@ export async function pushCheckpoint(client: RegistryClient, dir: string, tag: s
 }
 
 interface Manifest {
-  config: { mediaType: string; digest: string };
+  config: { mediaType: string; digest: string; annotations?: Record<string, string> };
 }
 
 /** The index of checkpoint `tag`, or undefined when the registry has none. */
-export async function readCheckpointIndex(client: RegistryClient, tag: string): Promise<CheckpointIndex | undefined> {
+export async function readCheckpointIndex(client: RegistryClient, tag: string, cipher?: BlobCipher): Promise<CheckpointIndex | undefined> {
   const got = await client.getManifest<Manifest>(tag);
   if (!got) return undefined;
-  if (got.manifest.config?.mediaType !== INDEX_MEDIA_TYPE) throw new RegistryError(`${client.ref.repository}:${tag} is no ansible-harness checkpoint (config ${got.manifest.config?.mediaType})`);
+  const type = got.manifest.config?.mediaType;
+  if (type === SEALED_INDEX_MEDIA_TYPE) {
+    if (!cipher) throw new RegistryError(`checkpoint ${tag} in ${client.ref.repository} is encrypted: give the key it was pushed with (--store-key FILE)`);
+    const plain = got.manifest.config.annotations?.['dev.ansible-harness.index.plain'];
+    if (!plain) throw new RegistryError(`checkpoint ${tag}: its encrypted index names no plain digest`);
+    return JSON.parse(cipher.open(await client.getBlob(got.manifest.config.digest), plain).toString('utf8')) as CheckpointIndex;
+  }
+  if (type !== INDEX_MEDIA_TYPE) throw new RegistryError(`${client.ref.repository}:${tag} is no ansible-harness checkpoint (config ${type})`);
   return JSON.parse((await client.getBlob(got.manifest.config.digest)).toString('utf8')) as CheckpointIndex;
 }
 
@@ -178,8 +203,8 @@ export async function readCheckpointIndex(client: RegistryClient, tag: string): 
  * Pulls checkpoint `tag` into the empty folder `dest` (the caller commits it); resolves with
  * its index and what moved, or undefined when the registry has no such checkpoint.
  */
-export async function pullCheckpoint(client: RegistryClient, tag: string, dest: string, opts: { concurrency?: number } = {}): Promise<{ index: CheckpointIndex; stats: TransferStats } | undefined> {
-  const index = await readCheckpointIndex(client, tag);
+export async function pullCheckpoint(client: RegistryClient, tag: string, dest: string, opts: { concurrency?: number; cipher?: BlobCipher } = {}): Promise<{ index: CheckpointIndex; stats: TransferStats } | undefined> {
+  const index = await readCheckpointIndex(client, tag, opts.cipher);
   if (!index) return undefined;
   const stats: TransferStats = { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 };
   const safe = (p: string): string => {
@@ -194,13 +219,15 @@ export async function pullCheckpoint(client: RegistryClient, tag: string, dest: 
   for (const e of index.entries) for (const p of e.pieces ?? []) uses.set(p.blob, (uses.get(p.blob) ?? 0) + 1);
   stats.blobs = uses.size;
   const cache = new Map<string, Promise<Buffer>>();
-  const blob = (digest: string): Promise<Buffer> => {
+  const blob = (digest: string, plain?: string): Promise<Buffer> => {
     let b = cache.get(digest);
     if (!b) {
       b = client.getBlob(digest).then((buf) => {
         stats.moved++;
         stats.movedBytes += buf.length;
-        return buf;
+        if (!opts.cipher) return buf;
+        if (!plain) throw new RegistryError(`checkpoint ${tag}: blob ${digest} has no plain digest in the index, so it cannot be opened`);
+        return opts.cipher.open(buf, plain);
       });
       cache.set(digest, b);
     }
@@ -221,7 +248,7 @@ export async function pullCheckpoint(client: RegistryClient, tag: string, dest: 
           try {
             let pos = 0;
             for (const p of e.pieces ?? []) {
-              const b = await blob(p.blob);
+              const b = await blob(p.blob, p.plain);
               await fh.write(b, p.offset, p.length, pos);
               pos += p.length;
               done(p.blob);
