@@ -11,6 +11,8 @@ import { parseStoreRef } from '../lib/store/oci/reference.js';
 import { convergentCipher, readStoreKey } from '../lib/store/oci/crypto.js';
 import { fileContains } from './helpers/scenario.js';
 import { tempDir } from './helpers/cli.js';
+import { openStore } from '../lib/checkpoint/index.js';
+import { openRemoteStore } from '../lib/store/remote.js';
 import { allFiles } from './helpers/scenario.js';
 import { registryUnavailable, startRegistry, type TestRegistry } from './helpers/registry.js';
 
@@ -174,6 +176,28 @@ test('encrypted checkpoints: the registry holds no plain byte, identical chunks 
   assert.ok((await readFile(path.join(t.dir, 'ok', 'disk'))).equals(await readFile(path.join(src, 'disk'))));
   await rejects(pullCheckpoint(client, 'e1', path.join(t.dir, 'nokey')), /is encrypted: give the key it was pushed with \(--store-key FILE\)/);
   await rejects(pullCheckpoint(client, 'e1', path.join(t.dir, 'wrong'), { cipher: convergentCipher(randomBytes(32)) }), /does not open with this --store-key/);
+});
+
+test('two machines: a checkpoint saved in one cache, pushed, then pulled into another cache, restores the same files', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const a = openStore(path.join(t.dir, 'machine-a', 'checkpoints'));
+  const b = openStore(path.join(t.dir, 'machine-b', 'checkpoints'));
+  const remote = await openRemoteStore({ url: reg!.store('team/machines'), insecure: true, env: { HOME: t.dir } });
+  const meta = { scenario: 'demo', stage: 'undercloud', key: 'aaaabbbbccccdddd0001', inputs: { lab: 'x' }, published: { url: 'http://uc' }, provider: 'local', run: 'r1' };
+  const saved = await a.save(meta, async (dir) => {
+    await mkdir(path.join(dir, 'undercloud', 'etc'), { recursive: true });
+    await writeFile(path.join(dir, 'undercloud', 'etc', 'uc.conf'), 'deployed\n');
+  });
+  const pushed = await remote.push(saved);
+  assert.ok(pushed.moved >= 1);
+  assert.equal(await remote.keys(), [meta.key]);
+  assert.is(await b.find('demo', meta.key), undefined);
+  const pulled = await remote.pull(meta.key, b);
+  const found = await b.find('demo', meta.key);
+  assert.ok(found && pulled);
+  assert.equal({ stage: found!.stage, published: found!.published, inputs: found!.inputs }, { stage: 'undercloud', published: { url: 'http://uc' }, inputs: { lab: 'x' } });
+  assert.is(await readFile(path.join(found!.dataDir, 'undercloud', 'etc', 'uc.conf'), 'utf8'), 'deployed\n');
+  assert.is(await remote.pull('0000000000000000ffff', b), undefined);
 });
 
 test.run();

@@ -1,0 +1,72 @@
+/**
+ * A remote checkpoint store behind the local one (PIPELINES.md §6): the local store stays in
+ * front as a cache; a checkpoint saved locally is pushed, and a checkpoint the cache lacks is
+ * pulled into it (through the local store's own atomic save, so a pull cut short leaves nothing).
+ */
+import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
+import { findCredentials } from './oci/auth.js';
+import { RegistryClient } from './oci/client.js';
+import { pullCheckpoint, pushCheckpoint, readCheckpointIndex, type TransferStats } from './oci/checkpoint.js';
+import { convergentCipher, readStoreKey, type BlobCipher } from './oci/crypto.js';
+import { parseStoreRef } from './oci/reference.js';
+
+/** How to reach the remote store (`--store`, `--store-auth`, `--store-key`, `--store-ca`, `--store-insecure`). */
+export interface RemoteStoreOptions {
+  url: string;
+  authFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  insecure?: boolean;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+/** A remote store: push a local checkpoint, pull one into the local cache. */
+export interface RemoteStore {
+  readonly url: string;
+  /** Pushes a committed local checkpoint (only the blobs the registry lacks). */
+  push(info: CheckpointInfo): Promise<TransferStats>;
+  /** Whether the remote store has checkpoint `key`. */
+  has(key: string): Promise<boolean>;
+  /** Pulls checkpoint `key` into `local`; undefined when the remote store has none. */
+  pull(key: string, local: CheckpointStore): Promise<{ info: CheckpointInfo; stats: TransferStats } | undefined>;
+  /** Every checkpoint key the remote store holds. */
+  keys(): Promise<string[]>;
+}
+
+/** Opens the remote store an `oci://` URL names, with credentials, CA and key as given. */
+export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStore> {
+  const env = o.env ?? process.env;
+  const ref = parseStoreRef(o.url, { insecure: o.insecure ?? false });
+  const credentials = await findCredentials(ref.registry, env, o.authFile);
+  const ca = o.caFile ? await (await import('node:fs/promises')).readFile(o.caFile) : undefined;
+  const cipher: BlobCipher | undefined = o.keyFile ? convergentCipher(await readStoreKey(o.keyFile)) : undefined;
+  const client = new RegistryClient(ref, { ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  await client.ping();
+  return {
+    url: o.url,
+    async push(info) {
+      const meta: CheckpointMeta = { scenario: info.scenario, stage: info.stage, key: info.key, inputs: info.inputs, published: info.published, provider: info.provider, ...(info.run ? { run: info.run } : {}) };
+      return pushCheckpoint(client, info.dataDir, info.key, meta as unknown as Record<string, unknown>, {
+        ...(cipher ? { cipher } : {}),
+        annotations: { 'dev.ansible-harness.scenario': info.scenario, 'dev.ansible-harness.stage': info.stage },
+      });
+    },
+    async has(key) {
+      return (await client.getManifest(key)) !== undefined;
+    },
+    async pull(key, local) {
+      const index = await readCheckpointIndex(client, key, cipher);
+      if (!index) return undefined;
+      const meta = index.meta as unknown as CheckpointMeta;
+      let stats: TransferStats | undefined;
+      const info = await local.save(meta, async (dataDir) => {
+        const got = await pullCheckpoint(client, key, dataDir, cipher ? { cipher } : {});
+        if (!got) throw new Error(`checkpoint ${key} left the remote store while it was pulled`);
+        stats = got.stats;
+      });
+      return { info, stats: stats ?? { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 } };
+    },
+    keys: () => client.listTags(),
+  };
+}
