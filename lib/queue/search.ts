@@ -190,8 +190,16 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
     }
   };
 
+  /** The longest prefix up to `upTo` known to pass with the changes left out now (the base: 0). */
+  const lastGood = (upTo: number): number => {
+    for (let p = upTo; p > 0; p--) if (known(p, excluded) === 'pass') return p;
+    return 0;
+  };
+  // A queue whose failures keep moving (very flaky) is not searched forever.
+  const maxRuns = 20 * n + 50;
+
   let lo = 0;
-  while (true) {
+  while (probes.length < maxRuns) {
     // Is there anything left to find? The tip is bad by assumption only on the first round.
     if (culprits.length || flakes.length) {
       const tip = known(n, excluded) ?? (await statusOf(n, excluded));
@@ -214,7 +222,8 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
       for (const r of recs()) if (r.status === 'fail' && !flakes.includes(r)) flakes.push(r);
       // A pass is trusted: search above it.
       if (c >= n) break;
-      lo = c;
+      lo = lastGood(c);
+      if (lo < c) lo = c; // its confirmation passed: P(c) is good now
       continue;
     }
     const changeIndex = c - 1;
@@ -232,7 +241,7 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
     if (fixOf) {
       fixOf.fixedBy = changes[changeIndex]!.id;
       excluded.add(changeIndex);
-      lo = c;
+      lo = lastGood(c);
       if (c >= n) break;
       continue;
     }
@@ -247,9 +256,10 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
     };
     if (first < last) culprit.candidates = changes.slice(first - 1, last).map((x) => x.id);
     culprits.push(culprit);
-    excluded.add(changeIndex);
+    // Skips left several candidates: they go out together (any may be the one), reported as one.
+    for (let i = first - 1; i <= changeIndex; i++) excluded.add(i);
     for (const i of rejected) excluded.add(i);
-    lo = c; // P(c) without the culprit is P(c - 1) plus nothing: known good
+    lo = lastGood(c);
     if (c >= n) break;
   }
 
