@@ -2,7 +2,8 @@
 // repository (a user's clone has nothing beside it) or an absolute path of one machine.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 
@@ -36,6 +37,15 @@ test('no source under test/, bench/, scripts/, lib/, bin/, .ci/ reads a folder b
       });
   }
   assert.equal(found, []);
+});
+
+test('git tracks no node_modules (a folder or a symlink) and no build output: a clone gets its own', () => {
+  if (!existsSync(path.join(PACKAGE_ROOT, '.git'))) {
+    console.log('  (skipped: not a git checkout, nothing is tracked)');
+    return;
+  }
+  const tracked = execFileSync('git', ['ls-files', '--', 'node_modules', 'dist'], { cwd: PACKAGE_ROOT, encoding: 'utf8' }).trim();
+  assert.is(tracked, '', 'a tracked node_modules symlink makes `npm ci` in a clone empty the folder it points to');
 });
 
 test.run();
