@@ -23,6 +23,8 @@ export interface ModelChildResult {
   groups: number;
   first: ModelPass;
   warm: ModelPass[];
+  /** Peak resident memory of the process (bytes), all passes included. */
+  maxRssBytes: number;
 }
 
 const [file, repeatsArg] = process.argv.slice(2);
@@ -47,5 +49,5 @@ async function pass(): Promise<{ pass: ModelPass; hosts: number; groups: number 
 const first = await pass();
 const warm: ModelPass[] = [];
 for (let i = 0; i < Number(repeatsArg ?? 5); i++) warm.push((await pass()).pass);
-const result: ModelChildResult = { importMs, hosts: first.hosts, groups: first.groups, first: first.pass, warm };
+const result: ModelChildResult = { importMs, hosts: first.hosts, groups: first.groups, first: first.pass, warm, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -2,15 +2,21 @@
 // Runs the uvu suites compiled to dist/test and ends with the plain line `N passed, N failed`.
 // Usage: node scripts/test.mjs [pattern]   (a regex on the test file's path)
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const uvuBin = path.join(root, 'node_modules', 'uvu', 'bin.js');
 const pattern = process.argv[2] ?? '\\.test\\.js$';
+// The suite never touches the user's cache (~/.cache/ansible-harness): what it caches goes to a
+// folder of its own, removed at the end (the qemu image cache is test/helpers/cache.ts's).
+const cache = mkdtempSync(path.join(os.tmpdir(), 'harness-test-cache-'));
 const child = spawn(process.execPath, [uvuBin, 'dist/test', pattern, '-i', 'fixtures', '-c', 'false'], {
+  cwd: root,
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, FORCE_COLOR: '0' },
+  env: { ...process.env, FORCE_COLOR: '0', XDG_CACHE_HOME: cache },
 });
 let out = '';
 child.stdout.on('data', (chunk) => {
@@ -19,6 +25,7 @@ child.stdout.on('data', (chunk) => {
   if (out.length > 1 << 16) out = out.slice(-4096);
 });
 child.on('close', (code, signal) => {
+  rmSync(cache, { recursive: true, force: true });
   const num = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(out)?.[1] ?? NaN);
   const total = num('Total');
   const passed = num('Passed');

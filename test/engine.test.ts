@@ -24,7 +24,9 @@ async function run(yaml: string, opts: Parameters<typeof runScenario>[1] = {}) {
   const file = await writeScenario(t.dir, yaml);
   const scenario = await loadScenario(file);
   let console = '';
-  const result = await runScenario(scenario, { out: path.join(t.dir, 'run'), write: (s) => (console += s), killGraceMs: 1000, ...opts });
+  // A cache folder of its own (checkpoints, the Ansible lookup), never the user's ~/.cache.
+  const env = { ...(opts.env ?? process.env), XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+  const result = await runScenario(scenario, { out: path.join(t.dir, 'run'), write: (s) => (console += s), killGraceMs: 1000, ...opts, env });
   const journal = await readJournal(path.join(result.runDir, 'journal.json'));
   return { result, journal, console, junit: path.join(result.runDir, 'junit.xml') };
 }

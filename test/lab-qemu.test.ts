@@ -1,6 +1,6 @@
-// The qemu lab for real: one image build per test run (cached under cacheDir(), shared with real
-// runs), two VMs cloned from its golden state, a real ansible-playbook across their lab network,
-// a checkpoint taken, the state changed, the checkpoint restored, and everything released.
+// The qemu lab for real: one image build (cached in the suite's own cache folder, see
+// helpers/cache.ts, never the user's ~/.cache), two VMs cloned from its golden state, a real
+// ansible-playbook across their lab network, a checkpoint taken, the state changed, the checkpoint restored, and everything released.
 // Skips (printing why) when QEMU and friends are not installed or we are not root.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { SUITE_CACHE } from './helpers/cache.js';
 import type { Lab } from '../lib/model/index.js';
 import type { AllocatedLab } from '../lib/lab/provider.js';
 import { canCheckpoint } from '../lib/lab/provider.js';
@@ -94,7 +95,7 @@ qemu.before(async () => {
   const runDir = path.join(tmp, 'run');
   const privateDir = path.join(runDir, 'private');
   await mkdir(privateDir, { recursive: true, mode: 0o700 });
-  const provider = createQemuProvider({ memory: 512 });
+  const provider = createQemuProvider({ memory: 512, cacheRoot: SUITE_CACHE });
   const t0 = Date.now();
   try {
     const allocated = await provider.allocate(declared, { runDir, privateDir, log: (m) => console.log(`  [qemu] ${((Date.now() - t0) / 1000).toFixed(1)} s: ${m}`) });
@@ -255,7 +256,7 @@ if (skipReason) {
     const runDir = path.join(tmp, 'run2');
     const privateDir = path.join(runDir, 'private');
     await mkdir(privateDir, { recursive: true, mode: 0o700 });
-    const provider = createQemuProvider({ memory: 512 });
+    const provider = createQemuProvider({ memory: 512, cacheRoot: SUITE_CACHE });
     try {
       const allocated = await provider.allocate(declared, { runDir, privateDir });
       const saved = await listing(checkpoint!);

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -8,9 +7,9 @@ import { createJUnitSink } from '../lib/report/junit.js';
 import { createRedactor } from '../lib/report/redact.js';
 import { firstLine } from '../lib/report/text.js';
 import { childElements, parseXml, textOf, type XmlElement } from '../lib/report/xml-parse.js';
+import { xmllintErrorsSync } from './helpers/junit.js';
 import { demoStream, Stream } from './report-stream.js';
 
-const XSD = '/work/shared/schemas/junit-10.xsd';
 const test = suite('report: junit');
 let dir: string;
 test.before.each(() => {
@@ -20,8 +19,8 @@ test.after.each(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Validates with the real xmllint against the Jenkins xUnit schema; fails the test with its output. */
 function assertValid(file: string): void {
-  const r = spawnSync('xmllint', ['--noout', '--schema', XSD, file], { encoding: 'utf8' });
-  assert.is(r.status, 0, `xmllint rejected ${file}:\n${r.stderr}`);
+  const errors = xmllintErrorsSync(file);
+  assert.is(errors, '', `xmllint rejected ${file}:\n${errors}`);
 }
 function load(file: string): XmlElement {
   const root = parseXml(readFileSync(file, 'utf8'));
@@ -276,6 +275,27 @@ test('a results file that is XML but not JUnit becomes an error case', async () 
   assertValid(file);
   const err = child(cases(suiteNamed(load(file), '[h1] r.xml'))[0]!, 'error')!;
   assert.match(err.attrs.message!, 'the root element is <html>, not <testsuites> or <testsuite>');
+});
+
+test("the repository's schema has teeth: what the Jenkins xUnit schema rejects, it rejects", () => {
+  const write = (name: string, xml: string): string => {
+    const file = path.join(dir, name);
+    writeFileSync(file, xml);
+    return file;
+  };
+  const ok = '<testsuites name="s" time="1,234.5" tests="1"><testsuite name="a" tests="1" failures="0" errors="0" skipped="0" time="0.5"><properties><property name="k" value="v"/></properties><testcase name="t" classname="c" time="whatever"><skipped message="m"/><system-out>o</system-out></testcase></testsuite></testsuites>';
+  assert.is(xmllintErrorsSync(write('ok.xml', ok)), '');
+  const bad: [string, string][] = [
+    ['skipped on <testsuites>', '<testsuites skipped="0"/>'],
+    ['a suite without tests', '<testsuites><testsuite name="a" failures="0" errors="0"/></testsuites>'],
+    ['a suite time with an exponent', '<testsuites><testsuite name="a" tests="0" failures="0" errors="0" time="1e30"/></testsuites>'],
+    ['a case without a name', '<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase classname="c"/></testsuite></testsuites>'],
+    ['an attribute the schema does not know', '<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t" file="x.py"/></testsuite></testsuites>'],
+    ['an unknown element in a case', '<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t"><note/></testcase></testsuite></testsuites>'],
+    ['a rerunFailure without type', '<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t"><rerunFailure/></testcase></testsuite></testsuites>'],
+    ['a property without value', '<testsuites><testsuite name="a" tests="0" failures="0" errors="0"><properties><property name="k"/></properties></testsuite></testsuites>'],
+  ];
+  for (const [what, xml] of bad) assert.ok(xmllintErrorsSync(write('bad.xml', xml)), `the schema accepts ${what}`);
 });
 
 test.run();

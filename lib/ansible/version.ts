@@ -1,6 +1,9 @@
 /** Finding `ansible-playbook` and the versions of ansible-core and Python it runs on. */
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { LabError } from '../errors.js';
+import { cacheDir } from '../paths.js';
+import { ansibleCacheKey, cachedAnsible, rememberAnsible } from './version-cache.js';
 
 /** The `ansible-playbook` a run uses. */
 export interface AnsibleInstall {
@@ -21,6 +24,11 @@ export interface FindAnsibleOptions {
   signal?: AbortSignal;
   /** @default 30000 */
   timeoutMs?: number;
+  /**
+   * The file caching the answer (keyed by the files of ansible-playbook and its interpreter, see
+   * version-cache.ts); `false` always runs `--version`. @default `<cacheDir(env)>/ansible.json`
+   */
+  cacheFile?: string | false;
 }
 
 const INSTALL_HINT = 'install it with `apt-get install -y --no-install-recommends ansible-core` (or `pip install ansible-core`)';
@@ -29,25 +37,42 @@ const INSTALL_HINT = 'install it with `apt-get install -y --no-install-recommend
  * Parses `ansible-playbook --version` output (`ansible-playbook [core 2.14.18]` or the older
  * `ansible-playbook 2.9.6`); undefined when the ansible version is not there.
  */
-export function parseAnsibleVersion(text: string): { version: string; python: string; executable?: string } | undefined {
+export function parseAnsibleVersion(text: string): { version: string; python: string; executable?: string; moduleDir?: string } | undefined {
   const version = /^ansible-playbook\s+(?:\[core\s+([^\]\s]+)\]|([0-9][^\s]*))/m.exec(text);
   if (!version) return undefined;
   const python = /^\s*python version = ([0-9][^\s]*)/m.exec(text)?.[1] ?? 'unknown';
   const executable = /^\s*executable location = (.+?)\s*$/m.exec(text)?.[1];
-  return { version: (version[1] ?? version[2])!, python, ...(executable ? { executable } : {}) };
+  const moduleDir = /^\s*ansible python module location = (.+?)\s*$/m.exec(text)?.[1];
+  return { version: (version[1] ?? version[2])!, python, ...(executable ? { executable } : {}), ...(moduleDir ? { moduleDir } : {}) };
 }
 
 /**
- * Runs `ansible-playbook --version` and returns where it is and its versions. Throws
+ * Where `ansible-playbook` is and its versions: from the cache when ansible-playbook and its
+ * interpreter are the files they were, else by running `ansible-playbook --version`. Throws
  * {@link LabError} (exit 3) naming the tool and how to install it when it is missing or broken.
  */
-export function findAnsible(opts: FindAnsibleOptions = {}): Promise<AnsibleInstall> {
+export async function findAnsible(opts: FindAnsibleOptions = {}): Promise<AnsibleInstall> {
   const binary = opts.binary ?? 'ansible-playbook';
+  const env = opts.env ?? process.env;
+  const file = opts.cacheFile === false ? undefined : (opts.cacheFile ?? path.join(cacheDir(env), 'ansible.json'));
+  const key = file ? await ansibleCacheKey(binary, env).catch(() => undefined) : undefined;
+  if (file && key) {
+    const hit = await cachedAnsible(file, key);
+    if (hit) return hit;
+  }
+  const found = await runVersion(binary, env, opts);
+  const install: AnsibleInstall = { playbook: found.executable ?? binary, version: found.version, python: found.python };
+  if (file && key) await rememberAnsible(file, key, install, found.moduleDir);
+  return install;
+}
+
+/** Runs `binary --version` and parses it. */
+function runVersion(binary: string, env: NodeJS.ProcessEnv, opts: FindAnsibleOptions): Promise<NonNullable<ReturnType<typeof parseAnsibleVersion>>> {
   return new Promise((resolve, reject) => {
     execFile(
       binary,
       ['--version'],
-      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal, maxBuffer: 1 << 20 },
+      { env, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal, maxBuffer: 1 << 20 },
       (err, stdout, stderr) => {
         if (err) {
           const code = (err as NodeJS.ErrnoException).code;
@@ -66,7 +91,7 @@ export function findAnsible(opts: FindAnsibleOptions = {}): Promise<AnsibleInsta
           reject(new LabError(`\`${binary} --version\` printed no ansible-playbook version; is it Ansible? ${INSTALL_HINT}`));
           return;
         }
-        resolve({ playbook: parsed.executable ?? binary, version: parsed.version, python: parsed.python });
+        resolve(parsed);
       },
     );
   });

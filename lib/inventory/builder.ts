@@ -60,7 +60,9 @@ export class InventoryBuilder {
       this.hosts.set(name, h);
       if (port) setVar(h.vars, 'ansible_port', port);
     }
-    if (g && !g.hosts.includes(name)) {
+    // The host's own (short) list of groups, not the group's hosts: that scan was quadratic in
+    // a large group (100,000 hosts from ranges: 35 s).
+    if (g && !h.groups.includes(g.name)) {
       g.hosts.push(name);
       h.groups.push(g.name);
     }
