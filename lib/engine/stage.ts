@@ -17,6 +17,7 @@ import { selectHosts } from './patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';
+import { scrubFileInPlace } from '../bundle/scrub.js';
 
 /** What {@link runStage} needs: the run so far and where to report. */
 export interface StageContext {
@@ -153,6 +154,8 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
         const dest = path.join(ctx.dir.hostsDir, host.name);
         try {
           const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal, maxFileBytes: MAX_FILE_BYTES });
+          // The run directory keeps what it fetched as safe as the bundle: text redacted in place.
+          for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
           for (const f of got.fetched) {
             if (!/\.xml$/i.test(f.local)) continue;
             const xml = ctx.redact(await readFile(f.local, 'utf8'));
@@ -191,6 +194,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
             maxFileBytes: MAX_FILE_BYTES,
             maxTotalBytes: MAX_HOST_BYTES,
           });
+          for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
           for (const m of got.missing) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${m} is missing` });
           for (const k of got.skipped) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${k.remote} not collected: ${k.reason}` });
           const bytes = got.fetched.reduce((n, f) => n + f.bytes, 0);
