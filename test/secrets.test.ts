@@ -14,7 +14,9 @@ import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
 import { runScenario } from '../lib/engine/run.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
-import { tempDir } from './helpers/cli.js';
+import { existsSync } from 'node:fs';
+import * as tar from 'tar';
+import { harness, tempDir } from './helpers/cli.js';
 import { allFiles } from './helpers/scenario.js';
 
 const test = suite('secrets');
@@ -38,6 +40,13 @@ for s in json.loads(sys.stdin.read()):
 print(json.dumps(out))
 `;
   return JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify(values), encoding: 'utf8' })) as string[];
+}
+
+/** The entry paths of a bundle. */
+async function bundleEntries(file: string): Promise<string[]> {
+  const out: string[] = [];
+  await tar.t({ file, onReadEntry: (e: { path: string }) => void out.push(e.path) } as never);
+  return out;
 }
 
 /** The leaks in `bytes`: forms and fragments found, by name. */
@@ -75,6 +84,11 @@ test('secrets in every form, multi-line and published with set_stats, never reac
       if (hit.length) found.push(`${f}: ${hit.map((h) => JSON.stringify(h)).join(', ')}`);
     }
     assert.equal(found, [], `secrets in the run directory:\n${found.join('\n')}`);
+    // The hosts' own disks are not in the run directory, nor in the bundle: only what was collected.
+    assert.equal((await allFiles(result.runDir)).filter((f) => f.startsWith('lab/')), [], 'no lab/ in the run directory');
+    const entries = await bundleEntries(result.bundle!);
+    assert.equal(entries.filter((e) => e.split('/')[1] === 'lab'), [], 'no lab/ in the bundle');
+    assert.ok(entries.some((e) => e.endsWith('/config.ini')), 'the collected file is bundled');
     assert.equal(leaks(gunzipSync(await readFile(result.bundle!)), forms), [], 'secrets in the bundle');
     assert.equal(leaks(Buffer.from(console), forms), [], 'secrets on the console');
     // What the run directory shows instead: the collected file and the published data, masked.
@@ -85,6 +99,34 @@ test('secrets in every form, multi-line and published with set_stats, never reac
     assert.is(shown.derived_value, 'x-********-y');
     assert.is(shown.same_value, '********');
     assert.is(shown.plain_value, 'not-a-secret');
+  } finally {
+    await t.remove();
+  }
+});
+
+test('--keep-lab keeps the hosts\' disks outside the run directory and says where; harness cleanup removes them', async () => {
+  const t = await tempDir('harness-keeplab-');
+  try {
+    const file = path.join(t.dir, 'scenario.yml');
+    await writeFile(
+      file,
+      `name: keeplab\nlab:\n  provider: local\n  hosts:\n    node-a: { groups: [nodes] }\n` +
+        `stages:\n  - name: touch\n    playbook: ${PACKAGE_ROOT}/test/fixtures/engine/touch.yml\n    vars: { marker_dir: "{{ harness_host_root }}/marks" }\n`,
+    );
+    const out = path.join(t.dir, 'run');
+    const r = await harness(['run', file, '--out', out, '--keep-lab']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const kept = /kept the hosts' disks \(--keep-lab\) in (\S+);/.exec(r.stdout)?.[1];
+    assert.ok(kept, `the console says where: ${r.stdout}`);
+    assert.ok(path.relative(out, kept!).startsWith('..'), 'outside the run directory');
+    assert.ok(existsSync(path.join(kept!, 'node-a', 'marks', 'touch-node-a')), 'the host wrote on its disk, and it is kept');
+    assert.not.ok(existsSync(path.join(out, 'lab')), 'no lab/ in the run directory');
+    const entries = await bundleEntries(`${out}.tar.gz`);
+    assert.equal(entries.filter((e) => e.split('/')[1] === 'lab' || e.includes('touch-node-a')), [], 'nothing of the disks in the bundle');
+    const c = await harness(['cleanup', out]);
+    assert.is(c.code, 0, c.stderr);
+    assert.match(c.stdout, `the hosts' disks in ${kept}`);
+    assert.not.ok(existsSync(kept!), 'cleanup removed them');
   } finally {
     await t.remove();
   }
