@@ -8,12 +8,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
 import { runScenario } from '../lib/engine/run.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { packBundle } from '../lib/bundle/index.js';
 import { existsSync } from 'node:fs';
 import * as tar from 'tar';
 import { harness, tempDir } from './helpers/cli.js';
@@ -127,6 +128,24 @@ test('--keep-lab keeps the hosts\' disks outside the run directory and says wher
     assert.is(c.code, 0, c.stderr);
     assert.match(c.stdout, `the hosts' disks in ${kept}`);
     assert.not.ok(existsSync(kept!), 'cleanup removed them');
+  } finally {
+    await t.remove();
+  }
+});
+
+test('a run directory that still holds a top lab/ (an earlier version, hostsRoot inside it): the bundle leaves it out', async () => {
+  const t = await tempDir('harness-oldlab-');
+  try {
+    const run = path.join(t.dir, 'run');
+    await mkdir(path.join(run, 'lab', 'node-a'), { recursive: true });
+    await mkdir(path.join(run, 'hosts', 'node-a', 'lab'), { recursive: true });
+    await writeFile(path.join(run, 'lab', 'node-a', 'big.bin'), 'the host disk\n');
+    await writeFile(path.join(run, 'hosts', 'node-a', 'lab', 'collected.txt'), 'collected\n');
+    const packed = await packBundle(run);
+    const entries = await bundleEntries(packed.file);
+    assert.equal(entries.filter((e) => e.startsWith('run/lab')), [], entries.join(', '));
+    assert.ok(entries.includes('run/hosts/node-a/lab/collected.txt'), 'a lab/ below hosts/ is what was collected: kept');
+    assert.ok(packed.skipped.some((k) => k.path === 'lab' && /host disks/.test(k.reason)));
   } finally {
     await t.remove();
   }
