@@ -9,6 +9,7 @@ import { runScenario, type RunOptions } from '../lib/engine/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { InputError } from '../lib/errors.js';
+import { releaseRecorded } from '../lib/lab/record.js';
 import { tempDir } from './helpers/cli.js';
 import { pidAlive } from './helpers/scenario.js';
 
@@ -58,14 +59,20 @@ async function count(name: string): Promise<number> {
   return (await readFile(path.join(t.dir, 'counters', name), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 }
 
+/** Where a local host's disk was (kept with keepLab), from the run's lab.json. */
+async function hostRoot(runDir: string, host: string): Promise<string> {
+  const record = JSON.parse(await readFile(path.join(runDir, 'lab.json'), 'utf8')) as { hosts: { name: string; root: string }[] };
+  return record.hosts.find((h) => h.name === host)!.root;
+}
+
 test('run, then rerun: the rerun restores instead of redeploying, with the same result', async () => {
-  const first = await run();
+  const first = await run({ keepLab: true });
   assert.is(first.result.exitCode, 0, first.log);
   assert.equal(first.statuses, ['one:passed', 'two:passed', 'three:passed']);
   assert.ok(first.journal.stages[1]!.checkpoint, 'stage two saved a checkpoint');
   // Damage the first run's host: the checkpoint is a copy, so the restored run must not see it.
-  await writeFile(path.join(first.result.runDir, 'lab', 'h1', 'one.txt'), 'damaged\n');
-  const second = await run();
+  await writeFile(path.join(await hostRoot(first.result.runDir, 'h1'), 'one.txt'), 'damaged\n');
+  const second = await run({ keepLab: true });
   assert.is(second.result.exitCode, 0, second.log);
   assert.equal(second.statuses, ['one:restored', 'two:restored', 'three:passed']);
   assert.is(second.journal.stages[1]!.checkpoint, first.journal.stages[1]!.checkpoint);
@@ -73,7 +80,12 @@ test('run, then rerun: the rerun restores instead of redeploying, with the same 
   assert.is(await count('one-h1'), 1, 'stage one ran once in all');
   assert.is(await count('two-h2'), 1, 'stage two ran once in all');
   // The restored host root is a real copy with the first run's content.
-  assert.is(await readFile(path.join(second.result.runDir, 'lab', 'h1', 'two.txt'), 'utf8'), 'stage two wrote this for h1 (plain)\n');
+  const root2 = await hostRoot(second.result.runDir, 'h1');
+  assert.is(await readFile(path.join(root2, 'two.txt'), 'utf8'), 'stage two wrote this for h1 (plain)\n');
+  assert.not.equal(root2, await hostRoot(first.result.runDir, 'h1'), 'each lab has disks of its own');
+  // The kept disks go with harness cleanup.
+  for (const r of [first, second]) await releaseRecorded(r.result.runDir);
+  assert.not.ok(existsSync(root2), 'cleanup removed the kept disks');
 });
 
 test('a change to a template of stage two invalidates from stage two on, not before', async () => {

@@ -135,7 +135,8 @@ test('local lab: real sshd hosts, results merged from the hosts, nothing left ru
   assert.ok(sshdPids.length >= 2);
   for (const pid of sshdPids) assert.not.ok(await pidAlive(pid), `sshd ${pid} stopped`);
   for (const host of ['node-a', 'node-b']) {
-    const pid = Number(await readFile(path.join(r.result.runDir, 'lab', host, 'daemon.pid'), 'utf8'));
+    const collected = (await allFiles(path.join(r.result.runDir, 'hosts', host))).find((f) => f.endsWith('daemon.pid'))!;
+    const pid = Number(await readFile(path.join(r.result.runDir, 'hosts', host, collected), 'utf8'));
     assert.not.ok(await pidAlive(pid), `the daemon ${host} detached was stopped with the lab`);
   }
   const files = await allFiles(path.join(r.result.runDir, 'hosts'));

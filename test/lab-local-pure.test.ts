@@ -1,6 +1,7 @@
 // Pure parts of the local provider: config text, host vars, /proc parsing, options.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import path from 'node:path';
 import { InputError } from '../lib/errors.js';
 import type { Lab } from '../lib/model/index.js';
 import { knownHostsLine, placeHost, renderSshdConfig, sshCheckArgs } from '../lib/lab/local/index.js';
@@ -84,7 +85,8 @@ test('the ssh check argv is exact', () => {
 
 test('options: defaults, and bad values name the option', () => {
   const o = resolveLocalOptions();
-  assert.is(o.hostsRoot('/runs/x/1'), '/runs/x/1/lab');
+  assert.is(o.hostsRoot, undefined, 'by default the provider makes a folder of its own, outside the run directory');
+  assert.is(resolveLocalOptions({ hostsRoot: 'rel/roots' }).hostsRoot, path.resolve('rel/roots'));
   assert.is(o.sshdPath, '/usr/sbin/sshd');
   assert.equal(o.sshdExtraConfig('a'), []);
   assert.throws(() => resolveLocalOptions({ sshdPath: 'sshd' }), (e: unknown) => e instanceof InputError && /'sshdPath' must be an absolute path/.test((e as Error).message));

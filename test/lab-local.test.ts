@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import type { Lab } from '../lib/model/index.js';
 import { LabError, exitCodeOf } from '../lib/errors.js';
 import type { AllocatedLab, LabProvider } from '../lib/lab/provider.js';
+import { releaseAddressBlock } from '../lib/lab/local/claims.js';
 import { createLocalProvider, procStat, procCmdline, readLabRecord, releaseRecorded, type LabRecord } from '../lib/lab/local/index.js';
 
 const run = promisify(execFile);
@@ -102,12 +103,15 @@ L('a 3-host lab: each host answers SSH on its own 127.0.0.N, ansible pings all, 
   const a = await provider.allocate(threeHostLab(), { ...ctx, log: (m) => messages.push(m) });
 
   const hosts = a.lab.hosts;
-  assert.equal(hosts.map((h) => h.address), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  // Three consecutive addresses from .2 in a 127.X.Y block of the lab's own (127.0.0 when alone).
+  const block = /^127\.\d+\.\d+\./.exec(hosts[0]!.address!)![0];
+  assert.equal(hosts.map((h) => h.address), [`${block}2`, `${block}3`, `${block}4`]);
   assert.ok(hosts.every((h) => h.user === os.userInfo().username && Number.isInteger(h.port)));
   assert.equal(hosts[2]!.vars.nova_cpu, 2, 'declared vars are kept');
   for (const h of hosts) {
     assert.is(h.vars.harness_lab_address, h.address);
-    assert.is(h.vars.harness_host_root, path.join(ctx.runDir, 'lab', h.name));
+    assert.is(path.basename(h.vars.harness_host_root as string), h.name);
+    assert.ok(path.relative(ctx.runDir, h.vars.harness_host_root as string).startsWith('..'), 'the host root is outside the run directory');
     assert.ok(existsSync(h.vars.harness_host_root as string), 'the host root exists');
     assert.is(h.vars.ansible_python_interpreter, '/usr/bin/python3');
   }
@@ -168,8 +172,13 @@ L('a 3-host lab: each host answers SSH on its own 127.0.0.N, ansible pings all, 
   assert.is(pids.length, 3);
   for (const p of record.processes) assert.is((await procStat(p.pid!))?.startTicks, p.startTicks);
 
+  assert.ok(record.local?.addressClaim && existsSync(record.local.addressClaim.file), 'the address block is claimed');
+  assert.ok(record.local?.hostsDir && existsSync(record.local.hostsDir));
   await provider.release();
   for (const pid of pids) assert.is(await procStat(pid), undefined, `sshd ${pid} is gone`);
+  assert.not.ok(existsSync(record.local.hostsDir), "the hosts' disks are removed at release");
+  assert.not.ok(existsSync(record.local.addressClaim.file), 'the address block is given back');
+  assert.not.ok(existsSync(path.join(ctx.runDir, 'lab')), 'no lab/ in the run directory');
   for (const h of hosts) assert.ok(await portRefuses(h.address!, h.port!), `${h.address}:${h.port} is closed`);
   assert.ok((await readLabRecord(ctx.runDir))!.processes.every((p) => p.state === 'stopped'));
   // The masters lose their connection with the host's sshd session and exit by themselves.
@@ -191,7 +200,11 @@ L('after a crash, releaseRecorded stops the recorded sshds and their sessions', 
 
   const record = (await readLabRecord(ctx.runDir))!;
   const result = await releaseRecorded(ctx.runDir);
-  assert.equal(result.released.sort(), ['sshd of host a', 'sshd of host b']);
+  assert.equal(result.released.sort(), [`the hosts' disks in ${record.local!.hostsDir}`, 'sshd of host a', 'sshd of host b'].sort());
+  assert.not.ok(existsSync(record.local!.hostsDir!), "the hosts' disks went with the lab");
+  // Its address claim names a live process (this one: the "crash" was simulated), so it stays; give it back.
+  assert.ok(existsSync(record.local!.addressClaim!.file));
+  await releaseAddressBlock(record.local!.addressClaim!);
   assert.equal(result.skipped, []);
   for (const p of record.processes) assert.is(await procStat(p.pid!), undefined);
   for (const host of a.lab.hosts) assert.ok(await portRefuses(host.address!, host.port!));
@@ -258,7 +271,7 @@ L('a host that refuses the run key: LabError naming the host with its sshd log, 
   const err = await provider.allocate(lab(['a', 'b']), ctx).then(() => undefined, (e: unknown) => e);
   assert.instance(err, LabError);
   const msg = (err as Error).message;
-  assert.match(msg, /^host b: sshd on 127\.0\.0\.3:\d+ runs but an SSH login as \S+ with \S+ failed: .*Permission denied/s);
+  assert.match(msg, /^host b: sshd on 127\.\d+\.\d+\.3:\d+ runs but an SSH login as \S+ with \S+ failed: .*Permission denied/s);
   assert.match(msg, 'last lines of its sshd log');
   assert.match(msg, 'Connection closed by authenticating user');
   assert.equal(await processesNaming(ctx.privateDir), []);
@@ -297,13 +310,13 @@ L('a scenario that sets ansible_python_interpreter keeps it (host, group parent,
   }
 });
 
-L('two labs at once share the addresses on different ports, and each releases only its own', async () => {
+L('two labs at once get addresses of their own, and each releases only its own', async () => {
   const one = createLocalProvider();
   const two = createLocalProvider();
   providers.push(one, two);
   const [a, b] = await Promise.all([one.allocate(lab(['x', 'y']), newRun('twin-1')), two.allocate(lab(['x', 'y']), newRun('twin-2'))]);
-  assert.equal(a.lab.hosts.map((h) => h.address), b.lab.hosts.map((h) => h.address));
-  assert.not.equal(a.lab.hosts.map((h) => h.port), b.lab.hosts.map((h) => h.port));
+  const theirs = new Set(b.lab.hosts.map((h) => h.address));
+  assert.ok(a.lab.hosts.every((h) => !theirs.has(h.address)), `disjoint: ${a.lab.hosts.map((h) => h.address)} / ${[...theirs]}`);
   await one.release();
   for (const h of b.lab.hosts) await run('ssh', sshArgs(b, h, 'true'));
   await two.release();

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRedactor, noRedact, redactEvent } from '../lib/report/redact.js';
+import { execFileSync } from 'node:child_process';
+import { createRedactor, noRedact, redactEvent, secretPieces } from '../lib/report/redact.js';
 
 const test = suite('report: redact');
 
@@ -63,6 +64,50 @@ test('the pre-check does not miss a secret: at the start, at the end, overlappin
   const many = createRedactor(Array.from({ length: 40 }, (_, i) => `s${i}-secret`));
   assert.is(many('x s39-secret y s0-secret'), 'x ******** y ********');
   assert.is(many('nothing here'), 'nothing here');
+});
+
+/** Every encoded form of `values`, as real Python writes them (json, repr, yaml, shlex.quote), one JSON list per value. */
+function pythonForms(values: string[]): string[][] {
+  const script = `
+import json, shlex, sys, yaml
+out = []
+for s in json.loads(sys.stdin.read()):
+    one = [json.dumps(s), json.dumps(s, ensure_ascii=False), json.dumps(s, indent=4), repr(s), repr([s]), str([s, {'k': s}]),
+           yaml.dump(s, allow_unicode=True), yaml.dump({'k': [s]}, allow_unicode=True, default_flow_style=False, indent=4),
+           yaml.dump([s], allow_unicode=True, default_flow_style=True), shlex.quote(s)]
+    one += [json.dumps(f) for f in list(one)]
+    out.append(one)
+print(json.dumps(out))
+`;
+  return JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify(values), encoding: 'utf8' })) as string[][];
+}
+
+test('every form Python (Ansible) prints a secret in is masked: JSON, repr, YAML, shell-quoted, and those JSON-escaped again', () => {
+  const secrets = ['pa"ss\\word-1', "it's-a-secret", 'both\'"and\\', 'non-ascii-pässwörd', 'tab\there-ctl\u0001', 'plain-canary-42'];
+  const r = createRedactor(secrets);
+  const all = pythonForms(secrets);
+  secrets.forEach((secret, i) => {
+    for (const form of all[i]!) {
+      const out = r(`before ${form} after`);
+      assert.ok(out.includes('********'), `${JSON.stringify(secret)} in ${JSON.stringify(form)}: nothing masked`);
+      // What is left must not hold the secret's distinctive middle in any form.
+      const core = secret.replace(/[^a-z0-9-]/g, '').slice(2, 10);
+      assert.not.ok(out.includes(core), `${JSON.stringify(secret)} leaks from ${JSON.stringify(form)} as ${JSON.stringify(out)}`);
+    }
+  });
+  assert.is(r('x pa&quot;ss\\word-1 y'), 'x ******** y', 'XML-escaped');
+});
+
+test('a multi-line secret: every line of it is masked, as stdout_lines prints them; short lines are not', () => {
+  const pem = '-----BEGIN TEST KEY-----\nMIIEpAIBAAKCAQEAtest1line\n  b64+/=second-line  \nab\n-----END TEST KEY-----\n';
+  assert.equal(secretPieces(pem).slice(1), ['-----BEGIN TEST KEY-----', 'MIIEpAIBAAKCAQEAtest1line', 'b64+/=second-line', '-----END TEST KEY-----']);
+  const r = createRedactor([pem]);
+  const lines = JSON.stringify({ stdout_lines: pem.split('\n') });
+  const out = r(lines);
+  assert.not.ok(out.includes('MIIEpAIBAAKCAQEAtest1line') || out.includes('second-line'), out);
+  assert.ok(out.includes('"ab"'), 'a 2-character line is left alone');
+  assert.is(r('x MIIEpAIBAAKCAQEAtest1line y'), 'x ******** y');
+  assert.equal(secretPieces('one-line'), ['one-line']);
 });
 
 test.run();

@@ -3,9 +3,12 @@
  * every PEM private key block (even one embedded in a log or a JSON string) replaced whole.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
+import path from 'node:path';
 import { REDACTED, type Redact } from '../report/redact.js';
+import { SNIFF_BYTES, looksLikeText } from './sensitive.js';
 
 const BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/;
 
@@ -100,4 +103,48 @@ export async function scrubFileTo(file: string, out: string, redact: Redact, sig
     throw err;
   }
   return written;
+}
+
+/** Text files up to this size are redacted in place in memory; bigger ones are streamed. */
+const IN_PLACE_MEMORY_BYTES = 64 << 20;
+
+/**
+ * Redacts a file in place, as the bundle would pack it (a text file: no NUL in its first 8 KiB;
+ * secrets and PEM private key blocks masked); binary files are left as they are. The file is
+ * replaced atomically, and only when something changed. Returns whether it changed.
+ */
+export async function scrubFileInPlace(file: string, redact: Redact, signal?: AbortSignal): Promise<boolean> {
+  const st = await stat(file);
+  if (!st.isFile() || st.size === 0) return false;
+  const fh = await open(file, 'r');
+  let head: Buffer;
+  try {
+    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  if (!looksLikeText(head)) return false;
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    if (st.size <= IN_PLACE_MEMORY_BYTES) {
+      const data = await readFile(file, { signal });
+      const out = scrubBuffer(data, redact);
+      if (out === data) return false;
+      const w = await open(tmp, 'wx', st.mode & 0o777);
+      try {
+        await w.writeFile(out);
+      } finally {
+        await w.close();
+      }
+    } else {
+      await scrubFileTo(file, tmp, redact, signal);
+    }
+    await rename(tmp, file);
+    return true;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -1,11 +1,14 @@
 /**
  * Listing what of a run directory may go into its bundle: regular files and folders only, in
- * sorted order, never `.private/`, never links, sockets, FIFOs or devices, never key-like names.
+ * sorted order, never `.private/` or a top `lab/` (host disks), never links, sockets, FIFOs or devices, never key-like names.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { PRIVATE_DIR, isTempName, privateKeyName } from './sensitive.js';
+
+/** Where run directories of earlier versions kept the local lab's host disks: never bundled whole. */
+const LAB_DISKS_DIR = 'lab';
 
 /** One file or folder to pack: its path inside the bundle (`/`-separated) and on disk. */
 export interface PackItem {
@@ -64,6 +67,10 @@ export async function walkRunDir(root: string, signal?: AbortSignal): Promise<{ 
       const abs = path.join(dir, name);
       if (name === PRIVATE_DIR) {
         skipped.push({ path: childRel, reason: 'private to the run (keys, sockets)' });
+        continue;
+      }
+      if (!rel && name === LAB_DISKS_DIR) {
+        skipped.push({ path: childRel, reason: "the local lab's host disks: only what stages collected (hosts/) is bundled" });
         continue;
       }
       if (isTempName(name)) {

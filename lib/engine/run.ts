@@ -50,6 +50,8 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
   verbosity?: number;
+  /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
+  keepLab?: boolean;
 }
 
 /** How a stage ended, as the run reports it. */
@@ -146,7 +148,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   let crash: unknown;
   try {
     try {
-      allocated = await provider.allocate(scenario.lab, { runDir: dir.root, privateDir: dir.privateDir, signal: opts.signal, log: (m) => opts.write?.(`${m}\n`) });
+      allocated = await provider.allocate(scenario.lab, { runDir: dir.root, privateDir: dir.privateDir, signal: opts.signal, log: (m) => opts.write?.(`${m}\n`), keepLab: opts.keepLab });
     } catch (err) {
       if (!(err instanceof HarnessError)) throw err;
       runStatus = opts.signal?.aborted ? 'interrupted' : 'error';

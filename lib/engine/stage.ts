@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import os from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import pLimit from 'p-limit';
@@ -16,6 +17,7 @@ import { selectHosts } from './patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';
+import { scrubFileInPlace } from '../bundle/scrub.js';
 
 /** What {@link runStage} needs: the run so far and where to report. */
 export interface StageContext {
@@ -55,8 +57,34 @@ export interface StageOutcome {
 async function runAttempt(ctx: StageContext, attempt: number, stageDir: string): Promise<{ status: StageStatus; reason?: string; exitCode?: number; published: Vars }> {
   const { stage, scenario } = ctx;
   const vars = stageExtraVars(scenario, stage, ctx.published, ctx.overrides, [...ctx.secrets.keys()]);
-  const varsFile = path.join(stageDir, 'extra-vars.json');
-  await writeFileAtomic(varsFile, `${JSON.stringify(vars, null, 2)}\n`, 0o600);
+  const { file: varsFile, remove: removeVars } = await writeExtraVars(vars, stageDir, ctx.redact);
+  try {
+    return await runPlaybookAttempt(ctx, attempt, stageDir, varsFile);
+  } finally {
+    await removeVars();
+  }
+}
+
+/**
+ * Writes a stage's extra vars: `extra-vars.json` in the stage folder, redacted. When that masked
+ * something (data published with set_stats holding a secret), Ansible gets the real values from
+ * a copy in a private temp folder outside the run directory (0700/0600), removed after the attempt.
+ */
+async function writeExtraVars(vars: Vars, stageDir: string, redact: (text: string) => string): Promise<{ file: string; remove: () => Promise<void> }> {
+  const text = `${JSON.stringify(vars, null, 2)}\n`;
+  const masked = `${JSON.stringify(redactEvent(vars, redact), null, 2)}\n`;
+  const shown = path.join(stageDir, 'extra-vars.json');
+  await writeFileAtomic(shown, masked, 0o600);
+  if (masked === text) return { file: shown, remove: async () => {} };
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'harness-vars-'));
+  const real = path.join(tmp, 'extra-vars.json');
+  await writeFileAtomic(real, text, 0o600);
+  return { file: real, remove: () => rm(tmp, { recursive: true, force: true }) };
+}
+
+/** Runs the playbook of one attempt with the extra vars in `varsFile`. */
+async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: string, varsFile: string): Promise<{ status: StageStatus; reason?: string; exitCode?: number; published: Vars }> {
+  const { stage } = ctx;
   const args = playbookArgv({
     playbook: stage.playbook!,
     inventory: ctx.ansibleFiles.inventory,
@@ -126,6 +154,8 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
         const dest = path.join(ctx.dir.hostsDir, host.name);
         try {
           const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal, maxFileBytes: MAX_FILE_BYTES });
+          // The run directory keeps what it fetched as safe as the bundle: text redacted in place.
+          for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
           for (const f of got.fetched) {
             if (!/\.xml$/i.test(f.local)) continue;
             const xml = ctx.redact(await readFile(f.local, 'utf8'));
@@ -164,6 +194,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
             maxFileBytes: MAX_FILE_BYTES,
             maxTotalBytes: MAX_HOST_BYTES,
           });
+          for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
           for (const m of got.missing) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${m} is missing` });
           for (const k of got.skipped) ctx.emit({ kind: 'warning', time: Date.now(), stage: ctx.stage.name, attempt, message: `${host.name}: ${k.remote} not collected: ${k.reason}` });
           const bytes = got.fetched.reduce((n, f) => n + f.bytes, 0);

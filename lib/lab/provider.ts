@@ -10,6 +10,8 @@ export interface AllocateContext {
   signal?: AbortSignal;
   /** Progress messages for the console. */
   log?: (message: string) => void;
+  /** Leave the hosts' own disks (local lab) at release, and say where they are. @default false */
+  keepLab?: boolean;
 }
 
 /** A lab made real: the hosts with their connection filled in, and how to reach them. */

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
 import { sessionStrays } from './local/strays.js';
+import { releaseStaleClaim } from './local/claims.js';
+import { removeHostsDir } from './local/host-roots.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { procStat, procCmdline, stopProcess, stopTree } from '../util/proc.js';
 
@@ -47,6 +49,16 @@ export interface RecordedHost {
   log?: string;
 }
 
+/** What a local lab holds besides processes: its address block and its own folder of host disks. */
+export interface RecordedLocal {
+  /** The claim file of its loopback block and the token saying it is this lab's. */
+  addressClaim?: { file: string; token: string };
+  /** The lab's own folder of host roots (outside the run directory), removed by cleanup. */
+  hostsDir?: string;
+  /** The run kept the hosts' disks at release (`--keep-lab`). */
+  keep?: boolean;
+}
+
 /** The content of `lab.json`. */
 export interface LabRecord {
   version: 1;
@@ -54,6 +66,8 @@ export interface LabRecord {
   updatedAt: string;
   hosts: RecordedHost[];
   processes: RecordedProcess[];
+  /** The local provider's own section. */
+  local?: RecordedLocal;
 }
 
 /** The path of the record of a run directory. */
@@ -223,6 +237,10 @@ export async function releaseRecorded(runDir: string, opts: { graceMs?: number }
         if ((await stopTree(stray, opts.graceMs)) === 'stopped') released.push(`pid ${stray.pid} started on ${h.name}`);
       }
     }
+    // Its address block (if its owner is gone) and its hosts' disks, once nothing runs on them.
+    const own = record.local;
+    if (own?.addressClaim && (await releaseStaleClaim(own.addressClaim))) released.push(`loopback addresses ${path.basename(own.addressClaim.file, '.claim')}.*`);
+    if (own?.hostsDir && !skipped.length && (await removeHostsDir(own.hostsDir, runDir))) released.push(`the hosts' disks in ${own.hostsDir}`);
   }
   await writeLabRecord(runDir, record);
   return { released, skipped };

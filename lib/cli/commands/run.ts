@@ -13,6 +13,7 @@ const run: Command = {
       .option('until', { type: 'string', describe: 'Stop after this stage' })
       .option('resume', { type: 'string', describe: 'Continue a failed or interrupted run (default: the newest) from its last good checkpoint, with its parameters' })
       .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
+      .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
@@ -43,6 +44,7 @@ const run: Command = {
         checkpoints: args.checkpoints as boolean,
         killGraceMs: (args.killGrace as number) * 1000,
         verbosity: Math.min(4, (args.verbose as number | undefined) ?? 0),
+        keepLab: args.keepLab as boolean,
       }),
     );
     printRunResult(io, result);

@@ -1,16 +1,16 @@
 /**
- * Where a local host listens: its own loopback address 127.0.0.N and a random high port that
- * was free when checked (two runs at once pick different ports on the same addresses).
+ * Where a local host listens: its own loopback address 127.X.Y.N (in the block its lab claimed,
+ * see claims.ts) and a random high port that was free when checked.
  */
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { LabError } from '../../errors.js';
 
-/** The loopback address of the host at `index` (0-based): 127.0.0.<first + index>. */
-export function loopbackAddress(index: number, first: number): string {
+/** The loopback address of the host at `index` (0-based): `<prefix><first + index>`, prefix `127.X.Y.`. @default prefix '127.0.0.' */
+export function loopbackAddress(index: number, first: number, prefix = '127.0.0.'): string {
   const n = first + index;
-  if (n > 254) throw new LabError(`the local lab has no loopback address left for host number ${index + 1} (127.0.0.${n}); declare fewer hosts`);
-  return `127.0.0.${n}`;
+  if (n > 254) throw new LabError(`the local lab has no loopback address left for host number ${index + 1} (${prefix}${n}); declare fewer hosts`);
+  return `${prefix}${n}`;
 }
 
 /** Ports we pick from: high, but below Linux's ephemeral range (32768+) used for outgoing connections. */

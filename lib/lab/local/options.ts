@@ -4,22 +4,26 @@
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
+import { defaultClaimsDir } from './claims.js';
 
 /** How the `local` provider runs its hosts. */
 export interface LocalProviderOptions {
   /**
    * The folder holding each host's own root directory `<hostsRoot>/<host>` (its
-   * `harness_host_root`: the hosts share one filesystem, so playbooks write under it).
-   * @default `<runDir>/lab`
+   * `harness_host_root`: the hosts share one filesystem, so playbooks write under it). A folder
+   * given here is the caller's: it is never removed.
+   * @default a folder of the lab's own outside the run directory (host-roots.ts), removed at release unless kept
    */
   hostsRoot?: string;
+  /** The folder of loopback address claims every run on the machine shares (claims.ts). @default `<tmp>/ansible-harness-addresses` */
+  addressClaims?: string;
   /**
    * Lines put at the top of every host's `sshd_config` (sshd takes the first value of a
    * keyword, so they win over ours; no `Match` blocks), or a function giving them per host.
    * @default []
    */
   sshdExtraConfig?: string | string[] | ((host: string) => string[]);
-  /** Hosts get 127.0.0.<firstAddress + index>, in declaration order. @default 2 */
+  /** Hosts get 127.X.Y.<firstAddress + index> in the lab's own block, in declaration order. @default 2 */
   firstAddress?: number;
   /** The sshd binary (an absolute path: sshd refuses to re-exec otherwise). @default '/usr/sbin/sshd' */
   sshdPath?: string;
@@ -37,7 +41,9 @@ export interface LocalProviderOptions {
 
 /** {@link LocalProviderOptions} with every default applied. */
 export interface ResolvedLocalOptions {
-  hostsRoot: (runDir: string) => string;
+  /** The caller's folder of host roots, if one was given. */
+  hostsRoot: string | undefined;
+  addressClaims: string;
   sshdExtraConfig: (host: string) => string[];
   firstAddress: number;
   sshdPath: string;
@@ -56,7 +62,7 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return value;
 }
 
-const KNOWN = ['hostsRoot', 'sshdExtraConfig', 'firstAddress', 'sshdPath', 'sshPath', 'startTimeoutMs', 'stopGraceMs', 'concurrency', 'user'];
+const KNOWN = ['hostsRoot', 'addressClaims', 'sshdExtraConfig', 'firstAddress', 'sshdPath', 'sshPath', 'startTimeoutMs', 'stopGraceMs', 'concurrency', 'user'];
 
 /** Applies the defaults and checks every option; throws InputError naming the bad one. */
 export function resolveLocalOptions(opts: LocalProviderOptions = {}): ResolvedLocalOptions {
@@ -73,14 +79,15 @@ export function resolveLocalOptions(opts: LocalProviderOptions = {}): ResolvedLo
   if (typeof extra !== 'function' && (!Array.isArray(extra) || extra.some((l) => typeof l !== 'string'))) {
     throw new InputError(`local provider option 'sshdExtraConfig' must be a list of sshd_config lines, got ${JSON.stringify(raw)}`);
   }
-  for (const [name, value] of [['hostsRoot', opts.hostsRoot], ['sshPath', opts.sshPath], ['user', opts.user]] as const) {
+  for (const [name, value] of [['hostsRoot', opts.hostsRoot], ['addressClaims', opts.addressClaims], ['sshPath', opts.sshPath], ['user', opts.user]] as const) {
     if (value !== undefined && (typeof value !== 'string' || !value)) {
       throw new InputError(`local provider option '${name}' must be a non-empty string, got ${JSON.stringify(value)}`);
     }
   }
   const hostsRoot = opts.hostsRoot;
   return {
-    hostsRoot: (runDir) => path.resolve(hostsRoot ?? path.join(runDir, 'lab')),
+    hostsRoot: hostsRoot === undefined ? undefined : path.resolve(hostsRoot),
+    addressClaims: path.resolve(opts.addressClaims ?? defaultClaimsDir()),
     sshdExtraConfig: typeof extra === 'function' ? extra : () => extra,
     firstAddress: positiveInt('firstAddress', opts.firstAddress, 2, 254),
     sshdPath,

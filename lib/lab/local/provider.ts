@@ -1,13 +1,15 @@
 /**
  * The `local` lab provider: every declared host is a real sshd on its own loopback address
- * (127.0.0.N, N from 2 up, in declaration order) and a random free high port, logged in to as
- * the current user with one ed25519 key made for the run. What runs is recorded in
- * `<runDir>/lab.json` on every change, so `releaseRecorded` can stop it after a crash.
+ * (127.X.Y.N in a block the lab claimed for itself, see claims.ts; N from 2 up, in declaration
+ * order) and a random free high port, logged in to as the current user with one ed25519 key made
+ * for the run. What runs is recorded in `<runDir>/lab.json` on every change, so
+ * `releaseRecorded` can stop it (and give back its addresses and disks) after a crash.
  *
  * Layout: `<privateDir>/id_ed25519` (client key, 0600), `<privateDir>/known_hosts`,
  * `<privateDir>/hosts/<host>/{sshd_config,ssh_host_ed25519_key,sshd.pid,sshd.log}`; each host's
- * own root directory (`harness_host_root`) is `<hostsRoot>/<host>`, `<runDir>/lab/<host>` by
- * default: it is the host's "disk", kept with the run for inspection.
+ * own root directory (`harness_host_root`, its "disk") is `<hostsRoot>/<host>`, by default in a
+ * folder of the lab's own outside the run directory (host-roots.ts), removed at release unless
+ * the run keeps it (`keepLab`): the run directory gets only what a stage collects.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { LabError } from '../../errors.js';
 import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
 import { LabRecorder, releaseRecorded, type RecordedHost, type RecordedProcess } from '../record.js';
 import { freePort, loopbackAddress } from './address.js';
+import { claimAddressBlock, releaseAddressBlock, type AddressClaim } from './claims.js';
+import { makeHostsDir, removeHostsDir } from './host-roots.js';
 import { waitForSshBanner } from './banner.js';
 import { sshCheck } from './check.js';
 import { placeHost } from './host-vars.js';
@@ -79,6 +83,9 @@ class LocalProvider implements LabProvider, CheckpointCapable {
   private recorder: LabRecorder | undefined;
   private allocating: Promise<unknown> | undefined;
   private cancel: AbortController | undefined;
+  /** The address block claimed, the lab's own folder of host roots, and what release does with them. */
+  private claim: AddressClaim | undefined;
+  private hostsDir: { dir: string; runDir: string; keep: boolean; log: (m: string) => void } | undefined;
 
   constructor(opts: ResolvedLocalOptions) {
     this.opts = opts;
@@ -112,24 +119,51 @@ class LocalProvider implements LabProvider, CheckpointCapable {
       this.cancel?.abort(new LabError('allocation of the local lab was cancelled by release()'));
       await this.allocating;
     }
-    await this.stopAll();
+    try {
+      await this.stopAll();
+    } finally {
+      await this.releaseOwn();
+    }
+  }
+
+  /** Gives back the address block and removes the hosts' disks (unless kept); after the processes are stopped. */
+  private async releaseOwn(): Promise<void> {
+    const claim = this.claim;
+    const roots = this.hostsDir;
+    this.claim = undefined;
+    this.hostsDir = undefined;
+    if (claim) await releaseAddressBlock(claim);
+    if (!roots) return;
+    if (roots.keep) roots.log(`local lab: kept the hosts' disks (--keep-lab) in ${roots.dir}; remove it when done (rm -r, or harness cleanup ${roots.runDir})`);
+    else await removeHostsDir(roots.dir, roots.runDir);
   }
 
   private async allocateAll(lab: Lab, ctx: AllocateContext, signal: AbortSignal): Promise<AllocatedLab> {
     const log = ctx.log ?? (() => {});
     const o = this.opts;
     lab.hosts.forEach((h) => checkHostName(h.name));
-    const addresses = lab.hosts.map((_, i) => loopbackAddress(i, o.firstAddress));
-    const hostsRoot = o.hostsRoot(ctx.runDir);
-
     const stale = await releaseRecorded(ctx.runDir, { graceMs: o.stopGraceMs });
     if (stale.released.length) log(`local lab: stopped what a previous allocation left running: ${stale.released.join(', ')}`);
+
+    // Addresses of its own (two labs at once never share one) and disks outside the run directory.
+    this.claim = await claimAddressBlock({ dir: o.addressClaims, runDir: ctx.runDir, first: o.firstAddress, count: lab.hosts.length, signal });
+    const claim = this.claim;
+    const addresses = lab.hosts.map((_, i) => loopbackAddress(i, o.firstAddress, claim.prefix));
+    let hostsRoot = o.hostsRoot;
+    if (hostsRoot === undefined) {
+      hostsRoot = await makeHostsDir(ctx.runDir);
+      this.hostsDir = { dir: hostsRoot, runDir: ctx.runDir, keep: ctx.keepLab ?? false, log };
+    }
+    const ownHostsDir = this.hostsDir?.dir;
 
     await mkdir(ctx.privateDir, { recursive: true, mode: 0o700 });
     await ensurePrivsepDir();
     const clientKey = await ensureKeyPair(path.join(ctx.privateDir, 'id_ed25519'), `ansible-harness run ${path.basename(ctx.runDir)}`, signal);
 
-    const recorder = new LabRecorder(ctx.runDir, { provider: 'local', hosts: [], processes: [] });
+    const recorder = new LabRecorder(ctx.runDir, {
+      provider: 'local', hosts: [], processes: [],
+      local: { addressClaim: { file: claim.file, token: claim.token }, ...(ownHostsDir ? { hostsDir: ownHostsDir } : {}), ...(ctx.keepLab ? { keep: true } : {}) },
+    });
     this.recorder = recorder;
     await recorder.update((r) => {
       r.hosts = lab.hosts.map((h, i): RecordedHost => {
@@ -149,7 +183,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
         limit(async () => {
           hostSignal.throwIfAborted();
           try {
-            const { key, port } = await this.startHost(h, addresses[i]!, clientKey, ctx, hostSignal);
+            const { key, port } = await this.startHost(h, addresses[i]!, path.join(hostsRoot, h.name), clientKey, ctx, hostSignal);
             hostKeys.set(h.name, key);
             log(`local lab: ${h.name} listens on ${addresses[i]}:${port}`);
             return port;
@@ -199,6 +233,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
   private async startHost(
     host: Host,
     address: string,
+    root: string,
     clientKey: KeyPair,
     ctx: AllocateContext,
     signal: AbortSignal,
@@ -206,7 +241,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     const o = this.opts;
     const f = hostFiles(ctx.privateDir, host.name);
     await mkdir(f.dir, { recursive: true, mode: 0o700 });
-    await mkdir(path.join(o.hostsRoot(ctx.runDir), host.name), { recursive: true });
+    await mkdir(root, { recursive: true });
     const key = await ensureKeyPair(f.hostKey, `ansible-harness host ${host.name}`, signal);
     const extra = o.sshdExtraConfig(host.name);
 
@@ -306,7 +341,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
   }
 }
 
-/** A `local` lab provider: hosts as real sshd processes on 127.0.0.N. */
+/** A `local` lab provider: hosts as real sshd processes on 127.X.Y.N, a loopback block of the lab's own. */
 export function createLocalProvider(opts?: LocalProviderOptions): LabProvider {
   return new LocalProvider(resolveLocalOptions(opts));
 }
