@@ -19,7 +19,7 @@ type HostName = (typeof HOSTS)[number];
 const NOVA_CPU = 2;
 /** The scenario secret `admin_password`: nodes register with it; it must never be written. */
 const SECRET = `demo-secret-${process.pid}-${Date.now().toString(36)}`;
-const JUNIT_XSD = path.resolve(PACKAGE_ROOT, '..', 'shared', 'schemas', 'junit-10.xsd');
+const JUNIT_XSD = path.resolve(PACKAGE_ROOT, 'test', 'fixtures', 'junit-10.xsd');
 
 /** The checks test.yml reports, one testcase each. */
 const E2E_CHECKS = [

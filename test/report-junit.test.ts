@@ -9,8 +9,9 @@ import { createRedactor } from '../lib/report/redact.js';
 import { firstLine } from '../lib/report/text.js';
 import { childElements, parseXml, textOf, type XmlElement } from '../lib/report/xml-parse.js';
 import { demoStream, Stream } from './report-stream.js';
+import { JUNIT_XSD } from './helpers/junit.js';
 
-const XSD = '/work/shared/schemas/junit-10.xsd';
+const XSD = JUNIT_XSD;
 const test = suite('report: junit');
 let dir: string;
 test.before.each(() => {

@@ -266,6 +266,7 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
           prev.message = clip(e.message, failed ? limits.failureMessageChars : limits.messageChars) ?? prev.message;
         } else if (RANK[e.status] === RANK[prev.status]) {
           prev.ignored = prev.ignored && e.ignored === true;
+          if (e.item === undefined && e.status === 'failed' && e.rescued === true) prev.rescued = true;
           if (!failed && e.message !== undefined) prev.message = clip(e.message, limits.messageChars);
         }
         if (was.status !== prev.status || was.ignored !== prev.ignored || was.rescued !== prev.rescued) place(h, prev, was);

@@ -418,6 +418,9 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       case 'failed':
         if (e.rescued) {
           c.ran = true;
+          // The loop's failed items were rescued with their task.
+          for (const l of c.failedItems) push(c, 'rescued', `item ${l}`);
+          c.failedItems = NO_LINES;
           push(c, 'rescued', msg || 'failed');
         } else if (e.ignored) {
           c.ran = true;

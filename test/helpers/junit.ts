@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 
 /** The Jenkins JUnit schema our XML must satisfy. */
-export const JUNIT_XSD = path.resolve(PACKAGE_ROOT, '..', 'shared', 'schemas', 'junit-10.xsd');
+export const JUNIT_XSD = path.resolve(PACKAGE_ROOT, 'test', 'fixtures', 'junit-10.xsd');
 
 /** Validates a JUnit file with the real `xmllint --schema`; resolves to xmllint's complaint or ''. */
 export function xmllintErrors(file: string): Promise<string> {
