@@ -90,4 +90,27 @@ test('durations read well', () => {
   assert.is(formatDuration(NaN), '-');
 });
 
+test('counted as the recap: rescued and ignored-unreachable are no failures, non-voting apart, the stats event is the total, a restore said once', () => {
+  const s = new Stream().runStart('demo', ['a', 'nv', 'r']);
+  const base = { play: 'p', action: 'command', duration: 0.1, ignored: false };
+  s.stageStart('a', 0);
+  s.events.push({ kind: 'host_result', time: 1, stage: 'a', attempt: 1, taskId: 't1', task: 'boom', host: 'h1', status: 'failed', ...base, rescued: true, counts: { rescued: 1 } });
+  s.events.push({ kind: 'host_result', time: 2, stage: 'a', attempt: 1, taskId: 't2', task: 'ping', host: 'dead', status: 'unreachable', ...base, ignored: true });
+  s.events.push({ kind: 'stats', time: 3, stage: 'a', attempt: 1, custom: {}, hosts: { h1: { ok: 1, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 1, ignored: 0 }, dead: { ok: 1, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 1 } } });
+  s.stageEnd('a', 0, 'passed', { exitCode: 0 });
+  s.events.push({ kind: 'stage_start', time: 4, stage: 'nv', attempt: 1, index: 1, voting: false });
+  s.events.push({ kind: 'host_result', time: 5, stage: 'nv', attempt: 1, taskId: 't3', task: 'check', host: 'h1', status: 'failed', ...base, message: 'nope' });
+  s.events.push({ kind: 'stage_end', time: 6, stage: 'nv', attempt: 1, index: 1, status: 'failed', exitCode: 2, voting: false });
+  s.stageEnd('r', 2, 'restored', { checkpoint: 'ck-1', reason: 'restored from checkpoint ck-1 (after stage a)' });
+  s.runEnd('passed', 0);
+  const out = run(false, s.events);
+  assert.match(out, 'Tasks: 2 ok, 0 changed, 0 unreachable, 0 failed, 0 skipped, 1 rescued, 1 ignored\n');
+  assert.match(out, 'Tasks of non-voting stages (not counted): 0 ok, 0 changed, 0 unreachable, 1 failed, 0 skipped, 0 rescued, 0 ignored\n');
+  assert.not.match(out, 'Failed (');
+  assert.match(out, 'Failed in non-voting stages (not counted) (1):\n  nv: [h1] check: nope\n');
+  assert.match(out, '[nv] stage nv failed (non-voting: does not fail the run)');
+  assert.match(out, /failed\s+nv\s+\S+\s+non-voting; exit code 2/);
+  assert.match(out, '[r] stage r restored: restored from checkpoint ck-1 (after stage a)\n', 'the checkpoint named once');
+});
+
 test.run();

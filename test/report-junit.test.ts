@@ -284,4 +284,53 @@ test('a results file that is XML but not JUnit becomes an error case', async () 
   assert.match(err.attrs.message!, 'the root element is <html>, not <testsuites> or <testsuite>');
 });
 
+test('counted as Ansible counts: rescued and ignored-unreachable pass, non-voting marked, a task run twice is two cases, a hung task named, a retry that failed again keeps rerunFailure', async () => {
+  const file = path.join(dir, 'counting.xml');
+  const sink = createJUnitSink({ file, scenario: 'demo' });
+  const s = new Stream().runStart('demo', ['a', 'nv', 'slow', 'again']);
+  const base = { play: 'p', action: 'command', duration: 0.1 };
+  s.stageStart('a', 0);
+  const result = (stage: string, attempt: number, taskId: string, task: string, host: string, status: 'ok' | 'failed' | 'unreachable', extra: object = {}) =>
+    s.events.push({ kind: 'host_result', time: (s.time += 10), stage, attempt, taskId, task, host, status, ignored: false, ...base, ...extra });
+  result('a', 1, 't1', 'boom', 'h1', 'failed', { rescued: true, message: 'boom' });
+  result('a', 1, 't2', 'ping', 'dead', 'unreachable', { ignored: true, message: 'Connection refused' });
+  result('a', 1, 'h', 'restart', 'h1', 'ok');
+  result('a', 1, 'h', 'restart', 'h1', 'ok');
+  s.stageEnd('a', 0, 'passed', { exitCode: 0 });
+  s.events.push({ kind: 'stage_start', time: (s.time += 10), stage: 'nv', attempt: 1, index: 1, voting: false });
+  result('nv', 1, 't3', 'check', 'h1', 'failed', { message: 'nope' });
+  s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'nv', attempt: 1, index: 1, status: 'failed', exitCode: 2, voting: false });
+  s.stageStart('slow', 2);
+  s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'slow', attempt: 1, index: 2, status: 'error', reason: 'timed out after 1.0s', hung: [{ task: 'sleep forever', hosts: ['h1', 'h2'] }] });
+  for (const attempt of [1, 2]) {
+    s.stageStart('again', 3, attempt);
+    result('again', attempt, 't4', 'flap', 'h1', 'failed', { message: `no ${attempt}` });
+    s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'again', attempt, index: 3, status: 'failed', exitCode: 2, ...(attempt === 1 ? { retrying: true } : {}) });
+  }
+  s.runEnd('failed', 1);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const root = load(file);
+  const a = suiteNamed(root, 'a');
+  assert.equal(counts(a), [4, 0, 0, 0]);
+  assert.match(textOf(child(caseNamed(a, '[h1] boom'), 'system-out')!), 'rescued failure: boom');
+  assert.match(textOf(child(caseNamed(a, '[dead] ping'), 'system-out')!), 'ignored failure: unreachable: Connection refused');
+  caseNamed(a, '[h1] restart');
+  caseNamed(a, '[h1] restart (run 2)');
+  const nv = suiteNamed(root, 'nv');
+  const f = child(caseNamed(nv, '[h1] check'), 'failure')!;
+  assert.is(f.attrs.type, 'failed (non-voting)');
+  assert.is(f.attrs.message, '[non-voting] nope');
+  assert.ok(childElements(childElements(nv, 'properties')[0]!, 'property').some((p) => p.attrs.name === 'voting' && p.attrs.value === 'false'));
+  const slow = suiteNamed(root, 'slow');
+  assert.equal(cases(slow).map((c) => c.attrs.name), ['[h1] sleep forever', '[h2] sleep forever'], 'the hung task, not a [harness] case');
+  assert.is(child(caseNamed(slow, '[h2] sleep forever'), 'error')!.attrs.type, 'timeout');
+  const first = suiteNamed(root, 'again');
+  assert.equal(counts(first), [1, 0, 0, 0]);
+  assert.is(child(caseNamed(first, '[h1] flap'), 'rerunFailure')!.attrs.message, 'no 1');
+  assert.equal(counts(suiteNamed(root, 'again (attempt 2)')), [1, 1, 0, 0]);
+  assert.is(root.attrs.failures, '2', 'the non-voting failure and the last attempt of again');
+});
+
 test.run();

@@ -268,7 +268,8 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       for (const h of e.hung) {
         for (const host of h.hosts) {
           const c = liveCase(s, `hung\u0000${h.task}`, host, h.task, '');
-          c.timeout = `${reason || 'timed out'}: task '${clean(h.task, 1000)}' did not end on ${clean(host, 500)}`;
+          const task = clean(h.task, 1000);
+          c.timeout = reason.includes(task) ? reason : `${reason || 'timed out'}: task '${task}' did not end on ${clean(host, 500)}`;
         }
       }
     } else if (e.status === 'error') {
