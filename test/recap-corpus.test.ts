@@ -124,9 +124,9 @@ test('every playbook: the harness counts what PLAY RECAP counts, bucket by bucke
       const j = journal.stages.find((s) => s.name === name)!;
       if ((j.status === 'passed') !== (want.exitCode === 0) || (j.exitCode ?? -1) !== want.exitCode)
         problems.push(`${name}: stage ${j.status} (exit ${j.exitCode}) but ansible-playbook exited ${want.exitCode}`);
-      // JUnit: the task cases that fail are Ansible's failed + unreachable.
+      // JUnit: the task cases that fail are Ansible's failed + unreachable (an include Ansible stopped on, it does not count).
       const r = sumRecaps(want.recap);
-      const failing = cases.filter((c) => c.suite === name && !c.name.startsWith('[harness]') && (c.outcome === 'failure' || c.outcome === 'error')).length;
+      const failing = cases.filter((c) => c.suite === name && !c.name.startsWith('[harness]') && c.type !== 'include' && (c.outcome === 'failure' || c.outcome === 'error')).length;
       if (failing !== r.failures + r.unreachable) problems.push(`${name}: ${failing} failing JUnit case(s), recap has failed ${r.failures} + unreachable ${r.unreachable}`);
     });
     assert.equal(problems, [], problems.join('\n'));
@@ -144,6 +144,10 @@ test('every playbook: the harness counts what PLAY RECAP counts, bucket by bucke
     assert.match(results('05-loop-items').find((e) => e.status === 'failed' && e.item === 'b')?.message ?? '', 'failed_when condition met');
     // An include-time error: its text is the stage's reason.
     assert.match(journal.stages.find((s) => s.name === '08-include-role-missing')!.reason ?? '', "the role 'nope' was not found");
+    const include = cases.find((c) => c.suite === '08-include-role-missing' && c.name === '[h1] include a missing role');
+    assert.is(include?.outcome, 'failure', 'the include is the failing case');
+    assert.match(include?.message ?? '', "ERROR! the role 'nope' was not found");
+    assert.not.ok(cases.some((c) => c.suite === '08-include-role-missing' && c.name.startsWith('[harness]')));
     // ignore_unreachable: ok + ignored, no unreachable case.
     assert.ok(results('15-ignore-unreachable').some((e) => e.host === 'dead' && e.status === 'unreachable' && e.ignored));
     // A nested ansible-playbook's events stay out: no phantom localhost, one recap.

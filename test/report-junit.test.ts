@@ -333,4 +333,24 @@ test('counted as Ansible counts: rescued and ignored-unreachable pass, non-votin
   assert.is(root.attrs.failures, '2', 'the non-voting failure and the last attempt of again');
 });
 
+test('an error Ansible stops on while loading an include fails that include, not a [harness] case', async () => {
+  const file = path.join(dir, 'include.xml');
+  const sink = createJUnitSink({ file, scenario: 'demo' });
+  const s = new Stream().runStart('demo', ['inc']);
+  s.stageStart('inc', 0);
+  s.events.push({ kind: 'task_start', time: (s.time += 10), stage: 'inc', attempt: 1, play: 'p', task: 'load role', taskId: 'i1', action: 'include_role', handler: false });
+  for (const host of ['h1', 'h2'])
+    s.events.push({ kind: 'host_result', time: (s.time += 10), stage: 'inc', attempt: 1, play: 'p', task: 'load role', taskId: 'i1', action: 'include_role', host, status: 'ok', ignored: false, duration: 0 });
+  s.stageEnd('inc', 0, 'failed', { exitCode: 2, reason: "ansible-playbook exited 2 (ERROR! the role 'nope' was not found in /x/roles)" });
+  s.runEnd('failed', 1);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const inc = suiteNamed(load(file), 'inc');
+  assert.equal(cases(inc).map((c) => c.attrs.name), ['[h1] load role', '[h2] load role']);
+  const f = child(caseNamed(inc, '[h2] load role'), 'failure')!;
+  assert.is(f.attrs.type, 'include');
+  assert.is(f.attrs.message, "ERROR! the role 'nope' was not found in /x/roles");
+});
+
 test.run();

@@ -23,6 +23,9 @@ export interface JUnitSinkOptions {
   costFactor?: number;
 }
 
+/** Tasks that load more tasks as the play runs (their load errors stop Ansible). */
+const INCLUDE_ACTIONS = /(^|\.)(include_tasks|include_role|include)$/;
+
 /** The pseudo-host of the test cases the harness adds about a stage as a whole. */
 export const STAGE_CASE_HOST = 'harness';
 /** At most this many failure lines (items, messages) are kept per test case. */
@@ -51,6 +54,8 @@ interface LiveCase {
   finished: boolean;
   /** The stage timed out while this task ran on the host. */
   timeout?: string;
+  /** Ansible stopped on an error loading what this include names (`ERROR! the role 'nope' was not found`). */
+  includeError?: string;
 }
 
 interface StageSuite {
@@ -72,6 +77,9 @@ interface StageSuite {
   held?: SuiteData;
   /** A later attempt of the stage started: the held failures are an earlier attempt's. */
   superseded?: boolean;
+  /** The cases of the last task, when it was an include and no task started after it. */
+  lastInclude?: LiveCase[];
+  lastIncludeTask?: string;
   /** The last output of the stage, in chunks (for the `[harness]` case of a failed stage). */
   tail: string[];
   tailLength: number;
@@ -103,7 +111,9 @@ function suiteName(stage: string, attempt: number): string {
 function caseOf(c: LiveCase, classname: string): CaseData {
   const out: CaseData = { name: c.name, classname, time: c.time + c.itemTime, outcome: { kind: 'passed' } };
   const more = c.dropped ? [`… and ${c.dropped} more`] : [];
-  if (c.timeout !== undefined) {
+  if (c.includeError !== undefined) {
+    out.outcome = { kind: 'failure', type: 'include', message: firstLine(c.includeError), detail: c.includeError };
+  } else if (c.timeout !== undefined) {
     out.outcome = { kind: 'error', type: 'timeout', message: firstLine(c.timeout), detail: c.timeout };
   } else if (c.unreachable !== undefined) {
     out.outcome = { kind: 'failure', type: 'unreachable', message: firstLine(c.unreachable) || 'host unreachable', detail: c.unreachable };
@@ -222,7 +232,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
   }
 
   function hasFailingCase(s: StageSuite): boolean {
-    for (const c of s.cases.values()) if (c.unreachable !== undefined || c.failures.length || c.failedItems.length || c.timeout !== undefined) return true;
+    for (const c of s.cases.values()) if (c.unreachable !== undefined || c.failures.length || c.failedItems.length || c.timeout !== undefined || c.includeError !== undefined) return true;
     return false;
   }
 
@@ -281,6 +291,10 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         outcome: { kind: 'error', type, message: (firstLine(reason) || 'the stage ended in an error') + exit, detail: reason || undefined },
         systemOut: output(),
       });
+    } else if (e.status === 'failed' && !hasFailingCase(s) && s.lastInclude?.length && /ERROR! /.test(reason)) {
+      // Ansible stopped loading the last include: the include failed, not the stage as a whole.
+      const error = reason.slice(reason.indexOf('ERROR! ')).replace(/\)$/, '');
+      for (const c of s.lastInclude) c.includeError = error;
     } else if (e.status === 'failed' && !hasFailingCase(s)) {
       s.stageCases.push({
         name: stageCaseName('stage failed'),
@@ -298,6 +312,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     s.done = true;
     s.cases = new Map(); // built; the cases and output are no longer needed
     s.runs = new Map();
+    delete s.lastInclude;
     s.tail = [];
     if (current === s) current = undefined;
   }
@@ -392,6 +407,13 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     const s = suiteFor(e.stage, e.attempt, e.time);
     if (s.done) return; // a result after its stage ended: ignored
     const c = liveCase(s, e.taskId, e.host, e.task, e.action, e.item !== undefined);
+    if (INCLUDE_ACTIONS.test(e.action) && e.item === undefined && (e.status === 'ok' || e.status === 'changed')) {
+      if (!s.lastInclude?.length || s.lastIncludeTask !== e.taskId) {
+        s.lastInclude = [];
+        s.lastIncludeTask = e.taskId;
+      }
+      s.lastInclude.push(c);
+    }
     const d = Number.isFinite(e.duration) && e.duration > 0 ? e.duration : 0;
     const isItem = e.item !== undefined;
     if (isItem) c.itemTime += d;
@@ -464,6 +486,15 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
             const text = s.tail.join('').slice(-TAIL_CHARS);
             s.tail = [text];
             s.tailLength = text.length;
+          }
+          return;
+        }
+        case 'task_start': {
+          // A task started after an include: the include loaded.
+          const s = suiteFor(e.stage, e.attempt, e.time);
+          if (s.lastIncludeTask !== e.taskId) {
+            delete s.lastInclude;
+            delete s.lastIncludeTask;
           }
           return;
         }
