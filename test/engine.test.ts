@@ -119,15 +119,23 @@ test('retries rerun a failed stage; every attempt is reported', async () => {
   assert.is(r.journal.stages[0]!.attempts, 2);
   assert.is((await readFile(counter, 'utf8')).trim(), '2');
   const cases = await junitCases(r.junit);
-  assert.ok(cases.some((c) => c.suite === 'flaky' && c.outcome === 'failure'), 'attempt 1 failed');
+  // The run passed: attempt 1's failure is shown as a flakyFailure, not counted as a failure.
+  assert.ok(cases.some((c) => c.suite === 'flaky' && c.name === '[web-0] Count attempts' && c.outcome === 'passed'), 'attempt 1 reported');
   assert.ok(cases.some((c) => c.suite === 'flaky (attempt 2)' && c.outcome === 'passed'), 'attempt 2 passed');
+  const xml = await readFile(r.junit, 'utf8');
+  assert.match(xml, /<flakyFailure type="failed"/);
+  assert.match(xml, /<testsuites [^>]*failures="0"/);
+  assert.not.match(r.console, 'Failed (');
+  assert.match(r.console, 'Failed in earlier attempts (retried) (1):');
   assert.is(await xmllintErrors(r.junit), '');
 });
 
 test('local lab: real sshd hosts, results merged from the hosts, nothing left running', async () => {
   const r = await run(
     `name: locallab\nlab:\n  provider: local\n  hosts:\n    node-a: { groups: [nodes] }\n    node-b: { groups: [nodes] }\nstages:\n` +
-      `  - name: deploy\n    playbook: @F/daemon.yml\n    results: "{{ harness_host_root }}/results.xml"\n  - { name: gather, collect: { nodes: ["{{ harness_host_root }}/daemon.pid", /nonexistent/file] } }\n`,
+      `  - name: deploy\n    playbook: @F/daemon.yml\n    results: "{{ harness_host_root }}/results.xml"\n    results_fail: false\n  - { name: gather, collect: { nodes: ["{{ harness_host_root }}/daemon.pid", /nonexistent/file] } }\n` +
+      // Without results_fail: false, a failed merged test fails its stage (non-voting here, so the run passes).
+      `  - { name: strict, voting: false, playbook: @F/ok.yml, results: ["{{ harness_host_root }}/results.xml", "{{ harness_host_root }}/none-*.xml"] }\n`,
   );
   assert.is(r.result.exitCode, 0, r.console);
   const lab = JSON.parse(await readFile(path.join(r.result.runDir, 'lab.json'), 'utf8'));
@@ -146,7 +154,10 @@ test('local lab: real sshd hosts, results merged from the hosts, nothing left ru
   for (const host of ['node-a', 'node-b']) {
     assert.ok(events.some((e) => e.kind === 'warning' && e.message === `${host}: /nonexistent/file is missing`), `missing path noted for ${host}`);
   }
-  assert.equal(r.journal.stages.map((s) => s.status), ['passed', 'passed'], 'a missing path is not fatal');
+  assert.equal(r.journal.stages.map((s) => s.status), ['passed', 'passed', 'failed'], 'a missing path is not fatal; a failed merged test is');
+  assert.match(r.journal.stages[2]!.reason ?? '', /^results: node-a:\S+results\.xml has 1 failed and 0 errored test\(s\)/);
+  assert.match(r.console, /\[deploy\] results from node-a: \S+results\.xml: 2 test\(s\), 1 failed, 0 errored/);
+  assert.ok(events.some((e) => e.kind === 'warning' && /none-\*\.xml matched no file on node-b/.test(e.message)), 'a results glob matching nothing is a warning');
   assert.is(await xmllintErrors(r.junit), '');
   const cases = await junitCases(r.junit);
   assert.ok(cases.some((c) => c.suite === '[node-a] system-tests' && c.name === 'breaks' && c.outcome === 'failure'), JSON.stringify(cases.map((c) => c.suite)));

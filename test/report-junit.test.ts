@@ -77,8 +77,13 @@ test('a whole run: valid against junit-10.xsd, one suite per stage attempt, the 
   assert.equal(counts(restored), [1, 0, 0, 0]);
   assert.match(textOf(child(caseNamed(restored, '[harness] restored from checkpoint ck-abc123'), 'system-out')!), 'ck-abc123');
 
-  // retries: both attempts reported
-  assert.equal(counts(suiteNamed(root, 'flaky')), [1, 1, 0, 0]);
+  // retries: both attempts reported; the first attempt's failure is a flakyFailure (shown, not counted)
+  const flaky = suiteNamed(root, 'flaky');
+  assert.equal(counts(flaky), [1, 0, 0, 0]);
+  const start = caseNamed(flaky, '[h1] Start service');
+  assert.is(child(start, 'failure'), undefined);
+  assert.is(child(start, 'flakyFailure')!.attrs.message, 'service did not start');
+  assert.match(textOf(child(start, 'system-out')!), 'the stage was retried and passed');
   assert.equal(counts(suiteNamed(root, 'flaky (attempt 2)')), [1, 0, 0, 0]);
 
   // failures, unreachable, loop items, hostile text
@@ -296,6 +301,75 @@ test("the repository's schema has teeth: what the Jenkins xUnit schema rejects, 
     ['a property without value', '<testsuites><testsuite name="a" tests="0" failures="0" errors="0"><properties><property name="k"/></properties></testsuite></testsuites>'],
   ];
   for (const [what, xml] of bad) assert.ok(xmllintErrorsSync(write('bad.xml', xml)), `the schema accepts ${what}`);
+});
+
+test('counted as Ansible counts: rescued and ignored-unreachable pass, non-voting marked, a task run twice is two cases, a hung task named, a retry that failed again keeps rerunFailure', async () => {
+  const file = path.join(dir, 'counting.xml');
+  const sink = createJUnitSink({ file, scenario: 'demo' });
+  const s = new Stream().runStart('demo', ['a', 'nv', 'slow', 'again']);
+  const base = { play: 'p', action: 'command', duration: 0.1 };
+  s.stageStart('a', 0);
+  const result = (stage: string, attempt: number, taskId: string, task: string, host: string, status: 'ok' | 'failed' | 'unreachable', extra: object = {}) =>
+    s.events.push({ kind: 'host_result', time: (s.time += 10), stage, attempt, taskId, task, host, status, ignored: false, ...base, ...extra });
+  result('a', 1, 't1', 'boom', 'h1', 'failed', { rescued: true, message: 'boom' });
+  result('a', 1, 't2', 'ping', 'dead', 'unreachable', { ignored: true, message: 'Connection refused' });
+  result('a', 1, 'h', 'restart', 'h1', 'ok');
+  result('a', 1, 'h', 'restart', 'h1', 'ok');
+  s.stageEnd('a', 0, 'passed', { exitCode: 0 });
+  s.events.push({ kind: 'stage_start', time: (s.time += 10), stage: 'nv', attempt: 1, index: 1, voting: false });
+  result('nv', 1, 't3', 'check', 'h1', 'failed', { message: 'nope' });
+  s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'nv', attempt: 1, index: 1, status: 'failed', exitCode: 2, voting: false });
+  s.stageStart('slow', 2);
+  s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'slow', attempt: 1, index: 2, status: 'error', reason: 'timed out after 1.0s', hung: [{ task: 'sleep forever', hosts: ['h1', 'h2'] }] });
+  for (const attempt of [1, 2]) {
+    s.stageStart('again', 3, attempt);
+    result('again', attempt, 't4', 'flap', 'h1', 'failed', { message: `no ${attempt}` });
+    s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'again', attempt, index: 3, status: 'failed', exitCode: 2, ...(attempt === 1 ? { retrying: true } : {}) });
+  }
+  s.runEnd('failed', 1);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const root = load(file);
+  const a = suiteNamed(root, 'a');
+  assert.equal(counts(a), [4, 0, 0, 0]);
+  assert.match(textOf(child(caseNamed(a, '[h1] boom'), 'system-out')!), 'rescued failure: boom');
+  assert.match(textOf(child(caseNamed(a, '[dead] ping'), 'system-out')!), 'ignored failure: unreachable: Connection refused');
+  caseNamed(a, '[h1] restart');
+  caseNamed(a, '[h1] restart (run 2)');
+  const nv = suiteNamed(root, 'nv');
+  const f = child(caseNamed(nv, '[h1] check'), 'failure')!;
+  assert.is(f.attrs.type, 'failed (non-voting)');
+  assert.is(f.attrs.message, '[non-voting] nope');
+  assert.ok(childElements(childElements(nv, 'properties')[0]!, 'property').some((p) => p.attrs.name === 'voting' && p.attrs.value === 'false'));
+  const slow = suiteNamed(root, 'slow');
+  assert.equal(cases(slow).map((c) => c.attrs.name), ['[h1] sleep forever', '[h2] sleep forever'], 'the hung task, not a [harness] case');
+  assert.is(child(caseNamed(slow, '[h2] sleep forever'), 'error')!.attrs.type, 'timeout');
+  const first = suiteNamed(root, 'again');
+  assert.equal(counts(first), [1, 0, 0, 0]);
+  assert.is(child(caseNamed(first, '[h1] flap'), 'rerunFailure')!.attrs.message, 'no 1');
+  assert.equal(counts(suiteNamed(root, 'again (attempt 2)')), [1, 1, 0, 0]);
+  assert.is(root.attrs.failures, '2', 'the non-voting failure and the last attempt of again');
+});
+
+test('an error Ansible stops on while loading an include fails that include, not a [harness] case', async () => {
+  const file = path.join(dir, 'include.xml');
+  const sink = createJUnitSink({ file, scenario: 'demo' });
+  const s = new Stream().runStart('demo', ['inc']);
+  s.stageStart('inc', 0);
+  s.events.push({ kind: 'task_start', time: (s.time += 10), stage: 'inc', attempt: 1, play: 'p', task: 'load role', taskId: 'i1', action: 'include_role', handler: false });
+  for (const host of ['h1', 'h2'])
+    s.events.push({ kind: 'host_result', time: (s.time += 10), stage: 'inc', attempt: 1, play: 'p', task: 'load role', taskId: 'i1', action: 'include_role', host, status: 'ok', ignored: false, duration: 0 });
+  s.stageEnd('inc', 0, 'failed', { exitCode: 2, reason: "ansible-playbook exited 2 (ERROR! the role 'nope' was not found in /x/roles)" });
+  s.runEnd('failed', 1);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const inc = suiteNamed(load(file), 'inc');
+  assert.equal(cases(inc).map((c) => c.attrs.name), ['[h1] load role', '[h2] load role']);
+  const f = child(caseNamed(inc, '[h2] load role'), 'failure')!;
+  assert.is(f.attrs.type, 'include');
+  assert.is(f.attrs.message, "ERROR! the role 'nope' was not found in /x/roles");
 });
 
 test.run();

@@ -74,6 +74,15 @@ function toEvent(o: Json, ctx: EventContext): AnsibleEvent | undefined {
       if (message !== undefined) event.message = message;
       const item = str(o.item);
       if (item !== undefined) event.item = item;
+      if (o.rescued === true) event.rescued = true;
+      if (isObject(o.counts)) {
+        const counts: Partial<HostStats> = {};
+        for (const key of STAT_KEYS) {
+          const n = num(o.counts[key]);
+          if (n) counts[key] = n;
+        }
+        event.counts = counts;
+      }
       const result = vars(o.result);
       if (result !== undefined) event.result = result;
       return event;
@@ -126,6 +135,18 @@ export function parseEventLine(line: string, ctx: EventContext): AnsibleEvent | 
     return undefined;
   }
   return isObject(parsed) ? toEvent(parsed, ctx) : undefined;
+}
+
+/** A `host_start` line (a task began on a host): the runner's own bookkeeping, not an event of the stream. */
+export function parseHostStart(line: string): { taskId: string; host: string } | undefined {
+  if (!line.startsWith('{"event": "host_start"')) return undefined;
+  try {
+    const o: unknown = JSON.parse(line);
+    if (!isObject(o) || typeof o.task_id !== 'string' || typeof o.host !== 'string') return undefined;
+    return { taskId: o.task_id, host: o.host };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Splits a stream of chunks into lines (without their `\n`); `end()` flushes a last unended line. */

@@ -7,7 +7,7 @@ import pty, { type IPty } from 'node-pty';
 import type { AnsibleEvent, EventOf } from '../model/events.js';
 import { openEventChannel } from './channel.js';
 import { EVENTS_PATH_ENV } from './config.js';
-import { parseEventLine, type EventContext } from './events.js';
+import { parseEventLine, parseHostStart, type EventContext } from './events.js';
 import { groupStopper } from './kill.js';
 import { createPlainLog, type PlainLog } from './log.js';
 
@@ -24,6 +24,8 @@ export interface PlaybookResult {
   durationMs: number;
   /** The last `stats` event (absent when Ansible died before its recap). */
   stats?: EventOf<'stats'>;
+  /** Tasks that started on hosts and had not ended when the run did (what hung, on a timeout). */
+  unfinished: { task: string; hosts: string[] }[];
 }
 
 /** One `ansible-playbook` run. */
@@ -76,7 +78,7 @@ function childEnv(extra: Record<string, string | undefined>): Record<string, str
  */
 export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookResult> {
   const started = Date.now();
-  if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0 };
+  if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0, unfinished: [] };
   const ctx: EventContext = { stage: opts.stage, attempt: opts.attempt };
   const graceMs = opts.killGraceMs ?? 5000;
   let callbackError: unknown;
@@ -92,12 +94,21 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
     }
   };
 
+  // task id -> its name and the hosts it started on and has not ended on yet
+  const running = new Map<string, { task: string; hosts: Set<string> }>();
   const log: PlainLog | undefined = opts.logFile ? createPlainLog(opts.logFile) : undefined;
   const channel = (() => {
     try {
       return openEventChannel(opts.tmpDir, (line) => {
+        const started = parseHostStart(line);
+        if (started) {
+          running.get(started.taskId)?.hosts.add(started.host);
+          return;
+        }
         const event = parseEventLine(line, ctx);
         if (!event) return;
+        if (event.kind === 'task_start') running.set(event.taskId, { task: event.task || event.action, hosts: new Set() });
+        else if (event.kind === 'host_result' && event.item === undefined) running.get(event.taskId)?.hosts.delete(event.host);
         if (event.kind === 'stats') stats = event;
         if (opts.onEvent) guard(() => opts.onEvent!(event));
       });
@@ -109,7 +120,9 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
 
   let term: IPty;
   try {
-    term = pty.spawn(opts.command ?? 'ansible-playbook', opts.args, {
+    // Standard input is /dev/null, not the terminal: Ansible then does what it does without one
+    // (vars_prompt and pause: prompt do not wait for an answer that never comes).
+    term = pty.spawn('/bin/sh', ['-c', 'exec "$0" "$@" </dev/null', opts.command ?? 'ansible-playbook', ...opts.args], {
       name: 'xterm-256color',
       cols: opts.cols ?? 200,
       rows: opts.rows ?? 50,
@@ -152,5 +165,6 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
     reason: stopper.reason ?? 'exit',
     durationMs: Date.now() - started,
     ...(stats ? { stats } : {}),
+    unfinished: [...running.values()].filter((r) => r.hosts.size).map((r) => ({ task: r.task, hosts: [...r.hosts].sort() })),
   };
 }

@@ -18,6 +18,20 @@ import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';
 import { scrubFileInPlace } from '../bundle/scrub.js';
+import { readResultsSuites } from '../report/junit-results.js';
+
+/** A partial line (a prompt, a progress dot) is written out after this long without more output. */
+const PARTIAL_LINE_IDLE_MS = 1000;
+
+/** What one attempt came to. */
+interface AttemptResult {
+  status: StageStatus;
+  reason?: string;
+  exitCode?: number;
+  published: Vars;
+  /** On a timeout: the tasks that never ended, with their hosts. */
+  hung?: { task: string; hosts: string[] }[];
+}
 
 /** What {@link runStage} needs: the run so far and where to report. */
 export interface StageContext {
@@ -54,7 +68,7 @@ export interface StageOutcome {
 }
 
 /** Runs one attempt of the stage's playbook; returns its status and set_stats data. */
-async function runAttempt(ctx: StageContext, attempt: number, stageDir: string): Promise<{ status: StageStatus; reason?: string; exitCode?: number; published: Vars }> {
+async function runAttempt(ctx: StageContext, attempt: number, stageDir: string): Promise<AttemptResult> {
   const { stage, scenario } = ctx;
   const vars = stageExtraVars(scenario, stage, ctx.published, ctx.overrides, [...ctx.secrets.keys()]);
   const { file: varsFile, remove: removeVars } = await writeExtraVars(vars, stageDir, ctx.redact);
@@ -83,7 +97,7 @@ async function writeExtraVars(vars: Vars, stageDir: string, redact: (text: strin
 }
 
 /** Runs the playbook of one attempt with the extra vars in `varsFile`. */
-async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: string, varsFile: string): Promise<{ status: StageStatus; reason?: string; exitCode?: number; published: Vars }> {
+async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: string, varsFile: string): Promise<AttemptResult> {
   const { stage } = ctx;
   const args = playbookArgv({
     playbook: stage.playbook!,
@@ -99,13 +113,24 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
 
   let custom: Vars = {};
   let hostFailures = 0;
+  /** Ansible's own fatal error (`ERROR! ...`), when it printed one. */
+  let fatal: string | undefined;
   const logFile = path.join(stageDir, attempt > 1 ? `output.attempt${attempt}.log` : 'output.log');
   const lines = new LineBuffer();
   const log = createWriteStream(logFile, { flags: 'a', mode: 0o644 });
   const out = (text: string): void => {
     const clean = ctx.redact(text);
     ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: clean });
-    log.write(stripVTControlCharacters(clean).replace(/\r/g, ''));
+    const plain = stripVTControlCharacters(clean).replace(/\r/g, '');
+    if (fatal === undefined && plain.startsWith('ERROR! ')) fatal = plain.trim();
+    log.write(plain);
+  };
+  // A partial line left alone for a while (a prompt) still reaches the console and the log.
+  let idle: NodeJS.Timeout | undefined;
+  const onOutput = (chunk: string): void => {
+    lines.push(chunk).forEach(out);
+    if (idle) clearTimeout(idle);
+    idle = setTimeout(() => lines.flush().forEach(out), PARTIAL_LINE_IDLE_MS);
   };
   const result = await runPlaybook({
     args,
@@ -118,23 +143,28 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
     timeoutMs: stage.timeoutMs,
     signal: ctx.signal,
     killGraceMs: ctx.killGraceMs,
-    onOutput: (chunk: string) => lines.push(chunk).forEach(out),
+    onOutput,
     onEvent: (event: AnsibleEvent) => {
       if (event.kind === 'stats') custom = event.custom;
-      if (event.kind === 'host_result' && (event.status === 'failed' || event.status === 'unreachable') && !event.ignored) hostFailures++;
+      if (event.kind === 'host_result' && (event.status === 'failed' || event.status === 'unreachable') && !event.ignored && !event.rescued) hostFailures++;
       // Secrets may appear in any message or result: every string of the event is redacted.
       ctx.emit(redactEvent(event, ctx.redact));
     },
   });
+  if (idle) clearTimeout(idle);
   lines.flush().forEach(out);
   log.end();
   await once(log, 'close');
 
   const published: Vars = (custom._run as Vars | undefined) ?? {};
-  if (result.reason === 'timeout') return { status: 'error', reason: `timed out after ${formatDuration(stage.timeoutMs ?? 0)}; the stage's processes were killed`, exitCode: result.exitCode ?? undefined, published };
+  if (result.reason === 'timeout') {
+    const hung = result.unfinished.map((u) => ({ task: ctx.redact(u.task), hosts: u.hosts }));
+    const where = hung.length ? ` in ${hung.map((u) => `task '${u.task}' on ${u.hosts.join(', ')}`).join('; ')}` : '';
+    return { status: 'error', reason: `timed out after ${formatDuration(stage.timeoutMs ?? 0)}${where}; the stage's processes were killed`, exitCode: result.exitCode ?? undefined, published, ...(hung.length ? { hung } : {}) };
+  }
   if (result.reason === 'aborted') return { status: 'error', reason: `interrupted (${String(ctx.signal?.reason ?? 'signal')})`, exitCode: result.exitCode ?? undefined, published };
   if (result.exitCode === 0) return { status: 'passed', exitCode: 0, published };
-  const what = hostFailures ? `${hostFailures} task result(s) failed or unreachable` : 'no host failed: see output.log';
+  const what = hostFailures ? `${hostFailures} task result(s) failed or unreachable` : fatal ? fatal.split('\n')[0]! : 'no host failed: see output.log';
   return { status: 'failed', reason: `ansible-playbook exited ${result.exitCode ?? result.signal} (${what})`, exitCode: result.exitCode ?? undefined, published };
 }
 
@@ -143,10 +173,19 @@ const FETCH_CONCURRENCY = 4;
 const MAX_FILE_BYTES = 256 << 20;
 const MAX_HOST_BYTES = 1 << 30;
 
-/** Fetches the stage's JUnit result files from its hosts and hands each to the sinks. */
-async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
+/**
+ * Fetches the stage's JUnit result files from its hosts and hands each to the sinks, with its
+ * counts. Returns why the stage fails because of them (a failed or errored test, a file that cannot
+ * be read), unless the stage has `results_fail: false`; a pattern matching nothing is a warning.
+ */
+async function fetchResults(ctx: StageContext, attempt: number): Promise<string | undefined> {
   const { stage, lab } = ctx;
   const limit = pLimit(FETCH_CONCURRENCY);
+  const bad: string[] = [];
+  const warn = (message: string): void => {
+    ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message });
+    ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: `harness: warning: ${message}\n` });
+  };
   await Promise.all(
     selectHosts(lab.lab, stage.hosts).map((host) =>
       limit(async () => {
@@ -156,17 +195,42 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<void> {
           const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal, maxFileBytes: MAX_FILE_BYTES });
           // The run directory keeps what it fetched as safe as the bundle: text redacted in place.
           for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
+          for (const m of got.missing) warn(`results: ${m} matched no file on ${host.name}`);
           for (const f of got.fetched) {
             if (!/\.xml$/i.test(f.local)) continue;
             const xml = ctx.redact(await readFile(f.local, 'utf8'));
-            ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml });
+            const counted = countResults(xml, f.remote);
+            if (counted.problem) bad.push(`${host.name}:${f.remote} cannot be read (${counted.problem})`);
+            else if (counted.failures || counted.errors) bad.push(`${host.name}:${f.remote} has ${counted.failures} failed and ${counted.errors} errored test(s)`);
+            ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml, ...counted });
           }
         } catch (err) {
-          ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: `results of ${host.name} could not be fetched: ${(err as Error).message}` });
+          warn(`results of ${host.name} could not be fetched: ${(err as Error).message}`);
         }
       }),
     ),
   );
+  if (!bad.length || stage.resultsFail === false) return undefined;
+  return `results: ${bad.sort().join('; ')}`;
+}
+
+/** The test counts of a results file, or why it cannot be read. */
+function countResults(xml: string, remote: string): { tests: number; failures: number; errors: number; problem?: string } {
+  try {
+    let tests = 0;
+    let failures = 0;
+    let errors = 0;
+    for (const suite of readResultsSuites({ host: '', path: remote, xml }, (t) => t)) {
+      for (const c of suite.cases) {
+        tests++;
+        if (c.outcome.kind === 'failure') failures++;
+        else if (c.outcome.kind === 'error') errors++;
+      }
+    }
+    return { tests, failures, errors };
+  } catch (err) {
+    return { tests: 0, failures: 0, errors: 0, problem: (err as Error).message };
+  }
 }
 
 /**
@@ -231,10 +295,14 @@ export async function runStage(ctx: StageContext): Promise<StageOutcome> {
   await mkdir(stageDir, { recursive: true });
   let last: StageOutcome = { status: 'skipped', attempts: 0, published: {} };
   for (let attempt = 1; attempt <= stage.retries + 1; attempt++) {
-    ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, playbook: stage.playbook });
-    let r: { status: StageStatus; reason?: string; exitCode?: number; published: Vars } = { status: 'passed', published: {} };
+    const voting = stage.voting === false ? { voting: false } : {};
+    ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, playbook: stage.playbook, ...voting });
+    let r: AttemptResult = { status: 'passed', published: {} };
     if (stage.playbook) r = await runAttempt(ctx, attempt, stageDir);
-    if (stage.results.length && ctx.lab.sshKey) await fetchResults(ctx, attempt);
+    if (stage.results.length && ctx.lab.sshKey) {
+      const problem = await fetchResults(ctx, attempt);
+      if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
+    }
     if (stage.collect && ctx.lab.sshKey) {
       const problem = await collect(ctx, attempt);
       if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
@@ -248,9 +316,13 @@ export async function runStage(ctx: StageContext): Promise<StageOutcome> {
         ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: `harness: no checkpoint taken: ${(err as Error).message}\n` });
       }
     }
-    ctx.emit({ kind: 'stage_end', time: Date.now(), stage: stage.name, attempt, index: stage.index, status: r.status, reason: r.reason, exitCode: r.exitCode, ...(checkpoint ? { checkpoint } : {}) });
+    const retrying = r.status !== 'passed' && !ctx.signal?.aborted && attempt <= stage.retries;
+    ctx.emit({
+      kind: 'stage_end', time: Date.now(), stage: stage.name, attempt, index: stage.index, status: r.status, reason: r.reason, exitCode: r.exitCode,
+      ...(checkpoint ? { checkpoint } : {}), ...voting, ...(retrying ? { retrying } : {}), ...(r.hung ? { hung: r.hung } : {}),
+    });
     last = { status: r.status, attempts: attempt, reason: r.reason, published: r.published, ...(checkpoint ? { checkpoint } : {}) };
-    if (r.status === 'passed' || ctx.signal?.aborted) break;
+    if (!retrying) break;
   }
   return last;
 }

@@ -41,8 +41,12 @@ export type AnsibleEvent =
       action: string;
       host: string;
       status: HostStatus;
-      /** The failure was ignored (`ignore_errors`). */
+      /** The failure was ignored (`ignore_errors`), or the unreachable host (`ignore_unreachable`). */
       ignored: boolean;
+      /** The failure was caught by a block's `rescue` (Ansible counts it as rescued, not failed). */
+      rescued?: boolean;
+      /** What this result added to Ansible's own stats of the host (its PLAY RECAP), bucket by bucket. */
+      counts?: Partial<HostStats>;
       /** Ansible's message (msg, stderr or the unreachable reason). */
       message?: string;
       /** Seconds the task took on the host. */
@@ -59,7 +63,7 @@ export type AnsibleEvent =
 export type HarnessEvent =
   | (Base & { kind: 'run_start'; runId: string; scenario: string; runDir: string; stages: string[] })
   | (Base & { kind: 'lab_ready'; provider: string; hosts: string[] })
-  | (InStage & { kind: 'stage_start'; index: number; playbook?: string })
+  | (InStage & { kind: 'stage_start'; index: number; playbook?: string; voting?: boolean })
   | (InStage & {
       kind: 'stage_end';
       index: number;
@@ -70,9 +74,25 @@ export type HarnessEvent =
       exitCode?: number;
       /** The checkpoint the stage was restored from or saved to. */
       checkpoint?: string;
+      /** False for a non-voting stage (its failure does not fail the run). */
+      voting?: boolean;
+      /** Another attempt of the stage follows (this one's failures are not the stage's result). */
+      retrying?: boolean;
+      /** On a timeout: the tasks that started on hosts and never ended. */
+      hung?: { task: string; hosts: string[] }[];
     })
   | (InStage & { kind: 'stage_output'; text: string })
-  | (InStage & { kind: 'results_file'; host: string; path: string; xml: string })
+  | (InStage & {
+      kind: 'results_file';
+      host: string;
+      path: string;
+      xml: string;
+      /** Its test counts, or why it could not be read (as the stage judged it). */
+      tests?: number;
+      failures?: number;
+      errors?: number;
+      problem?: string;
+    })
   | (Base & { kind: 'run_end'; status: 'passed' | 'failed' | 'interrupted' | 'error'; exitCode: number; reason?: string });
 
 /** The one stream every sink consumes: console, JUnit, journal, events.jsonl, bundle. */

@@ -38,6 +38,8 @@ export interface Stage {
   voting: boolean;
   /** Remote globs of JUnit files the system under test writes; merged into our JUnit. */
   results: string[];
+  /** False: failed or unreadable results files do not fail the stage (`results_fail: false`). @default true */
+  resultsFail?: boolean;
   /** Files to fetch from hosts after the stage. */
   collect?: CollectSpec;
   /** Ansible tags to run / skip. */

@@ -1,6 +1,7 @@
 import { stripVTControlCharacters, styleText } from 'node:util';
-import type { EventOf, EventSink, HostStatus, RunEvent, StageStatus } from '../model/events.js';
+import type { EventOf, EventSink, RunEvent, StageStatus } from '../model/events.js';
 import { noRedact, type Redact } from './redact.js';
+import { addRecap, emptyRecap, formatRecap, isFailure, resultCounts, type Recap } from './recap.js';
 
 /** Options of {@link createConsoleSink}. */
 export interface ConsoleSinkOptions {
@@ -36,6 +37,20 @@ interface StageLine {
   reason?: string;
   exitCode?: number;
   checkpoint?: string;
+  voting: boolean;
+}
+
+/** What one stage's latest attempt counted, and its failures. */
+interface StageCount {
+  attempt: number;
+  /** Summed from the results, until the run's own recap (the stats event) replaces it. */
+  recap: Recap;
+  fromStats: boolean;
+  failures: string[];
+  failureCount: number;
+  /** Failures of earlier attempts (a retry followed). */
+  earlier: string[];
+  earlierCount: number;
 }
 
 /** `12.3s`, `4m 05s`, `1h 02m 03s`. */
@@ -67,10 +82,23 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
   const stages = new Map<string, StageLine>();
   let planned: string[] = [];
   const partial = new Map<string, string>();
-  const totals: Record<HostStatus | 'ignored', number> = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 };
-  const failures: string[] = [];
-  let failureCount = 0;
+  const stageCounts = new Map<string, StageCount>();
   let summarized = false;
+
+  function countOf(stage: string, attempt: number): StageCount {
+    let c = stageCounts.get(stage);
+    if (!c) {
+      c = { attempt, recap: emptyRecap(), fromStats: false, failures: [], failureCount: 0, earlier: [], earlierCount: 0 };
+      stageCounts.set(stage, c);
+    } else if (attempt > c.attempt) {
+      // A retry: the earlier attempt's failures are history, its counts are not the stage's result.
+      c.earlier.push(...c.failures.map((f) => `${f} (attempt ${c!.attempt})`));
+      c.earlierCount += c.failureCount;
+      c = { ...c, attempt, recap: emptyRecap(), fromStats: false, failures: [], failureCount: 0 };
+      stageCounts.set(stage, c);
+    }
+    return c;
+  }
 
   const position = (stage: string) => {
     const i = planned.indexOf(stage);
@@ -112,13 +140,14 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
   function summary(e: EventOf<'run_end'>): string {
     const rows: string[] = [];
     const list = [...stages.values()];
-    for (const name of planned) if (!stages.has(name)) list.push({ name, status: 'skipped', start: NaN, attempts: 0, reason: 'not reached' });
+    for (const name of planned) if (!stages.has(name)) list.push({ name, status: 'skipped', start: NaN, attempts: 0, reason: 'not reached', voting: true });
     const width = Math.max(5, ...list.map((s) => s.name.length));
     const counts = new Map<string, number>();
     for (const s of list) {
       counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
       const time = s.end !== undefined && Number.isFinite(s.start) ? formatDuration(s.end - s.start) : '-';
       const notes = [
+        s.voting ? '' : 'non-voting',
         s.attempts > 1 ? `${s.attempts} attempts` : '',
         s.exitCode !== undefined && s.exitCode !== 0 ? `exit code ${s.exitCode}` : '',
         s.status === 'restored' && s.checkpoint ? `from checkpoint ${s.checkpoint}` : '',
@@ -127,14 +156,41 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
       rows.push(`  ${paint(STATUS_STYLE[s.status], s.status.padEnd(8))} ${s.name.padEnd(width)}  ${time.padStart(10)}${notes.length ? `  ${notes.join('; ')}` : ''}`);
     }
     const stageTotals = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-    const taskTotals = Object.entries(totals)
-      .map(([k, n]) => `${n} ${k}`)
-      .join(', ');
-    const lines = ['', paint('bold', 'Summary'), ...rows, `Stages: ${stageTotals || 'none'}`, `Tasks: ${taskTotals}`];
-    if (failureCount) {
-      lines.push(paint('red', `Failed (${failureCount}):`), ...failures.map((f) => `  ${f}`));
-      if (failureCount > failures.length) lines.push(`  … and ${failureCount - failures.length} more`);
+    // Totals as Ansible's PLAY RECAPs of the stages' last attempts add up; non-voting stages apart.
+    const voting = emptyRecap();
+    const nonVoting = emptyRecap();
+    let anyNonVoting = false;
+    const failed: string[] = [];
+    const failedNonVoting: string[] = [];
+    const earlier: string[] = [];
+    let failedCount = 0;
+    let nonVotingCount = 0;
+    let earlierCount = 0;
+    for (const [name, c] of stageCounts) {
+      const isVoting = stages.get(name)?.voting ?? true;
+      addRecap(isVoting ? voting : nonVoting, c.recap);
+      if (isVoting) {
+        failed.push(...c.failures);
+        failedCount += c.failureCount;
+      } else {
+        anyNonVoting = true;
+        failedNonVoting.push(...c.failures);
+        nonVotingCount += c.failureCount;
+      }
+      earlier.push(...c.earlier);
+      earlierCount += c.earlierCount;
     }
+    const lines = ['', paint('bold', 'Summary'), ...rows, `Stages: ${stageTotals || 'none'}`, `Tasks: ${formatRecap(voting)}`];
+    if (anyNonVoting) lines.push(`Tasks of non-voting stages (not counted): ${formatRecap(nonVoting)}`);
+    const listed = (title: string, style: Style, items: string[], count: number): void => {
+      if (!count) return;
+      const shown = items.slice(0, maxFailures);
+      lines.push(paint(style, `${title} (${count}):`), ...shown.map((f) => `  ${f}`));
+      if (count > shown.length) lines.push(`  … and ${count - shown.length} more`);
+    };
+    listed('Failed', 'red', failed, failedCount);
+    listed('Failed in non-voting stages (not counted)', 'yellow', failedNonVoting, nonVotingCount);
+    listed('Failed in earlier attempts (retried)', 'yellow', earlier, earlierCount);
     const verdict = `Run ${e.status} (exit code ${e.exitCode})${e.reason ? `: ${e.reason}` : ''}`;
     lines.push(paint(e.status === 'passed' ? ['bold', 'green'] : ['bold', 'red'], verdict), '');
     return lines.join('\n');
@@ -152,7 +208,10 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
           return;
         case 'stage_start': {
           const prev = stages.get(e.stage);
-          stages.set(e.stage, { name: e.stage, status: 'running', start: e.time, attempts: Math.max(e.attempt, prev?.attempts ?? 0) });
+          // A retry keeps the first attempt's start: the stage's time is all its attempts'.
+          const start = prev && e.attempt > 1 && Number.isFinite(prev.start) ? prev.start : e.time;
+          stages.set(e.stage, { name: e.stage, status: 'running', start, attempts: Math.max(e.attempt, prev?.attempts ?? 0), voting: e.voting !== false });
+          countOf(e.stage, e.attempt);
           const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
           const playbook = e.playbook ? `: ${e.playbook}` : '';
           if (options.tty) out(`\n${paint(['bold', 'cyan'], `━━ stage ${e.stage}${position(e.stage)}${attempt}${playbook} ━━`)}\n`);
@@ -164,34 +223,58 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
           return;
         case 'host_result': {
           if (e.item !== undefined) return; // the task's own result counts for its items
-          if (e.status === 'failed' && e.ignored) totals.ignored++;
-          else totals[e.status]++;
-          if ((e.status === 'failed' && !e.ignored) || e.status === 'unreachable') {
-            failureCount++;
-            if (failures.length < maxFailures) {
+          const c = countOf(e.stage, e.attempt);
+          if (c.attempt !== e.attempt) return;
+          if (!c.fromStats) addRecap(c.recap, resultCounts(e));
+          if (isFailure(e)) {
+            c.failureCount++;
+            if (c.failures.length < maxFailures) {
               const what = e.status === 'unreachable' ? ' (unreachable)' : '';
               const msg = e.message ? `: ${stripVTControlCharacters(e.message).split('\n')[0]}` : '';
-              failures.push(`${e.stage}: [${e.host}] ${e.task || e.action}${what}${msg}`);
+              c.failures.push(`${e.stage}: [${e.host}] ${e.task || e.action}${what}${msg}`);
             }
           }
           return;
         }
-        case 'results_file':
-          stageLine(e.stage, `results from ${e.host}: ${e.path}`);
+        case 'stats': {
+          // The run's own PLAY RECAP: the stage's totals are exactly it.
+          const c = countOf(e.stage, e.attempt);
+          if (c.attempt !== e.attempt) return;
+          if (!Object.keys(e.hosts).length) return;
+          c.recap = emptyRecap();
+          for (const h of Object.values(e.hosts)) addRecap(c.recap, h);
+          c.fromStats = true;
           return;
+        }
+        case 'results_file': {
+          const what =
+            e.problem !== undefined
+              ? `: cannot be read (${e.problem})`
+              : e.tests !== undefined
+                ? `: ${e.tests} test(s), ${e.failures ?? 0} failed, ${e.errors ?? 0} errored`
+                : '';
+          stageLine(e.stage, `results from ${e.host}: ${e.path}${what}`);
+          return;
+        }
         case 'stage_end': {
           flushPartial(e.stage);
           const prev = stages.get(e.stage);
-          const s: StageLine = { name: e.stage, status: e.status, start: prev?.start ?? e.time, end: e.time, attempts: Math.max(prev?.attempts ?? 0, e.status === 'skipped' || e.status === 'restored' ? 0 : e.attempt) };
+          const s: StageLine = {
+            name: e.stage, status: e.status, start: prev?.start ?? e.time, end: e.time,
+            attempts: Math.max(prev?.attempts ?? 0, e.status === 'skipped' || e.status === 'restored' ? 0 : e.attempt),
+            voting: e.voting !== false && prev?.voting !== false,
+          };
           if (e.reason !== undefined) s.reason = e.reason;
           if (e.exitCode !== undefined) s.exitCode = e.exitCode;
           if (e.checkpoint !== undefined) s.checkpoint = e.checkpoint;
           stages.set(e.stage, s);
           const took = prev ? ` after ${formatDuration(e.time - prev.start)}` : '';
           const exit = e.exitCode !== undefined && e.exitCode !== 0 ? ` (exit code ${e.exitCode})` : '';
-          const from = e.status === 'restored' && e.checkpoint ? ` from checkpoint ${e.checkpoint}` : '';
+          const from = e.status === 'restored' && e.checkpoint && !e.reason?.includes(e.checkpoint) ? ` from checkpoint ${e.checkpoint}` : '';
           const why = e.reason ? `: ${e.reason}` : '';
-          stageLine(e.stage, `stage ${e.stage} ${e.status}${from}${took}${exit}${why}`, ['bold', STATUS_STYLE[e.status]]);
+          const nv = s.voting ? '' : ' (non-voting: does not fail the run)';
+          const again = e.retrying ? '; retrying' : '';
+          stageLine(e.stage, `stage ${e.stage} ${e.status}${nv}${from}${took}${exit}${why}${again}`, ['bold', STATUS_STYLE[e.status]]);
           return;
         }
         case 'run_end':

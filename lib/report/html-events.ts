@@ -16,6 +16,8 @@ export interface TaskRow {
   status: HostStatus;
   /** A failure was ignored (`ignore_errors`). */
   ignored: boolean;
+  /** A failure was caught by a block's `rescue` (not a failure of the run). */
+  rescued?: boolean;
   /** The first failure message, else the last message. */
   message?: string;
   /** Seconds, summed over results. */
@@ -95,7 +97,7 @@ const LIMITS: SummaryLimits = { rowsPerHost: 200, failuresPerHost: 500, failureM
 
 const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, failed: 3, unreachable: 4 };
 
-const isFailure = (r: TaskRow) => (r.status === 'failed' || r.status === 'unreachable') && !r.ignored;
+const isFailure = (r: TaskRow) => (r.status === 'failed' || r.status === 'unreachable') && !r.ignored && !r.rescued;
 
 function clip(text: string | undefined, max: number): string | undefined {
   if (text === undefined) return undefined;
@@ -243,6 +245,7 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
             attempt: e.attempt,
             status: e.status,
             ignored: e.ignored === true,
+            ...(e.rescued === true ? { rescued: true } : {}),
             message: clip(e.message, failed ? limits.failureMessageChars : limits.messageChars),
             duration: e.duration,
             items: e.item !== undefined ? 1 : 0,
@@ -258,12 +261,15 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
         if (RANK[e.status] > RANK[prev.status]) {
           prev.status = e.status;
           prev.ignored = e.ignored === true;
+          if (e.rescued === true) prev.rescued = true;
+          else delete prev.rescued;
           prev.message = clip(e.message, failed ? limits.failureMessageChars : limits.messageChars) ?? prev.message;
         } else if (RANK[e.status] === RANK[prev.status]) {
           prev.ignored = prev.ignored && e.ignored === true;
+          if (e.item === undefined && e.status === 'failed' && e.rescued === true) prev.rescued = true;
           if (!failed && e.message !== undefined) prev.message = clip(e.message, limits.messageChars);
         }
-        if (was.status !== prev.status || was.ignored !== prev.ignored) place(h, prev, was);
+        if (was.status !== prev.status || was.ignored !== prev.ignored || was.rescued !== prev.rescued) place(h, prev, was);
         return;
       }
       case 'warning': {

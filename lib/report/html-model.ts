@@ -138,7 +138,7 @@ export async function buildModel(runDir: string, opts: ModelOptions = {}): Promi
       name,
       index,
       status: j?.status ?? last?.status ?? (ev?.attempts.length ? 'unknown' : 'pending'),
-      voting: voting.get(name) ?? true,
+      voting: j?.voting === false ? false : (voting.get(name) ?? true),
       reason: j?.reason ?? last?.reason,
       exitCode: j?.exitCode ?? last?.exitCode,
       checkpoint: j?.checkpoint ?? last?.checkpoint,

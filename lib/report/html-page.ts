@@ -73,10 +73,10 @@ export function renderPage(m: ReportModel, redact: Redact, generated = Date.now(
   else {
     body.push('<table class="failures"><tr><th>Stage</th><th>Host</th><th>Task</th><th>Message</th></tr>');
     for (const s of stageFailures)
-      body.push(`<tr class="row-failed"><td><a href="#stage-${stageNo(s)}">${t(s.name)}</a></td><td class="muted">-</td><td class="muted">(the stage ${t(s.status)})</td><td><pre class="msg">${t(s.reason ?? 'no reason recorded: see its output.log')}</pre></td></tr>`);
+      body.push(`<tr class="row-failed"><td><a href="#stage-${stageNo(s)}">${t(s.name)}</a></td><td class="muted">-</td><td class="muted">(the stage ${t(s.status)})${s.voting ? '' : ' <span class="badge nv">non-voting</span>'}</td><td><pre class="msg">${t(s.reason ?? 'no reason recorded: see its output.log')}</pre></td></tr>`);
     for (const { s, h, r } of failures)
       body.push(
-        `<tr class="row-${r.status}"><td><a href="#stage-${stageNo(s)}">${t(s.name)}</a>${s.attempts > 1 ? ` <span class="muted">#${r.attempt}</span>` : ''}</td><td><a href="#${anchorOf(`host-${stageNo(s)}-${h.host}`)}">${t(h.host)}</a></td><td>${t(r.task)} <span class="st st-${r.status}">${r.status}</span></td><td><pre class="msg">${t(r.message ?? '')}</pre></td></tr>`,
+        `<tr class="row-${r.status}"><td><a href="#stage-${stageNo(s)}">${t(s.name)}</a>${s.attempts > 1 ? ` <span class="muted">#${r.attempt}</span>` : ''}</td><td><a href="#${anchorOf(`host-${stageNo(s)}-${h.host}`)}">${t(h.host)}</a></td><td>${t(r.task)} <span class="st st-${r.status}">${r.status}</span>${s.voting ? '' : ' <span class="badge nv">non-voting</span>'}</td><td><pre class="msg">${t(r.message ?? '')}</pre></td></tr>`,
       );
     body.push('</table>');
   }
@@ -167,7 +167,7 @@ function renderStage(s: StageView, t: (v: unknown) => string, link: (f: FileLink
     out.push(`<table><tr><th>Status</th>${s.attempts > 1 ? '<th class="num">Try</th>' : ''}<th>Task</th><th>Message</th><th class="num">Time</th></tr>`);
     for (const r of [...h.failures, ...h.others]) {
       const failed = h.failures.includes(r);
-      const status = `${r.status}${r.ignored ? ' (ignored)' : ''}`;
+      const status = `${r.status}${r.ignored ? ' (ignored)' : r.rescued ? ' (rescued)' : ''}`;
       out.push(
         `<tr class="${failed ? `row-${r.status}` : 'row-other'}"><td class="st st-${r.status}">${t(status)}</td>${s.attempts > 1 ? `<td class="num">${r.attempt}</td>` : ''}<td>${t(r.task)}${r.items ? ` <span class="muted">(${r.items} item${r.items > 1 ? 's' : ''})</span>` : ''}</td><td>${r.message ? `<pre class="msg">${t(r.message)}</pre>` : ''}</td><td class="num">${t(r.duration.toFixed(1))}s</td></tr>`,
       );

@@ -23,6 +23,8 @@ export interface JournalStage {
   reason?: string;
   exitCode?: number;
   checkpoint?: string;
+  /** False for a non-voting stage: its failure does not fail the run. */
+  voting?: boolean;
 }
 
 /** `journal.json`: the run's stage states, rewritten atomically on every change. */
@@ -101,6 +103,7 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           s.status = 'running';
           s.started = iso(e.time);
           s.attempts = Math.max(s.attempts ?? 0, e.attempt);
+          if (e.voting === false) s.voting = false;
           delete s.ended;
           delete s.reason;
           delete s.exitCode;
@@ -118,6 +121,7 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           if (e.reason !== undefined) s.reason = e.reason;
           if (e.exitCode !== undefined) s.exitCode = e.exitCode;
           if (e.checkpoint !== undefined) s.checkpoint = e.checkpoint;
+          if (e.voting === false) s.voting = false;
           write(j);
           return;
         }

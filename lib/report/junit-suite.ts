@@ -13,6 +13,18 @@ export type CaseOutcome =
   | { kind: 'error'; type: string; message: string; detail?: string }
   | { kind: 'skipped'; message?: string };
 
+/**
+ * A failure of an earlier attempt, kept beside the final outcome (Surefire's elements, which the
+ * Jenkins schema allows and readers that do not know them skip): `flaky*` when the stage passed
+ * later, `rerun*` when it failed again.
+ */
+export interface CaseRerun {
+  element: 'flakyFailure' | 'flakyError' | 'rerunFailure' | 'rerunError';
+  type: string;
+  message: string;
+  detail?: string;
+}
+
 /** One `<testcase>`, as plain data. */
 export interface CaseData {
   name: string;
@@ -22,6 +34,7 @@ export interface CaseData {
   outcome: CaseOutcome;
   systemOut?: string;
   systemErr?: string;
+  reruns?: CaseRerun[];
 }
 
 /** One `<testsuite>`, as plain data. */
@@ -63,12 +76,20 @@ export function junitTimestamp(ms: number): string {
 
 /** Test cases built per library call: small trees keep the garbage collector cheap on big suites. */
 const CHUNK = 1000;
-type Built = { name?: string; children?: Built[]; att(name: string, value: string | number): unknown; end(o: object): string };
+type Built = {
+  name?: string;
+  children?: Built[];
+  att(name: string, value: string | number): unknown;
+  ele(name: string, attrs?: Record<string, string>): Built;
+  dat(text: string): Built;
+  end(o: object): string;
+};
 
 /** The `<testcase>` elements of `cases`, built by junit-report-builder, indented for a suite. */
 function buildCases(cases: readonly CaseData[]): { xml: string; failures: number; errors: number; skipped: number } {
   const suite = factory.newBuilder().testSuite();
   const skipMessages: (string | undefined)[] = [];
+  const reruns: (CaseRerun[] | undefined)[] = [];
   let failures = 0;
   let errors = 0;
   let skipped = 0;
@@ -87,6 +108,7 @@ function buildCases(cases: readonly CaseData[]): { xml: string; failures: number
       tc.skipped();
     }
     skipMessages.push(o.kind === 'skipped' ? o.message : undefined);
+    reruns.push(c.reruns);
     if (c.systemOut) tc.standardOutput(cdataSafe(c.systemOut));
     if (c.systemErr) tc.standardError(cdataSafe(c.systemErr));
   }
@@ -95,8 +117,13 @@ function buildCases(cases: readonly CaseData[]): { xml: string; failures: number
   let i = 0;
   for (const child of el.children ?? []) {
     if (child.name !== 'testcase') continue;
-    const message = skipMessages[i++];
+    const message = skipMessages[i];
     if (message) child.children?.find((g) => g.name === 'skipped')?.att('message', message);
+    for (const r of reruns[i] ?? []) {
+      const el = child.ele(r.element, r.message ? { type: r.type, message: r.message } : { type: r.type });
+      if (r.detail) el.ele('stackTrace').dat(cdataSafe(r.detail));
+    }
+    i++;
   }
   // A throwaway <testsuite> around the cases: keep what lies between its first and last line.
   const text = el.end({ pretty: true, indent: '  ', offset: 1 });
@@ -112,7 +139,7 @@ function attEscape(text: string): string {
 }
 
 /** A case with no failure, error or output: the bulk of a big run (one per task and host). */
-const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.systemOut && !c.systemErr;
+const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.systemOut && !c.systemErr && !c.reruns?.length;
 
 /**
  * The `<testcase>` of a plain case, byte for byte what junit-report-builder writes for it (same

@@ -2,7 +2,7 @@ import type { EventOf, EventSink, RunEvent, StageStatus } from '../model/events.
 import { noRedact, type Redact } from './redact.js';
 import { resultsSuites } from './junit-results.js';
 import { JUnitDocument } from './junit-document.js';
-import { buildSuite, junitTimestamp, type CaseData, type SuiteData, type SuiteXml } from './junit-suite.js';
+import { buildSuite, junitTimestamp, type CaseData, type CaseRerun, type SuiteData, type SuiteXml } from './junit-suite.js';
 import { cap, firstLine, xmlSafe } from './text.js';
 
 /** Options of {@link createJUnitSink}. */
@@ -22,6 +22,9 @@ export interface JUnitSinkOptions {
    */
   costFactor?: number;
 }
+
+/** Tasks that load more tasks as the play runs (their load errors stop Ansible). */
+const INCLUDE_ACTIONS = /(^|\.)(include_tasks|include_role|include)$/;
 
 /** The pseudo-host of the test cases the harness adds about a stage as a whole. */
 export const STAGE_CASE_HOST = 'harness';
@@ -44,7 +47,15 @@ interface LiveCase {
   failures: string[];
   failedItems: string[];
   ignored: string[];
+  /** Failures a block's `rescue` caught (Ansible: rescued, not failed). */
+  rescued: string[];
   dropped: number;
+  /** The task's own result came: a later result for the same task and host is another run of it (a handler, a role included twice). */
+  finished: boolean;
+  /** The stage timed out while this task ran on the host. */
+  timeout?: string;
+  /** Ansible stopped on an error loading what this include names (`ERROR! the role 'nope' was not found`). */
+  includeError?: string;
 }
 
 interface StageSuite {
@@ -58,6 +69,17 @@ interface StageSuite {
   exitCode?: number;
   checkpoint?: string;
   cases: Map<string, LiveCase>;
+  /** Task and host -> the key in `cases` of their latest run (the first run's key is the same). */
+  runs: Map<string, { key: string; n: number }>;
+  /** False: a non-voting stage (its failures are marked so and do not fail the run). */
+  voting: boolean;
+  /** A failed attempt's data, held until we know whether a retry follows and how it ends. */
+  held?: SuiteData;
+  /** A later attempt of the stage started: the held failures are an earlier attempt's. */
+  superseded?: boolean;
+  /** The cases of the last task, when it was an include and no task started after it. */
+  lastInclude?: LiveCase[];
+  lastIncludeTask?: string;
   /** The last output of the stage, in chunks (for the `[harness]` case of a failed stage). */
   tail: string[];
   tailLength: number;
@@ -75,7 +97,7 @@ type Block = { stage: StageSuite } | { owner: StageSuite; built: SuiteXml };
 /** The lines of a case that has none: shared, replaced by its own array at the first line (most cases never get one). */
 const NO_LINES: string[] = [];
 
-function push(c: LiveCase, list: 'failures' | 'failedItems' | 'ignored', line: string): void {
+function push(c: LiveCase, list: 'failures' | 'failedItems' | 'ignored' | 'rescued', line: string): void {
   if (c[list] === NO_LINES) c[list] = [];
   if (c[list].length < MAX_LINES) c[list].push(line);
   else c.dropped++;
@@ -89,7 +111,11 @@ function suiteName(stage: string, attempt: number): string {
 function caseOf(c: LiveCase, classname: string): CaseData {
   const out: CaseData = { name: c.name, classname, time: c.time + c.itemTime, outcome: { kind: 'passed' } };
   const more = c.dropped ? [`… and ${c.dropped} more`] : [];
-  if (c.unreachable !== undefined) {
+  if (c.includeError !== undefined) {
+    out.outcome = { kind: 'failure', type: 'include', message: firstLine(c.includeError), detail: c.includeError };
+  } else if (c.timeout !== undefined) {
+    out.outcome = { kind: 'error', type: 'timeout', message: firstLine(c.timeout), detail: c.timeout };
+  } else if (c.unreachable !== undefined) {
     out.outcome = { kind: 'failure', type: 'unreachable', message: firstLine(c.unreachable) || 'host unreachable', detail: c.unreachable };
   } else if (c.failedItems.length || c.failures.length) {
     const message = c.failedItems.length
@@ -100,8 +126,33 @@ function caseOf(c: LiveCase, classname: string): CaseData {
   } else if (!c.ran && c.skipped !== undefined) {
     out.outcome = c.skipped ? { kind: 'skipped', message: firstLine(c.skipped) } : { kind: 'skipped' };
   }
-  if (c.ignored.length) out.systemOut = [...c.ignored.map((l) => `ignored failure: ${l}`), ...more].join('\n');
+  const notes = [...c.ignored.map((l) => `ignored failure: ${l}`), ...c.rescued.map((l) => `rescued failure: ${l}`)];
+  if (notes.length) out.systemOut = [...notes, ...more].join('\n');
   return out;
+}
+
+/** A non-voting stage's failure: still a `<failure>`, but saying so in its type and message. */
+function nonVoting(c: CaseData): CaseData {
+  const o = c.outcome;
+  if (o.kind !== 'failure' && o.kind !== 'error') return c;
+  return { ...c, outcome: { ...o, type: `${o.type} (non-voting)`, message: `[non-voting] ${o.message}` } };
+}
+
+/**
+ * An earlier attempt's suite once a retry ran: its failures and errors become `flaky*` (the stage
+ * passed later) or `rerun*` (it failed again) elements of passing cases, so they are shown, not counted.
+ */
+function asEarlierAttempt(data: SuiteData, flaky: boolean): SuiteData {
+  const cases = data.cases.map((c): CaseData => {
+    const o = c.outcome;
+    if (o.kind !== 'failure' && o.kind !== 'error') return c;
+    const element: CaseRerun['element'] = `${flaky ? 'flaky' : 'rerun'}${o.kind === 'failure' ? 'Failure' : 'Error'}`;
+    const rerun: CaseRerun = { element, type: o.type, message: o.message, ...(o.detail ? { detail: o.detail } : {}) };
+    const note = `${o.kind} on this attempt (not the stage's result: the stage was retried${flaky ? ' and passed' : ''}): ${o.message}`;
+    return { ...c, outcome: { kind: 'passed' }, reruns: [...(c.reruns ?? []), rerun], systemOut: c.systemOut ? `${note}\n${c.systemOut}` : note };
+  });
+  const properties: [string, string][] = [...(data.properties ?? []), ['retried', flaky ? 'passed later' : 'failed again']];
+  return { ...data, properties, cases };
 }
 
 /**
@@ -147,7 +198,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     const key = `${stage}\u0000${attempt}`;
     let s = byKey.get(key);
     if (!s) {
-      s = { stage: xmlSafe(redact(stage)), attempt, start: time, cases: new Map(), tail: [], tailLength: 0, stageCases: [], done: false };
+      s = { stage: xmlSafe(redact(stage)), attempt, start: time, cases: new Map(), runs: new Map(), voting: true, tail: [], tailLength: 0, stageCases: [], done: false };
       byKey.set(key, s);
       suites.push(s);
       blocks.push({ stage: s });
@@ -165,6 +216,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       ['stage', s.stage],
       ['attempt', String(s.attempt)],
     ];
+    if (!s.voting) properties.push(['voting', 'false']);
     if (s.status) properties.push(['status', s.status]);
     if (s.playbook) properties.push(['playbook', s.playbook]);
     if (s.exitCode !== undefined) properties.push(['exitCode', String(s.exitCode)]);
@@ -175,16 +227,28 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       time: ((s.end ?? lastTime) - s.start) / 1000,
       timestamp: junitTimestamp(s.start),
       properties,
-      cases,
+      cases: s.voting ? cases : cases.map(nonVoting),
     };
   }
 
   function hasFailingCase(s: StageSuite): boolean {
-    for (const c of s.cases.values()) if (c.unreachable !== undefined || c.failures.length || c.failedItems.length) return true;
+    for (const c of s.cases.values()) if (c.unreachable !== undefined || c.failures.length || c.failedItems.length || c.timeout !== undefined || c.includeError !== undefined) return true;
     return false;
   }
 
-  function endStage(s: StageSuite, e: { time: number; status: StageStatus; reason?: string; exitCode?: number; checkpoint?: string }): void {
+  /** The held suites of earlier attempts: sealed as they are (`final`), or as attempts a retry superseded. */
+  function resolveHeld(which: (s: StageSuite) => boolean, how: 'final' | 'flaky' | 'rerun'): void {
+    for (const s of suites) {
+      if (!s.held || !which(s)) continue;
+      s.built = buildSuite(how === 'final' ? s.held : asEarlierAttempt(s.held, how === 'flaky'));
+      delete s.held;
+    }
+  }
+
+  /** How a held suite shows while we wait: a superseded one as an earlier attempt that failed again (so far). */
+  const heldXml = (s: StageSuite): SuiteXml => buildSuite(s.superseded ? asEarlierAttempt(s.held!, false) : s.held!);
+
+  function endStage(s: StageSuite, e: { time: number; status: StageStatus; reason?: string; exitCode?: number; checkpoint?: string; hung?: { task: string; hosts: string[] }[] }): void {
     s.end = e.time;
     s.status = e.status;
     if (e.reason !== undefined) s.reason = clean(e.reason, 2000);
@@ -209,6 +273,15 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         outcome: { kind: 'passed' },
         systemOut: `stage ${s.stage} was not run: the lab was restored from checkpoint ${from}${reason ? ` (${reason})` : ''}`,
       });
+    } else if (e.status === 'error' && 'hung' in e && e.hung?.length) {
+      // A timeout names the tasks that hung, on their hosts' cases, instead of a case of its own.
+      for (const h of e.hung) {
+        for (const host of h.hosts) {
+          const c = liveCase(s, `hung\u0000${h.task}`, host, h.task, '');
+          const task = clean(h.task, 1000);
+          c.timeout = reason.includes(task) ? reason : `${reason || 'timed out'}: task '${task}' did not end on ${clean(host, 500)}`;
+        }
+      }
     } else if (e.status === 'error') {
       const type = /time[sd]? ?out|timeout/i.test(reason) ? 'timeout' : 'error';
       s.stageCases.push({
@@ -218,6 +291,10 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         outcome: { kind: 'error', type, message: (firstLine(reason) || 'the stage ended in an error') + exit, detail: reason || undefined },
         systemOut: output(),
       });
+    } else if (e.status === 'failed' && !hasFailingCase(s) && s.lastInclude?.length && /ERROR! /.test(reason)) {
+      // Ansible stopped loading the last include: the include failed, not the stage as a whole.
+      const error = reason.slice(reason.indexOf('ERROR! ')).replace(/\)$/, '');
+      for (const c of s.lastInclude) c.includeError = error;
     } else if (e.status === 'failed' && !hasFailingCase(s)) {
       s.stageCases.push({
         name: stageCaseName('stage failed'),
@@ -227,10 +304,15 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         systemOut: output(),
       });
     }
-    s.built = buildSuite(suiteData(s));
+    const data = suiteData(s);
+    // A failed attempt waits: if a retry follows, its failures are not the stage's result.
+    if (e.status === 'failed' || e.status === 'error') s.held = data;
+    else s.built = buildSuite(data);
     openCases -= s.cases.size;
     s.done = true;
     s.cases = new Map(); // built; the cases and output are no longer needed
+    s.runs = new Map();
+    delete s.lastInclude;
     s.tail = [];
     if (current === s) current = undefined;
   }
@@ -242,6 +324,8 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     for (const s of [...suites]) {
       if (!s.done) endStage(s, { time: lastTime, status: 'error', reason: `${how} before the stage finished` });
     }
+    resolveHeld((s) => !!s.superseded, 'rerun');
+    resolveHeld(() => true, 'final');
     const seen = new Set(suites.map((s) => s.stage));
     for (const stage of planned) {
       if (seen.has(xmlSafe(redact(stage)))) continue;
@@ -271,7 +355,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       if ('stage' in b) delete b.stage.built;
       blocks.shift();
     }
-    const open = blocks.map((b) => ('built' in b ? b.built : (b.stage.built ?? buildSuite(suiteData(b.stage)))));
+    const open = blocks.map((b) => ('built' in b ? b.built : (b.stage.built ?? (b.stage.held ? heldXml(b.stage) : buildSuite(suiteData(b.stage))))));
     const total = runStart !== undefined ? (lastTime - runStart) / 1000 : undefined;
     doc.write(scenario ?? 'harness', open, total, sync);
   }
@@ -295,15 +379,40 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     lastWriteAt = Date.now();
   }
 
+  /** The case of the latest run of a task on a host; a run that finished makes the next result a new case (`(run 2)`). */
+  function liveCase(s: StageSuite, taskKey: string, host: string, task: string, action: string, isItem = false): LiveCase {
+    const id = `${taskKey}\u0000${host}`;
+    const run = s.runs.get(id);
+    let c = run ? s.cases.get(run.key) : undefined;
+    if (c && c.finished && !(isItem && false)) {
+      const n = run!.n + 1;
+      const key = `${id}\u0000${n}`;
+      s.runs.set(id, { key, n });
+      c = newCase(`[${host}] ${task || action} (run ${n})`);
+      s.cases.set(key, c);
+    } else if (!c) {
+      s.runs.set(id, { key: id, n: 1 });
+      c = newCase(`[${host}] ${task || action}`);
+      s.cases.set(id, c);
+    }
+    return c;
+  }
+
+  function newCase(name: string): LiveCase {
+    openCases++;
+    return { name: clean(name, 1000), time: 0, itemTime: 0, ran: false, failures: NO_LINES, failedItems: NO_LINES, ignored: NO_LINES, rescued: NO_LINES, dropped: 0, finished: false };
+  }
+
   function onResult(e: EventOf<'host_result'>): void {
     const s = suiteFor(e.stage, e.attempt, e.time);
     if (s.done) return; // a result after its stage ended: ignored
-    const key = `${e.taskId}\u0000${e.host}`;
-    let c = s.cases.get(key);
-    if (!c) {
-      c = { name: clean(`[${e.host}] ${e.task || e.action}`, 1000), time: 0, itemTime: 0, ran: false, failures: NO_LINES, failedItems: NO_LINES, ignored: NO_LINES, dropped: 0 };
-      s.cases.set(key, c);
-      openCases++;
+    const c = liveCase(s, e.taskId, e.host, e.task, e.action, e.item !== undefined);
+    if (INCLUDE_ACTIONS.test(e.action) && e.item === undefined && (e.status === 'ok' || e.status === 'changed')) {
+      if (!s.lastInclude?.length || s.lastIncludeTask !== e.taskId) {
+        s.lastInclude = [];
+        s.lastIncludeTask = e.taskId;
+      }
+      s.lastInclude.push(c);
     }
     const d = Number.isFinite(e.duration) && e.duration > 0 ? e.duration : 0;
     const isItem = e.item !== undefined;
@@ -313,6 +422,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       c.itemTime = 0;
     }
     const msg = e.message !== undefined ? clean(e.message) : '';
+    if (!isItem) c.finished = true;
     switch (e.status) {
       case 'ok':
       case 'changed':
@@ -322,10 +432,20 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         if (c.skipped === undefined || (!c.skipped && msg)) c.skipped = msg;
         break;
       case 'unreachable':
-        if (c.unreachable === undefined) c.unreachable = msg || 'host unreachable';
+        if (e.ignored) {
+          // ignore_unreachable: Ansible counts it ok + ignored.
+          c.ran = true;
+          push(c, 'ignored', `unreachable: ${msg || 'host unreachable'}`);
+        } else if (c.unreachable === undefined) c.unreachable = msg || 'host unreachable';
         break;
       case 'failed':
-        if (e.ignored) {
+        if (e.rescued) {
+          c.ran = true;
+          // The loop's failed items were rescued with their task.
+          for (const l of c.failedItems) push(c, 'rescued', `item ${l}`);
+          c.failedItems = NO_LINES;
+          push(c, 'rescued', msg || 'failed');
+        } else if (e.ignored) {
           c.ran = true;
           push(c, 'ignored', isItem ? `item ${clean(e.item!, 500)}: ${msg}` : msg);
         } else if (isItem) push(c, 'failedItems', `${clean(e.item!, 500)}${msg ? `: ${msg}` : ''}`);
@@ -346,8 +466,13 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
           writeNow();
           return;
         case 'stage_start': {
+          // A retry: the stage's held attempts are superseded; another stage: held ones were final.
+          for (const h of suites) if (h.held && h.stage === xmlSafe(redact(e.stage)) && h.attempt < e.attempt) h.superseded = true;
+          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)) && !!h.superseded, 'rerun');
+          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)), 'final');
           const s = suiteFor(e.stage, e.attempt, e.time);
           s.start = e.time;
+          if (e.voting === false) s.voting = false;
           if (e.playbook !== undefined) s.playbook = clean(e.playbook, 1000);
           dirty = true;
           break;
@@ -364,6 +489,15 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
           }
           return;
         }
+        case 'task_start': {
+          // A task started after an include: the include loaded.
+          const s = suiteFor(e.stage, e.attempt, e.time);
+          if (s.lastIncludeTask !== e.taskId) {
+            delete s.lastInclude;
+            delete s.lastIncludeTask;
+          }
+          return;
+        }
         case 'host_result':
           onResult(e);
           dirty = true;
@@ -376,7 +510,12 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         }
         case 'stage_end': {
           const s = suiteFor(e.stage, e.attempt, e.time);
+          if (e.voting === false) s.voting = false;
           if (!s.done) endStage(s, e);
+          if (e.attempt > 1 && e.status === 'passed') resolveHeld((h) => h.stage === s.stage && h.attempt < e.attempt, 'flaky');
+          else if (e.attempt > 1 && !e.retrying && (e.status === 'failed' || e.status === 'error')) {
+            resolveHeld((h) => h.stage === s.stage && h.attempt < e.attempt, 'rerun');
+          }
           writeNow();
           return;
         }

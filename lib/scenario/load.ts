@@ -16,7 +16,7 @@ interface RawHost { groups?: string[]; vars?: Vars; address?: string; port?: num
 interface RawGroup { children?: string[]; vars?: Vars }
 interface RawStage {
   name: string; description?: string; playbook?: string; hosts?: string | string[]; vars?: Vars; checkpoint?: boolean;
-  timeout?: string; retries?: number; always?: boolean; voting?: boolean; results?: string | string[];
+  timeout?: string; retries?: number; always?: boolean; voting?: boolean; results?: string | string[]; results_fail?: boolean;
   collect?: Record<string, string | string[]>; tags?: string | string[]; skip_tags?: string | string[]; extends?: string;
 }
 interface RawScenario {
@@ -292,6 +292,7 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (s.collect) stage.collect = Object.fromEntries(Object.entries(s.collect).map(([k, v]) => [k, list(v)]));
     if (s.description) stage.description = s.description;
     if (s.extends) stage.extends = s.extends;
+    if (s.results_fail === false) stage.resultsFail = false;
     stages.push(stage);
   }
   problems.throwIfAny();

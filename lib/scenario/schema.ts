@@ -73,6 +73,7 @@ const stage: JsonSchema = {
     always: { type: 'boolean', description: 'Run even after an earlier stage failed (collect, cleanup).' },
     voting: { type: 'boolean', description: 'false: a failure is reported but does not fail the run.' },
     results: stringList('Globs of JUnit files the system under test writes on the hosts; merged into junit.xml.'),
+    results_fail: { type: 'boolean', description: 'false: failed or unreadable results files do not fail the stage (default true).' },
     collect: {
       type: 'object',
       description: 'Files to fetch from hosts: a host pattern to paths or globs.',

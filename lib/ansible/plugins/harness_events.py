@@ -21,8 +21,12 @@ DOCUMENTATION = '''
 #   playbook_start: playbook
 #   play_start:     play, play_id, patterns
 #   task_start:     play, task, task_id, action, path, handler
-#   host_result:    play, task, task_id, action, host, status, ignored, duration (s),
-#                   message?, item?, result
+#   host_result:    play, task, task_id, action, host, status, ignored, rescued, duration (s),
+#                   message?, item?, counts?, result
+#                   (counts: what this result added to Ansible's own stats for the host, bucket
+#                   by bucket, e.g. {"ok": 1, "ignored": 1}; absent for loop items and when the
+#                   stats cannot be seen; rescued: a failure a block's `rescue` caught)
+#   host_start:     task_id, host (a task began on a host; lets the harness name a hung task)
 #   stats:          hosts {host: {ok, changed, failures, unreachable, skipped, rescued, ignored}},
 #                   custom (set_stats data: by host, or under `_run` for per_host: false)
 #   warning:        message
@@ -30,11 +34,18 @@ DOCUMENTATION = '''
 import json
 import math
 import os
+import sys
 import time
 
 from ansible.plugins.callback import CallbackBase
 
 EVENTS_PATH_ENV = 'HARNESS_EVENTS_PATH'
+# Lists of enabled callbacks: our name is taken out of them at load (with the channel's variable),
+# so an ansible-playbook a task starts on the controller neither finds our channel nor loads us
+# (only the stage's own run writes to the stage's channel). The variable beats any ansible.cfg.
+ENABLED_ENVS = ('ANSIBLE_CALLBACKS_ENABLED', 'ANSIBLE_CALLBACK_WHITELIST')
+# Ansible's per-host stats buckets as summarize() names them.
+STAT_KEYS = ('ok', 'changed', 'failures', 'unreachable', 'skipped', 'rescued', 'ignored')
 # Each string in a result is cut to this many characters.
 MAX_STRING = 64 * 1024
 # A line longer than this loses its `result` (the message stays).
@@ -77,6 +88,36 @@ def _plain(value, depth=0):
     return _plain(str(value), depth + 1)
 
 
+def _forget_harness_env():
+    '''Drops our channel and our name from os.environ (workers and their children inherit it after this).'''
+    os.environ.pop(EVENTS_PATH_ENV, None)
+    for name in ENABLED_ENVS:
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        kept = [c.strip() for c in value.split(',') if c.strip() and c.strip() not in ('harness_events', 'ansible_harness.harness_events')]
+        if name == 'ANSIBLE_CALLBACKS_ENABLED' or kept:
+            os.environ[name] = ','.join(kept)
+        else:
+            os.environ.pop(name, None)
+
+
+def _find_stats():
+    '''The run's AggregateStats, from the caller's frames (the TaskQueueManager sending callbacks).'''
+    try:
+        from ansible.executor.stats import AggregateStats
+        frame = sys._getframe(1)
+        while frame is not None:
+            owner = frame.f_locals.get('self')
+            stats = getattr(owner, '_stats', None)
+            if isinstance(stats, AggregateStats):
+                return stats
+            frame = frame.f_back
+    except Exception:
+        pass
+    return None
+
+
 def _censored(result):
     data = result._result if isinstance(result._result, dict) else {}
     no_log = getattr(result._task, 'no_log', False)
@@ -94,6 +135,12 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self._path = os.environ.get(EVENTS_PATH_ENV) or None
+        # The process that loaded us: a fork (worker) or a child run never writes.
+        self._pid = os.getpid()
+        _forget_harness_env()
+        self._stats = None
+        # host -> the stats counts last seen for it
+        self._seen = {}
         self._fd = None
         self._broken = False
         self._play = ''
@@ -114,7 +161,7 @@ class CallbackModule(CallbackBase):
         return self._fd
 
     def _emit(self, kind, **fields):
-        if self._broken or not self._path:
+        if self._broken or not self._path or os.getpid() != self._pid:
             return
         try:
             obj = {'event': kind, 'time': _now_ms()}
@@ -195,18 +242,57 @@ class CallbackModule(CallbackBase):
         if censored:
             return CENSORED if status in ('failed', 'unreachable') else None
         texts = {}
-        for key in ('msg', 'stderr', 'skip_reason'):
+        for key in ('msg', 'reason', 'stderr', 'skip_reason'):
             value = data.get(key)
             if isinstance(value, str) and value.strip():
                 texts[key] = value.strip()
+        text = None
         if status == 'failed' and 'msg' in texts and 'stderr' in texts and texts['stderr'] not in texts['msg']:
-            return _plain(texts['msg'] + '\n' + texts['stderr'][-MAX_MESSAGE:])
-        for key in ('msg', 'stderr', 'skip_reason'):
-            if key in texts:
-                return _plain(texts[key])
+            text = texts['msg'] + '\n' + texts['stderr'][-MAX_MESSAGE:]
+        else:
+            for key in ('msg', 'reason', 'stderr', 'skip_reason'):
+                if key in texts:
+                    text = texts[key]
+                    break
+        if status == 'failed' and data.get('failed_when_result'):
+            # The module's own msg ("OK (50 bytes)") does not say why: the condition does.
+            cond = getattr(result._task, 'failed_when', None)
+            cond = ' and '.join(str(c) for c in cond) if isinstance(cond, (list, tuple)) else (str(cond) if cond else '')
+            why = 'failed_when condition met' + (': ' + cond if cond else '')
+            text = why + ('\n' + text if text else '')
+        if text is not None:
+            return _plain(text)
         if status == 'failed' and data.get('exception'):
             return _plain(str(data.get('exception')).strip().splitlines()[-1])
         return None
+
+    def _counts(self, host):
+        '''What Ansible's stats for `host` gained since the last result (it counts just before calling us).'''
+        if self._stats is None:
+            return None
+        try:
+            s = self._stats.summarize(host)
+        except Exception:
+            return None
+        now = dict((k, int(s.get(k, 0))) for k in STAT_KEYS)
+        before = self._seen.get(host) or dict((k, 0) for k in STAT_KEYS)
+        self._seen[host] = now
+        return dict((k, now[k] - before[k]) for k in STAT_KEYS if now[k] != before[k])
+
+    @staticmethod
+    def _in_rescued_block(task):
+        '''Without the stats: a failure inside a block that has a rescue (the task not itself in a rescue or always).'''
+        try:
+            parent = task._parent
+            while parent is not None:
+                rescue = getattr(parent, 'rescue', None)
+                block = getattr(parent, 'block', None)
+                if rescue and isinstance(block, list):
+                    return True
+                parent = getattr(parent, '_parent', None)
+        except Exception:
+            pass
+        return False
 
     def _host_result(self, result, status, ignored=False, item=False):
         try:
@@ -215,13 +301,20 @@ class CallbackModule(CallbackBase):
             fields = self._task_fields(task)
             censored = _censored(result)
             loop_done = bool(getattr(task, 'loop', None)) and not item
+            counts = None if item else self._counts(host)
+            rescued = False
+            if status == 'failed' and not item and not ignored:
+                rescued = bool(counts.get('rescued')) if counts is not None else self._in_rescued_block(task)
             out = dict(fields)
             out.update({
                 'host': host,
                 'status': status,
                 'ignored': bool(ignored),
+                'rescued': rescued,
                 'duration': self._duration(host, fields['task_id'], item),
             })
+            if counts is not None:
+                out['counts'] = counts
             message = self._message(result, status, censored)
             if message is not None:
                 out['message'] = message
@@ -252,6 +345,8 @@ class CallbackModule(CallbackBase):
     # -- Ansible's hooks -----------------------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
+        if self._stats is None:
+            self._stats = _find_stats()
         name = getattr(playbook, '_file_name', None) or ''
         self._emit('playbook_start', playbook=os.path.abspath(name) if name else '')
 
@@ -274,6 +369,7 @@ class CallbackModule(CallbackBase):
         key = (host.get_name(), str(task._uuid))
         self._host_started[key] = time.time()
         self._item_mark.pop(key, None)
+        self._emit('host_start', task_id=key[1], host=key[0])
 
     def v2_runner_on_ok(self, result):
         changed = isinstance(result._result, dict) and bool(result._result.get('changed', False))
