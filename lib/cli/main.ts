@@ -49,6 +49,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     .strict()
     .demandCommand(1, 'Name a command: harness <command> --help')
     .recommendCommands()
+    .completion('completion', 'Print a bash/zsh completion script: harness completion >> ~/.bashrc (or ~/.zshrc)')
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
