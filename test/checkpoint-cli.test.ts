@@ -64,8 +64,8 @@ test('list shows a table of scenario, stage, key, size, age and last use', async
     assert.is(r.code, 0, r.err);
     const lines = r.out.trimEnd().split('\n');
     assert.match(lines[0]!, /^SCENARIO\s+STAGE\s+KEY\s+SIZE\s+AGE\s+LAST USED$/);
-    assert.match(lines[1]!, /^demo\s+undercloud\s+aaaa000000\s+\d+(\.\d)?K\s+0s\s+30d ago$/);
-    assert.match(lines[2]!, /^demo\s+overcloud\s+bbbb000000\s+\d+(\.\d)?K\s+0s\s+never$/);
+    assert.match(lines[1]!, /^demo\s+undercloud\s+aaaa000000\s+\d+(\.\d)?K\s+\d+s\s+30d ago$/);
+    assert.match(lines[2]!, /^demo\s+overcloud\s+bbbb000000\s+\d+(\.\d)?K\s+\d+s\s+never$/);
     assert.is(lines[3], `2 checkpoints in ${root}`);
   });
 });
