@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # `npm run demo`: installs what the demo needs, then runs scenarios/demo.yml on three sshd hosts
-# on loopback (an undercloud API, a two-node overcloud, tests, an upgrade). Extra arguments go
-# to `harness run` (e.g. `npm run demo -- --until overcloud`).
+# on loopback (an undercloud API, a two-node overcloud, tests, an upgrade). `npm run demo -- --vm`
+# runs the same on three QEMU VMs (scenarios/demo-vm.yml), installing what the VMs need first.
+# Other arguments go to `harness run` (e.g. `npm run demo -- --until overcloud`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh
+scenario=scenarios/demo.yml
+deps=()
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--vm" ]; then
+    scenario=scenarios/demo-vm.yml
+    deps=(--vm)
+  else
+    args+=("$arg")
+  fi
+done
+bash scripts/system-deps.sh "${deps[@]}"
 [ -d node_modules/node-pty ] || npm ci --no-audit --no-fund
 [ -f dist/lib/cli/main.js ] || npm run build
 # The demo's one secret: generated per run unless you export your own.
 export DEMO_ADMIN_PASSWORD="${DEMO_ADMIN_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}"
-exec ./bin/harness run scenarios/demo.yml "$@"
+exec ./bin/harness run "$scenario" "${args[@]}"

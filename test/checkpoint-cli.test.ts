@@ -64,9 +64,34 @@ test('list shows a table of scenario, stage, key, size, age and last use', async
     assert.is(r.code, 0, r.err);
     const lines = r.out.trimEnd().split('\n');
     assert.match(lines[0]!, /^SCENARIO\s+STAGE\s+KEY\s+SIZE\s+AGE\s+LAST USED$/);
-    assert.match(lines[1]!, /^demo\s+undercloud\s+aaaa000000\s+\d+(\.\d)?K\s+0s\s+30d ago$/);
-    assert.match(lines[2]!, /^demo\s+overcloud\s+bbbb000000\s+\d+(\.\d)?K\s+0s\s+never$/);
+    assert.match(lines[1]!, /^demo\s+undercloud\s+aaaa000000\s+\d+(\.\d)?K\s+\d+s\s+30d ago$/);
+    assert.match(lines[2]!, /^demo\s+overcloud\s+bbbb000000\s+\d+(\.\d)?K\s+\d+s\s+never$/);
     assert.is(lines[3], `2 checkpoints in ${root}`);
+  });
+});
+
+test('list --json: version 1, one object per checkpoint (docs/cli-json.md)', async () => {
+  await withCache(async (env, root) => {
+    const empty = await cli(['checkpoints', 'list', '--json'], env);
+    assert.equal(JSON.parse(empty.out), { version: 1, root, checkpoints: [] });
+    await seed(root);
+    const r = await cli(['checkpoints', 'list', '--json'], env);
+    assert.is(r.code, 0, r.err);
+    const doc = JSON.parse(r.out);
+    assert.is(doc.version, 1);
+    assert.is(doc.root, root);
+    const byKey = Object.fromEntries(doc.checkpoints.map((c: { key: string }) => [c.key, c]));
+    assert.equal(Object.keys(byKey).sort(), ['aaaa000000', 'bbbb000000']);
+    const a = byKey.aaaa000000;
+    assert.equal(Object.keys(a).sort(), ['created', 'dir', 'key', 'lastUsed', 'run', 'scenario', 'sizeBytes', 'stage']);
+    assert.is(a.scenario, 'demo');
+    assert.is(a.stage, 'undercloud');
+    assert.ok(Number.isInteger(a.sizeBytes) && a.sizeBytes >= 5000, `sizeBytes ${a.sizeBytes}`);
+    assert.ok(Date.parse(a.lastUsed) < Date.now() - 29 * DAY);
+    assert.is(byKey.bbbb000000.lastUsed, null, 'never used');
+    assert.is(a.run, null);
+    const misplaced = await cli(['checkpoints', 'prune', '--older-than', '2d', '--json'], env);
+    assert.is(misplaced.code, 2);
   });
 });
 
@@ -75,8 +100,10 @@ test('prune --older-than removes what was not used for that long', async () => {
     await seed(root);
     const r = await cli(['checkpoints', 'prune', '--older-than', '20d'], env);
     assert.is(r.code, 0, r.err);
-    assert.match(r.out, /^removed aaaa000000 \(demo\/undercloud, .*\)$/m);
-    assert.match(r.out, /^freed \d/m);
+    // One number for one removal: what the disk got back (meta files included), not the size at save.
+    const each = /^removed aaaa000000 \(demo\/undercloud\): freed (\S+)$/m.exec(r.out);
+    assert.ok(each, r.out);
+    assert.match(r.out, new RegExp(`^freed ${each![1]!.replace('.', '\\.')} in all; the store holds `, 'm'));
     assert.equal((await openStore(root).list()).map((i) => i.key), ['bbbb000000']);
     const size = await cli(['checkpoints', 'prune', '--max-size', '0'], env);
     assert.is(size.code, 0, size.err);
@@ -109,7 +136,7 @@ test('delete removes one checkpoint; an unknown key exits 2 naming the keys that
     assert.match(unknown.err, "no checkpoint has key 'cccc'; the checkpoints are: aaaa000000 (demo/undercloud), bbbb000000 (demo/overcloud)");
     const r = await cli(['checkpoints', 'delete', 'aaaa000000'], env);
     assert.is(r.code, 0, r.err);
-    assert.match(r.out, /^deleted aaaa000000 \(demo\/undercloud, .*\); freed /);
+    assert.match(r.out, /^deleted aaaa000000 \(demo\/undercloud\); freed \d+(\.\d)?K\n$/);
     assert.equal((await openStore(root).list()).map((i) => i.key), ['bbbb000000']);
   });
 });

@@ -36,7 +36,7 @@ test('plan lists the stages in order with hosts and playbooks', async () => {
   assert.is(r.code, 0, r.stderr);
   const order = [...r.stdout.matchAll(/^\s*\d+\. (\S+)/gm)].map((m) => m[1]);
   assert.equal(order, ['prepare', 'undercloud', 'overcloud', 'test', 'upgrade', 'test-upgraded', 'collect', 'teardown']);
-  assert.match(r.stdout, /overcloud\s+run\s+playbooks\/overcloud\.yml\n\s+hosts: undercloud, overcloud -> undercloud, controller-0, compute-0/);
+  assert.match(r.stdout, /overcloud\s+run\s+playbooks\/overcloud\.yml\n\s+hosts: undercloud, overcloud -> undercloud-0, controller-0, compute-0/);
   assert.match(r.stdout, /checkpoint [0-9a-f]{20}: none stored yet/);
 });
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { PACKAGE_ROOT, packageFile } from '../lib/paths.js';
 import { xmllintErrors } from './helpers/junit.js';
 
-const HOSTS = ['undercloud', 'controller-0', 'compute-0'] as const;
+const HOSTS = ['undercloud-0', 'controller-0', 'compute-0'] as const;
 type HostName = (typeof HOSTS)[number];
 const NOVA_CPU = 2;
 /** The scenario secret `admin_password`: nodes register with it; it must never be written. */
@@ -23,9 +23,9 @@ const SECRET = `demo-secret-${process.pid}-${Date.now().toString(36)}`;
 
 /** The checks test.yml reports, one testcase each. */
 const E2E_CHECKS = [
-  '[undercloud] demo API answers /health',
-  '[undercloud] demo API runs the deployed release',
-  '[undercloud] demo API state file holds the registrations it serves',
+  '[undercloud-0] demo API answers /health',
+  '[undercloud-0] demo API runs the deployed release',
+  '[undercloud-0] demo API state file holds the registrations it serves',
   "[controller-0] node is registered with its role's settings",
   "[compute-0] node is registered with its role's settings",
   '[controller-0] node reaches its record on the undercloud API',
@@ -85,7 +85,7 @@ async function makeLab(): Promise<Lab> {
     all: {
       vars: { ansible_connection: 'local', ansible_python_interpreter: '/usr/bin/python3', harness_lab_address: '127.0.0.1' },
       children: {
-        undercloud: { hosts: { undercloud: { harness_host_root: roots.undercloud, demo_api_port: port } } },
+        undercloud: { hosts: { 'undercloud-0': { harness_host_root: roots['undercloud-0'], demo_api_port: port } } },
         overcloud: {
           children: {
             controller: { hosts: { 'controller-0': { harness_host_root: roots['controller-0'] } } },
@@ -196,7 +196,7 @@ function sessionOf(pid: number): number {
 }
 
 function pidOf(lab: Lab): number {
-  return Number(readFileSync(path.join(lab.roots.undercloud, 'var/run/demo/api.pid'), 'utf8').trim());
+  return Number(readFileSync(path.join(lab.roots['undercloud-0'], 'var/run/demo/api.pid'), 'utf8').trim());
 }
 
 function readJson<T = any>(file: string): T {
@@ -228,7 +228,7 @@ async function assertValidJUnit(file: string): Promise<void> {
 }
 
 function resultsFile(lab: Lab, release: string): string {
-  return path.join(lab.roots.undercloud, `var/lib/demo/results/e2e-${release}.xml`);
+  return path.join(lab.roots['undercloud-0'], `var/lib/demo/results/e2e-${release}.xml`);
 }
 
 /** Stops every demo server this suite started (found by its root under the lab dir), by pid. */
@@ -282,18 +282,18 @@ demo('undercloud starts the API detached and publishes its URL', async ({ lab })
   assert.ok(alive(pid), `the pid file names a live process (${pid})`);
   assert.equal(serversUnder(lab.dir), [pid]);
   assert.is.not(sessionOf(pid), sessionOf(process.pid));
-  assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${lab.roots.undercloud}/opt/demo/1.0/demo_api.py`));
+  assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${lab.roots['undercloud-0']}/opt/demo/1.0/demo_api.py`));
   const health = await request(`${api(lab)}/health`);
   assert.equal(health, { status: 200, json: { status: 'ok', release: '1.0', nodes: 0 } });
-  assert.is(readJson(path.join(lab.roots.undercloud, 'etc/demo/api.json')).listen.port, lab.port);
-  assert.match(readFileSync(path.join(lab.roots.undercloud, 'var/log/demo/api.log'), 'utf8'), `release 1.0 listening on ${api(lab)}`);
+  assert.is(readJson(path.join(lab.roots['undercloud-0'], 'etc/demo/api.json')).listen.port, lab.port);
+  assert.match(readFileSync(path.join(lab.roots['undercloud-0'], 'var/log/demo/api.log'), 'utf8'), `release 1.0 listening on ${api(lab)}`);
 });
 
 demo('a second undercloud run changes nothing and starts no second server', async ({ lab }) => {
   const pid = pidOf(lab);
   const run = await runPlaybook(lab, 'undercloud.yml', { release: '1.0' });
   assertRan(run);
-  assert.is(run.recap.undercloud?.changed, 0, `nothing changed:\n${run.output}`);
+  assert.is(run.recap['undercloud-0']?.changed, 0, `nothing changed:\n${run.output}`);
   assert.is(pidOf(lab), pid);
   assert.equal(serversUnder(lab.dir), [pid]);
 });
@@ -311,7 +311,7 @@ demo('overcloud registers each node over HTTP and saves the config it receives',
 
   const { json } = await request(`${api(lab)}/nodes`);
   assert.equal(json.nodes, [compute, controller]);
-  const state = readJson(path.join(lab.roots.undercloud, 'var/lib/demo/state.json'));
+  const state = readJson(path.join(lab.roots['undercloud-0'], 'var/lib/demo/state.json'));
   assert.equal(state.nodes, { 'compute-0': compute, 'controller-0': controller });
 });
 
@@ -371,8 +371,8 @@ demo('upgrade moves the API to release 2.0 and keeps every registration', async 
   assert.is.not(newPid, oldPid);
   assert.not.ok(alive(oldPid), 'the release 1.0 server is gone');
   assert.equal(serversUnder(lab.dir), [newPid]);
-  assert.ok(readFileSync(`/proc/${newPid}/cmdline`, 'utf8').includes(`${lab.roots.undercloud}/opt/demo/2.0/demo_api.py`));
-  assert.ok(existsSync(path.join(lab.roots.undercloud, 'opt/demo/1.0/demo_api.py')), 'release 1.0 stays installed');
+  assert.ok(readFileSync(`/proc/${newPid}/cmdline`, 'utf8').includes(`${lab.roots['undercloud-0']}/opt/demo/2.0/demo_api.py`));
+  assert.ok(existsSync(path.join(lab.roots['undercloud-0'], 'opt/demo/1.0/demo_api.py')), 'release 1.0 stays installed');
 
   const version = await request(`${api(lab)}/version`);
   assert.equal(version.json, { release: '2.0', history: ['1.0', '2.0'] });
@@ -397,18 +397,18 @@ demo('stop leaves no server, and succeeds when none runs', async ({ lab }) => {
   assertRan(run);
   assert.not.ok(alive(pid), `server ${pid} is gone`);
   assert.equal(serversUnder(lab.dir), []);
-  assert.not.ok(existsSync(path.join(lab.roots.undercloud, 'var/run/demo/api.pid')), 'the pid file is removed');
+  assert.not.ok(existsSync(path.join(lab.roots['undercloud-0'], 'var/run/demo/api.pid')), 'the pid file is removed');
   try {
     await request(`${api(lab)}/health`);
     assert.unreachable('nothing answers on the port');
   } catch (error) {
     assert.is((error as NodeJS.ErrnoException).code, 'ECONNREFUSED');
   }
-  assert.match(readFileSync(path.join(lab.roots.undercloud, 'var/log/demo/api.log'), 'utf8'), 'stopping on SIGTERM');
+  assert.match(readFileSync(path.join(lab.roots['undercloud-0'], 'var/log/demo/api.log'), 'utf8'), 'stopping on SIGTERM');
 
   const again = await runPlaybook(lab, 'stop.yml', {});
   assertRan(again);
-  assert.is(again.recap.undercloud?.changed, 0);
+  assert.is(again.recap['undercloud-0']?.changed, 0);
 });
 
 demo('the secret is written nowhere on the hosts nor in the output', async ({ lab }) => {
@@ -420,7 +420,7 @@ demo('the secret is written nowhere on the hosts nor in the output', async ({ la
   }
   assert.ok(lab.outputs.length > 5);
   for (const output of lab.outputs) assert.not.ok(output.includes(SECRET), 'ansible-playbook never printed the secret');
-  const config = readJson(path.join(lab.roots.undercloud, 'etc/demo/api.json'));
+  const config = readJson(path.join(lab.roots['undercloud-0'], 'etc/demo/api.json'));
   assert.match(config.admin_password_sha256, /^[0-9a-f]{64}$/);
 });
 
@@ -428,8 +428,8 @@ demo('the API, started on a taken port, exits 1 with the reason and leaves no pr
   const squatter = net.createServer();
   await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(lab.port, '127.0.0.1', resolve));
   try {
-    const program = path.join(lab.roots.undercloud, 'opt/demo/2.0/demo_api.py');
-    const config = path.join(lab.roots.undercloud, 'etc/demo/api.json');
+    const program = path.join(lab.roots['undercloud-0'], 'opt/demo/2.0/demo_api.py');
+    const config = path.join(lab.roots['undercloud-0'], 'etc/demo/api.json');
     const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
       execFile('/usr/bin/python3', [program, '--config', config, '--daemon'], { timeout: 30_000 }, (error, _stdout, stderr) =>
         resolve({ code: typeof error?.code === 'number' ? error.code : error ? -1 : 0, stderr })));

@@ -134,6 +134,20 @@ export interface AnsibleEnvOptions {
   localTmp?: string;
 }
 
+/** Whether `env` asks for no colour (no-color.org: `NO_COLOR` set to anything but empty). */
+export function noColorRequested(env: Record<string, string | undefined>): boolean {
+  return Boolean(env.NO_COLOR);
+}
+
+/**
+ * `env` (Ansible's final environment) with colours off when it holds `NO_COLOR`: Ansible's
+ * FORCE_COLOR beats its own NO_COLOR handling, so the one {@link ansibleEnv} set is turned off.
+ */
+export function honourNoColor(env: Record<string, string>): Record<string, string> {
+  if (noColorRequested(env)) Object.assign(env, { ANSIBLE_FORCE_COLOR: '0', ANSIBLE_NOCOLOR: '1' });
+  return env;
+}
+
 /**
  * The variables to set over the caller's environment. The settings our event stream and cleanup
  * rely on are repeated from the cfg because an inherited `ANSIBLE_*` variable would beat the cfg.

@@ -6,7 +6,7 @@ import { constants as osConstants } from 'node:os';
 import pty, { type IPty } from 'node-pty';
 import type { AnsibleEvent, EventOf } from '../model/events.js';
 import { openEventChannel } from './channel.js';
-import { EVENTS_PATH_ENV } from './config.js';
+import { EVENTS_PATH_ENV, honourNoColor } from './config.js';
 import { parseEventLine, parseHostStart, type EventContext } from './events.js';
 import { groupStopper } from './kill.js';
 import { createPlainLog, type PlainLog } from './log.js';
@@ -68,7 +68,7 @@ function childEnv(extra: Record<string, string | undefined>): Record<string, str
   for (const [key, value] of Object.entries({ ...process.env, ...extra })) {
     if (value !== undefined) env[key] = value;
   }
-  return env;
+  return honourNoColor(env);
 }
 
 /**

@@ -28,7 +28,8 @@ export interface PruneOptions {
 
 /** What {@link CheckpointStore.prune} did. */
 export interface PruneResult {
-  removed: CheckpointInfo[];
+  /** Each with the bytes its removal gave back (less than its size when others share its files). */
+  removed: (CheckpointInfo & { freedBytes: number })[];
   /** Bytes the disk got back (checkpoints and leftovers). */
   freedBytes: number;
   /** Checkpoints that qualified but are in use (leased), with the holders' pids. */
@@ -132,8 +133,9 @@ export async function pruneStore(store: CheckpointStore, opts: PruneOptions): Pr
       result.skipped.push({ info, reason: r.reason });
       return false;
     }
-    result.freedBytes += acc.remove(info.dir);
-    if (r.state === 'removed') result.removed.push(info);
+    const freed = acc.remove(info.dir);
+    result.freedBytes += freed;
+    if (r.state === 'removed') result.removed.push({ ...info, freedBytes: freed });
     return true;
   };
 

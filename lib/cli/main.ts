@@ -49,10 +49,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     .strict()
     .demandCommand(1, 'Name a command: harness <command> --help')
     .recommendCommands()
+    .completion('completion', 'Print a bash/zsh completion script: harness completion >> ~/.bashrc (or ~/.zshrc)')
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err ?? new InputError(`${msg}\nSee: harness --help`);
+      // yargs' own usage errors (e.g. `-e` without its value) come as a YError: bad input, exit 2.
+      if (err && err.name !== 'YError') throw err;
+      const text = (msg ?? err?.message ?? '').replace(/^Not enough arguments following: (\S+)$/, (_, o: string) => `${o.length === 1 ? '-' : '--'}${o} needs a value`);
+      throw new InputError(`${text}\nSee: harness --help`);
     });
   for (const c of await commands()) {
     parser.command(c.command, c.describe, c.builder, async (args) => {

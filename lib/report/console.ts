@@ -9,7 +9,7 @@ export interface ConsoleSinkOptions {
   write: (text: string) => void;
   /** A terminal: Ansible's output is passed through as is, under coloured stage headers. */
   tty: boolean;
-  /** Colour headers and the summary, on a TTY (without one, output is always plain). @default tty */
+  /** Colour headers and the summary, on a TTY (without one, output is always plain). @default tty, unless NO_COLOR is set */
   color?: boolean;
   /** Applied to every text written. @default none */
   redact?: Redact;
@@ -72,7 +72,7 @@ export function formatDuration(ms: number): string {
  */
 export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
   const redact = options.redact ?? noRedact;
-  const color = options.tty && (options.color ?? true);
+  const color = options.tty && (options.color ?? !process.env.NO_COLOR);
   const maxFailures = options.maxFailures ?? 20;
   // Without a TTY, nothing but text goes out: no ANSI sequences, no control characters.
   const out = options.tty

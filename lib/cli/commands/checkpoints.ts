@@ -24,10 +24,38 @@ function table(rows: string[][]): string {
   return rows.map((r) => `${r.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd()}\n`).join('');
 }
 
-const label = (i: CheckpointInfo): string => `${i.key} (${i.scenario}/${i.stage}, ${formatSize(i.size)})`;
+const label = (i: CheckpointInfo): string => `${i.key} (${i.scenario}/${i.stage})`;
 
-async function list(io: CliIO, root: string): Promise<number> {
+/** One checkpoint in `checkpoints list --json` (docs/cli-json.md). */
+interface CheckpointJson {
+  scenario: string;
+  stage: string;
+  key: string;
+  /** Bytes on disk of its files when saved. */
+  sizeBytes: number;
+  created: string;
+  /** ISO time, or null when no run used it yet. */
+  lastUsed: string | null;
+  run: string | null;
+  dir: string;
+}
+
+async function list(io: CliIO, root: string, json: boolean): Promise<number> {
   const infos = await (await openStore(root)).list();
+  if (json) {
+    const checkpoints: CheckpointJson[] = infos.map((i) => ({
+      scenario: i.scenario,
+      stage: i.stage,
+      key: i.key,
+      sizeBytes: i.size,
+      created: i.created,
+      lastUsed: i.lastUsed === i.created ? null : i.lastUsed,
+      run: i.run ?? null,
+      dir: i.dir,
+    }));
+    io.out(`${JSON.stringify({ version: 1, root, checkpoints }, null, 2)}\n`);
+    return 0;
+  }
   if (!infos.length) {
     io.out(`no checkpoints in ${root}\n`);
     return 0;
@@ -52,10 +80,10 @@ async function prune(args: Record<string, unknown>, io: CliIO, root: string): Pr
   const maxSizeBytes = sizeText === undefined ? undefined : parseSize(sizeText);
   if (sizeText !== undefined && maxSizeBytes === undefined) throw new InputError(`--max-size ${sizeText}: not a size; use a number and a unit, e.g. 500M, 20G, 1T (binary: 1G = 1024M)`);
   const r = await (await openStore(root)).prune({ olderThanMs, maxSizeBytes });
-  for (const i of r.removed) io.out(`removed ${label(i)}\n`);
+  for (const i of r.removed) io.out(`removed ${label(i)}: freed ${formatSize(i.freedBytes)}\n`);
   for (const s of r.skipped) io.out(`kept ${label(s.info)}: ${s.reason}\n`);
   for (const p of r.leftovers) io.out(`removed leftover ${p}\n`);
-  io.out(`freed ${formatSize(r.freedBytes)}; the store holds ${formatSize(r.totalBytes)}\n`);
+  io.out(`freed ${formatSize(r.freedBytes)} in all; the store holds ${formatSize(r.totalBytes)}\n`);
   return 0;
 }
 
@@ -76,6 +104,7 @@ const checkpoints: Command = {
       .positional('key', { type: 'string', describe: 'The key to delete (or a unique prefix of it)' })
       .option('older-than', { type: 'string', describe: 'prune: remove checkpoints not used for this long (e.g. 20d, 12h)' })
       .option('max-size', { type: 'string', describe: 'prune: remove least recently used ones until the store holds at most this (e.g. 20G, 500M)' })
+      .option('json', { type: 'boolean', default: false, describe: 'list: print the checkpoints as JSON (docs/cli-json.md)' })
       .example('harness checkpoints list', 'scenario, stage, key, size, age and last use of each checkpoint')
       .example('harness checkpoints prune --older-than 20d', 'remove checkpoints unused for 20 days')
       .example('harness checkpoints prune --max-size 20G', 'remove least recently used checkpoints down to 20 GiB')
@@ -85,7 +114,8 @@ const checkpoints: Command = {
     const action = args.action as string;
     if (action !== 'prune' && (args.olderThan !== undefined || args.maxSize !== undefined)) throw new InputError(`--older-than and --max-size go with 'checkpoints prune', not '${action}'`);
     if (action !== 'delete' && args.key !== undefined) throw new InputError(`checkpoints ${action} takes no key (did you mean: harness checkpoints delete ${String(args.key)}?)`);
-    if (action === 'list') return list(io, root);
+    if (action !== 'list' && args.json) throw new InputError(`--json goes with 'checkpoints list', not '${action}'`);
+    if (action === 'list') return list(io, root, Boolean(args.json));
     if (action === 'prune') return prune(args, io, root);
     return remove(args, io, root);
   },

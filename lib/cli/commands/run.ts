@@ -1,14 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from '../main.js';
 import { InputError } from '../../errors.js';
 
+/**
+ * The scenario file a `harness run` without one means: the one `--resume RUN_DIR`'s manifest
+ * names. Without RUN_DIR there is no telling which scenario's newest run is meant: exit 2.
+ */
+async function scenarioOfResume(resume: string | undefined): Promise<string> {
+  if (resume === undefined) throw new InputError('harness run: name the scenario file (harness run scenarios/demo.yml)');
+  if (!resume) throw new InputError('--resume without a run directory resumes the newest run of a scenario: name it (harness run SCENARIO --resume) or the run (harness run --resume runs/<scenario>/<run id>)');
+  if (/\.ya?ml$/.test(resume)) throw new InputError(`--resume ${resume}: --resume takes a run directory; to resume the newest run of that scenario write: harness run ${resume} --resume`);
+  const file = path.join(resume, 'manifest.json');
+  let manifest: { scenario?: { file?: unknown } };
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as typeof manifest;
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no manifest.json there; is it a run directory?' : `${file} is unreadable (${(err as Error).message})`;
+    throw new InputError(`--resume ${resume}: ${why} Name the scenario too: harness run SCENARIO --resume ${resume}`, { cause: err });
+  }
+  const scenario = manifest.scenario?.file;
+  if (typeof scenario !== 'string' || !scenario) throw new InputError(`--resume ${resume}: ${file} names no scenario file; name it: harness run SCENARIO --resume ${resume}`);
+  return scenario;
+}
+
 const run: Command = {
-  command: 'run <scenario>',
+  command: 'run [scenario]',
   describe: 'Run a scenario stage by stage; writes a run directory with junit.xml, journal and logs',
   builder: (y) =>
     y
-      .positional('scenario', { type: 'string', describe: 'Scenario file' })
+      .positional('scenario', { type: 'string', describe: 'Scenario file (with --resume RUN_DIR: the one that run names)' })
       .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' })
-      .option('extra-var', { alias: 'e', type: 'string', array: true, default: [], describe: 'KEY=VALUE, over every other var' })
+      .option('extra-var', { alias: 'e', type: 'string', requiresArg: true, describe: "KEY=VALUE (a string), @FILE (YAML/JSON) or '{...}', over every other var; repeatable, the later wins" })
       .option('from', { type: 'string', describe: 'Start at this stage' })
       .option('until', { type: 'string', describe: 'Stop after this stage' })
       .option('resume', { type: 'string', describe: 'Continue a failed or interrupted run (default: the newest) from its last good checkpoint, with its parameters' })
@@ -19,12 +42,11 @@ const run: Command = {
   async run(args, io) {
     const { loadScenario } = await import('../../scenario/index.js');
     const { runScenario } = await import('../../engine/run.js');
-    const { parseOverrides } = await import('../../engine/vars.js');
     const { prepareResume } = await import('../../engine/resume.js');
     const { printRunResult, withConsoleRun } = await import('../run-io.js');
-    const scenario = await loadScenario(args.scenario as string);
-    const { vars, bad } = parseOverrides(args.extraVar as string[]);
-    if (bad.length) throw new InputError(`-e ${bad[0]}: expected KEY=VALUE`);
+    const { parseExtraVars } = await import('../extra-vars.js');
+    const vars = parseExtraVars(args.extraVar as string | string[] | undefined);
+    const scenario = await loadScenario((args.scenario as string | undefined) ?? (await scenarioOfResume(args.resume as string | undefined)));
     let until = args.until as string | undefined;
     let extraVars = vars;
     if (args.resume !== undefined) {

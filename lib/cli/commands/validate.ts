@@ -1,23 +1,45 @@
 import type { Command } from '../main.js';
 import { reportError } from '../main.js';
-import { exitCodeOf } from '../../errors.js';
+import { exitCodeOf, InputError, type Problem } from '../../errors.js';
+
+/** One file in `validate --json` (docs/cli-json.md). */
+interface ValidateFileJson {
+  file: string;
+  ok: boolean;
+  /** When ok. */
+  scenario?: string;
+  hosts?: number;
+  stages?: number;
+  /** When not ok: the error's exit code, message and (for bad input) each problem. */
+  exitCode?: number;
+  error?: string;
+  problems?: Problem[];
+}
 
 const validate: Command = {
   command: 'validate <scenarios..>',
   describe: 'Check scenario files (and the inventories and playbooks they name); runs nothing',
-  builder: (y) => y.positional('scenarios', { type: 'string', array: true, describe: 'Scenario files' }),
+  builder: (y) =>
+    y
+      .positional('scenarios', { type: 'string', array: true, describe: 'Scenario files' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON on stdout (docs/cli-json.md)' }),
   async run(args, io) {
     const { loadScenario } = await import('../../scenario/index.js');
     let code = 0;
+    const files: ValidateFileJson[] = [];
     for (const file of args.scenarios as string[]) {
       try {
         const s = await loadScenario(file);
-        io.out(`ok ${file}: scenario '${s.name}', ${s.lab.hosts.length} host(s), ${s.stages.length} stage(s)\n`);
+        files.push({ file, ok: true, scenario: s.name, hosts: s.lab.hosts.length, stages: s.stages.length });
+        if (!args.json) io.out(`ok ${file}: scenario '${s.name}', ${s.lab.hosts.length} host(s), ${s.stages.length} stage(s)\n`);
       } catch (err) {
         code = Math.max(code, exitCodeOf(err));
-        reportError(err, io);
+        if (!args.json) reportError(err, io);
+        const problems = err instanceof InputError ? err.problems : [];
+        files.push({ file, ok: false, exitCode: exitCodeOf(err), error: (err as Error).message, problems });
       }
     }
+    if (args.json) io.out(`${JSON.stringify({ version: 1, ok: code === 0, files }, null, 2)}\n`);
     return code;
   },
 };

@@ -1,0 +1,56 @@
+// `harness cleanup <run dir>`: a path that is not a run directory is exit 2; a process it could
+// not stop is a non-zero exit naming it.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { harness, tempDir } from './helpers/cli.js';
+import { pidAlive } from './helpers/scenario.js';
+
+test('cleanup of a path that does not exist, or is no run directory: exit 2 naming it', async () => {
+  const t = await tempDir();
+  try {
+    const missing = path.join(t.dir, 'runs', 'demo', 'nope');
+    const r = await harness(['cleanup', missing]);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, `${missing}: no such run directory`);
+    assert.not.match(r.stdout, 'nothing left to release');
+    const empty = path.join(t.dir, 'empty');
+    await mkdir(empty);
+    const e = await harness(['cleanup', empty]);
+    assert.is(e.code, 2, e.stdout + e.stderr);
+    assert.match(e.stderr, `${empty}: not a run directory`);
+  } finally {
+    await t.remove();
+  }
+});
+
+test('cleanup that could not stop a recorded process: exit 3, naming it and why', async () => {
+  const t = await tempDir();
+  // A live process whose command line does not hold the recorded marker: cleanup must leave it alone.
+  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const run = path.join(t.dir, 'run');
+    await mkdir(run);
+    const record = {
+      version: 1,
+      provider: 'local',
+      updatedAt: new Date().toISOString(),
+      hosts: [],
+      processes: [{ label: 'sshd of host web-0', host: 'web-0', pid: sleeper.pid, cmdlineMarker: '/no/such/sshd_config', state: 'running' }],
+    };
+    await writeFile(path.join(run, 'lab.json'), JSON.stringify(record));
+    const r = await harness(['cleanup', run]);
+    assert.is(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, `could not stop sshd of host web-0 (pid ${sleeper.pid})`);
+    assert.ok(await pidAlive(sleeper.pid!), 'a process that is not ours is left alone');
+    const none = await harness(['cleanup', t.dir + '/run']);
+    assert.is(none.code, 3, 'still there, still not stopped');
+  } finally {
+    sleeper.kill('SIGKILL');
+    await t.remove();
+  }
+});
+
+test.run();
