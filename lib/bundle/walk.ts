@@ -5,7 +5,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { PRIVATE_DIR, isTempName, privateKeyName } from './sensitive.js';
+import { PRIVATE_DIR, isTempName, privateKeyName } from '../util/sensitive.js';
 
 /** One file or folder to pack: its path inside the bundle (`/`-separated) and on disk. */
 export interface PackItem {

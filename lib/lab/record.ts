@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
-import { sessionStrays } from './local/strays.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { procStat, procCmdline, stopProcess, stopTree } from '../util/proc.js';
 
@@ -188,22 +187,14 @@ export interface ReleaseReport {
 }
 
 /**
- * Stops whatever the record of `runDir` names that still runs and is still ours (backs
- * `harness cleanup <run dir>` and `--resume` after a crash); marks them stopped in the record.
- * A qemu record is released by the qemu provider's own `releaseQemuRecorded` (loaded only
- * then), which also deletes its overlays and sockets. `released` lists the labels of the
- * processes stopped; `skipped` the ones left alone and why.
+ * Stops the processes of `record` (the record of `runDir`) that still run and are still ours,
+ * each with its descendants, and marks them stopped in the record: the release every provider
+ * without its own shares. `released` lists the labels of the processes stopped; `skipped` the
+ * ones left alone and why. Providers add their own steps in their registry entry.
  */
-export async function releaseRecorded(runDir: string, opts: { graceMs?: number } = {}): Promise<ReleaseReport> {
-  const record = await readLabRecord(runDir);
+export async function releaseRecordedProcesses(runDir: string, record: LabRecord, opts: { graceMs?: number } = {}): Promise<ReleaseReport> {
   const released: string[] = [];
   const skipped: SkippedProcess[] = [];
-  if (!record) return { released, skipped };
-  if (record.provider === 'qemu') {
-    // A dynamic import: the qemu record module builds on this one, and local cleanups need none of it.
-    const { releaseQemuRecorded } = await import('./qemu/record.js');
-    return releaseQemuRecorded(runDir, opts);
-  }
   const live = record.processes.filter((p) => p.state !== 'stopped');
   const results = await Promise.all(live.map((p) => stopRecorded(p, opts)));
   live.forEach((p, i) => {
@@ -215,15 +206,6 @@ export async function releaseRecorded(runDir: string, opts: { graceMs?: number }
     if (r.outcome === 'stopped') released.push(p.label);
     p.state = 'stopped';
   });
-  // Daemons that sessions on a local host detached (they outlive its sshd): stop them too.
-  if (record.provider === 'local') {
-    for (const h of record.hosts) {
-      if (!h.port) continue;
-      for (const stray of await sessionStrays(h.address, h.port)) {
-        if ((await stopTree(stray, opts.graceMs)) === 'stopped') released.push(`pid ${stray.pid} started on ${h.name}`);
-      }
-    }
-  }
   await writeLabRecord(runDir, record);
   return { released, skipped };
 }

@@ -1,6 +1,7 @@
 import { stripVTControlCharacters, styleText } from 'node:util';
 import type { EventOf, EventSink, HostStatus, RunEvent, StageStatus } from '../model/events.js';
 import { noRedact, type Redact } from './redact.js';
+import { formatDuration } from '../util/duration.js';
 
 /** Options of {@link createConsoleSink}. */
 export interface ConsoleSinkOptions {
@@ -38,16 +39,7 @@ interface StageLine {
   checkpoint?: string;
 }
 
-/** `12.3s`, `4m 05s`, `1h 02m 03s`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h ? `${h}h ${String(m).padStart(2, '0')}m ${sec}s` : `${m}m ${sec}s`;
-}
+export { formatDuration };
 
 /**
  * The console sink. On a terminal: a coloured header per stage and Ansible's output as it

@@ -4,7 +4,7 @@
  */
 import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { privateKeyContent, privateKeyName } from '../bundle/sensitive.js';
+import { privateKeyContent, privateKeyName } from '../util/sensitive.js';
 
 /** A file to link to: its `/`-separated path below the run directory, and its size. */
 export interface FileLink {

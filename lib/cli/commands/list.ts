@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { InputError } from '../../errors.js';
 
 const list: Command = {

@@ -1,5 +1,5 @@
-import type { Command } from '../main.js';
-import { reportError } from '../main.js';
+import type { Command } from '../command.js';
+import { reportError } from '../report-error.js';
 import { exitCodeOf } from '../../errors.js';
 
 const validate: Command = {

@@ -2,7 +2,7 @@
  * The `local` lab provider: every declared host is a real sshd on its own loopback address
  * (127.0.0.N, N from 2 up, in declaration order) and a random free high port, logged in to as
  * the current user with one ed25519 key made for the run. What runs is recorded in
- * `<runDir>/lab.json` on every change, so `releaseRecorded` can stop it after a crash.
+ * `<runDir>/lab.json` on every change, so `releaseRecorded` (lib/lab/release.ts) can stop it after a crash.
  *
  * Layout: `<privateDir>/id_ed25519` (client key, 0600), `<privateDir>/known_hosts`,
  * `<privateDir>/hosts/<host>/{sshd_config,ssh_host_ed25519_key,sshd.pid,sshd.log}`; each host's
@@ -15,7 +15,8 @@ import pLimit from 'p-limit';
 import type { Host, Lab } from '../../model/index.js';
 import { LabError } from '../../errors.js';
 import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
-import { LabRecorder, releaseRecorded, type RecordedHost, type RecordedProcess } from '../record.js';
+import { LabRecorder, readLabRecord, type RecordedHost, type RecordedProcess } from '../record.js';
+import { releaseLocalRecorded } from './release.js';
 import { freePort, loopbackAddress } from './address.js';
 import { waitForSshBanner } from './banner.js';
 import { sshCheck } from './check.js';
@@ -122,7 +123,8 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     const addresses = lab.hosts.map((_, i) => loopbackAddress(i, o.firstAddress));
     const hostsRoot = o.hostsRoot(ctx.runDir);
 
-    const stale = await releaseRecorded(ctx.runDir, { graceMs: o.stopGraceMs });
+    const previous = await readLabRecord(ctx.runDir);
+    const stale = previous ? await releaseLocalRecorded(ctx.runDir, previous, { graceMs: o.stopGraceMs }) : { released: [] };
     if (stale.released.length) log(`local lab: stopped what a previous allocation left running: ${stale.released.join(', ')}`);
 
     await mkdir(ctx.privateDir, { recursive: true, mode: 0o700 });
