@@ -8,7 +8,7 @@ import type { AnsibleEvent, EventOf } from '../model/events.js';
 import { openEventChannel } from './channel.js';
 import { EVENTS_PATH_ENV } from './config.js';
 import { parseEventLine, type EventContext } from './events.js';
-import { groupStopper } from './kill.js';
+import { groupStopper } from '../util/kill.js';
 
 /** Why a playbook run ended: on its own, or stopped by us (the first reason wins). */
 export type PlaybookEndReason = 'exit' | 'timeout' | 'aborted';
