@@ -11,9 +11,10 @@ import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { procStat, procCmdline, stopProcess, stopTree } from '../util/proc.js';
+import { RUN_FILES, runDirPaths } from '../rundir.js';
 
 /** The file name of the record inside a run directory. */
-export const LAB_RECORD_FILE = 'lab.json';
+export const LAB_RECORD_FILE = RUN_FILES.labRecord;
 
 /** A process a provider started (an sshd, a VM) and must stop. */
 export interface RecordedProcess {
@@ -57,7 +58,7 @@ export interface LabRecord {
 
 /** The path of the record of a run directory. */
 export function labRecordPath(runDir: string): string {
-  return path.join(runDir, LAB_RECORD_FILE);
+  return runDirPaths(runDir).labRecord;
 }
 
 /** Reads `<runDir>/lab.json`; undefined if there is none. Throws LabError if it is unreadable. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import type { Manifest, Scenario } from '../model/index.js';
 import { readManifest } from '../report/manifest.js';
-import { newRunId } from '../engine/rundir.js';
+import { newRunId, runDirPaths } from '../rundir.js';
 import { loadScenario } from '../scenario/index.js';
 import { readInventory } from '../inventory/index.js';
 import { findAnsible } from '../ansible/index.js';
@@ -70,7 +70,7 @@ async function extractKept(input: string, out: string | undefined): Promise<{ ro
   const staging = await mkdtemp(path.join(parent, '.reproduce-'));
   try {
     const { root } = await extractBundle(input, path.join(staging, 'bundle'));
-    const manifest = await readManifest(path.join(root, 'manifest.json'));
+    const manifest = await readManifest(runDirPaths(root).manifest);
     const runDir = runDirFor(manifest.scenario.name, out);
     const kept = `${runDir}.source`;
     await mkdir(path.dirname(kept), { recursive: true });
@@ -95,7 +95,7 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
   const place = isDir ? { root: (await extractBundle(input, input)).root, kept: undefined, runDir: opts.out } : await extractKept(input, opts.out);
   try {
     const { root } = place;
-    const manifest = await readManifest(path.join(root, 'manifest.json'));
+    const manifest = await readManifest(runDirPaths(root).manifest);
     const index = await readJson<SourceIndex>(path.join(root, 'source', 'index.json'), 'source index').catch((err: unknown) => {
       if (isDir) return undefined; // a run directory: its sources are where they were
       throw err;
@@ -123,7 +123,7 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
     return { result, differences: diffs };
   } catch (err) {
     // Nothing half-written: a run that never started leaves no kept sources behind.
-    if (place.kept && !(await stat(path.join(place.runDir!, 'manifest.json')).then(() => true, () => false))) await rm(place.kept, { recursive: true, force: true });
+    if (place.kept && !(await stat(runDirPaths(place.runDir!).manifest).then(() => true, () => false))) await rm(place.kept, { recursive: true, force: true });
     throw err;
   }
 }
