@@ -10,6 +10,8 @@ export type { LabProvider, AllocatedLab, AllocateContext, CheckpointCapable, Che
 export { createProvider } from './lab/create.js';
 export { createLocalProvider, type LocalProviderOptions } from './lab/local/index.js';
 export { releaseRecorded } from './lab/release.js';
+export { cleanupRun, type CleanupReport } from './engine/cleanup.js';
+export { prepareResume, scenarioFileOfRun, type ResumeFrom } from './engine/resume.js';
 export { fetchFiles, type SftpConnection } from './transfer/index.js';
 export { findAnsible, playbookArgv, runPlaybook, parseEventLine, type AnsibleInstall, type PlaybookArgvOptions, type PlaybookResult } from './ansible/index.js';
 export { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout, readJournal, type Journal } from './report/index.js';

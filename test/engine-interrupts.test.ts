@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
@@ -139,6 +139,26 @@ test('--until STAGE: the always-stages after it still run (logs, teardown); the 
   assert.is(result.exitCode, 0, JSON.stringify(result));
   assert.equal(result.stages.map((s) => `${s.name}:${s.status}`), ['deploy:passed', 'test:skipped', 'teardown:passed']);
   assert.equal(await readdir(marks), ['teardown-web-0']);
+});
+
+test('a sink that fails to close still leaves the final manifest and report; the run is not called passed', async () => {
+  const file = await writeScenario(t.dir, `name: sinkfail\nlab: { provider: static, inventory: @F/local.ini }\nstages:\n  - { name: hello, playbook: @F/ok.yml }\n`);
+  const out = path.join(t.dir, 'run');
+  let blocked = false;
+  // The first console line comes before the JUnit sink writes: a folder where junit.xml goes makes every write of it fail.
+  const write = (): void => {
+    if (blocked) return;
+    blocked = true;
+    mkdirSync(path.join(out, 'junit.xml'));
+  };
+  const result = await runScenario(await loadScenario(file), { out, write, bundle: false, env: { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache') } });
+  assert.ok(blocked);
+  assert.is(result.exitCode, 1, JSON.stringify(result));
+  assert.match(result.reason ?? '', /writing the run records/);
+  const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+  assert.is(manifest.status, 'error', 'the final manifest, not the one of the start');
+  assert.is.not(manifest.ended, null);
+  assert.ok(existsSync(path.join(out, 'report.html')));
 });
 
 test.run();
