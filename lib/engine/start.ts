@@ -10,16 +10,16 @@ import type { RunOptions } from './options.js';
 import type { RunState } from './run-state.js';
 
 /**
- * Prepares and starts a run: {@link prepareRun}, secrets (env/file, never stored), the
+ * Prepares and starts a run: secrets (env/file, never stored), {@link prepareRun}, the
  * provider, then the run directory, the sinks, the first manifest (so a crashed run can be
  * resumed) and `run_start`. Bad input and missing tools throw before anything is written.
  */
 export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promise<RunState> {
   const env = opts.env ?? process.env;
   const checkpoints = opts.checkpoints ?? true;
+  const secrets = await resolveSecrets(scenario, env); // bad input (exit 2) before missing tools (exit 3)
   const prepared = await prepareRun(scenario, { from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env });
   const ansible = prepared.ansible!;
-  const secrets = await resolveSecrets(scenario, env);
   const provider = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
 
   const dir = await createRunDir(scenario.name, { out: opts.out });
