@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import type { Manifest, Scenario, Vars } from '../model/index.js';
@@ -42,6 +42,9 @@ async function newestRun(base: string, scenario: string): Promise<string | undef
 export async function scenarioFileOfRun(runDir: string): Promise<string> {
   const dir = runDirPaths(path.resolve(runDir));
   const m = await readManifest(dir.manifest);
+  if (!(await stat(m.scenario.file).then((s) => s.isFile(), () => false))) {
+    throw new InputError(`${dir.manifest}: the run's scenario ${m.scenario.file} is gone; name the scenario file (harness run SCENARIO --resume ${dir.root})`);
+  }
   return m.scenario.file;
 }
 
