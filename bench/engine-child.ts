@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario } from '../lib/engine/run.js';
+import { runScenario } from '../lib/run.js';
 import type { AllocatedLab, LabProvider } from '../lib/lab/provider.js';
 
 interface Job {

@@ -3,7 +3,10 @@
  * throws them and never exits. Messages say what was wrong, where, and what to do.
  */
 
-/** Exit codes of `harness`, as PRODUCT.md fixes them. */
+/**
+ * Exit codes of `harness`, as PRODUCT.md fixes them: the one table the engine, the errors and
+ * the CLI use. A failed voting stage and a crash are both 1; an interrupted run is 130.
+ */
 export const EXIT = {
   ok: 0,
   stageFailed: 1,
@@ -15,7 +18,7 @@ export const EXIT = {
 /** The root of our errors. */
 export class HarnessError extends Error {
   /** The exit code the CLI uses for this error. */
-  readonly exitCode: number = 1;
+  readonly exitCode: number = EXIT.stageFailed;
   override name = 'HarnessError';
 }
 
@@ -37,7 +40,7 @@ export function formatProblem(p: Problem): string {
 
 /** Bad input or usage: a scenario, an inventory, an argument. Exit 2. */
 export class InputError extends HarnessError {
-  override readonly exitCode: number = 2;
+  override readonly exitCode: number = EXIT.input;
   override name = 'InputError';
   /** Every problem found (all of a file's errors come at once). */
   readonly problems: Problem[];
@@ -50,23 +53,11 @@ export class InputError extends HarnessError {
 
 /** The lab or a tool the run needs could not be had. Exit 3. */
 export class LabError extends HarnessError {
-  override readonly exitCode: number = 3;
+  override readonly exitCode: number = EXIT.lab;
   override name = 'LabError';
-}
-
-/** A voting stage failed. Exit 1. */
-export class StageFailedError extends HarnessError {
-  override readonly exitCode: number = 1;
-  override name = 'StageFailedError';
-}
-
-/** The run was interrupted (Ctrl-C, SIGTERM) and cleanup ran. Exit 130. */
-export class InterruptedError extends HarnessError {
-  override readonly exitCode: number = 130;
-  override name = 'InterruptedError';
 }
 
 /** The exit code for any thrown value: ours carry one; anything else is a crash (1). */
 export function exitCodeOf(err: unknown): number {
-  return err instanceof HarnessError ? err.exitCode : 1;
+  return err instanceof HarnessError ? err.exitCode : EXIT.stageFailed;
 }

@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openEventChannel } from '../lib/ansible/channel.js';
-import { createPlainLog } from '../lib/ansible/log.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -68,16 +67,6 @@ test('two channels in one folder do not meet', async () => {
   await Promise.all([ca.close(600_000), cb.close(600_000)]);
   assert.equal([a, b], [['to a'], ['to b']]);
   assert.equal(fs.readdirSync(dir), []);
-});
-
-test('createPlainLog: ANSI and CR gone, escapes and lines split across chunks, a final LF', async () => {
-  const file = path.join(tmp(), 'stages', '01-x', 'output.log');
-  const log = createPlainLog(file);
-  log.write('\x1b[0;32mok: [h1]\x1b[0');
-  log.write('m\r\nTASK [x] ***\r');
-  log.write('\nprogress 10%\rprogress 100%\r\nno end \x1b[1m');
-  await log.close();
-  assert.is(fs.readFileSync(file, 'utf8'), 'ok: [h1]\nTASK [x] ***\nprogress 10%progress 100%\nno end \n');
 });
 
 test.run();

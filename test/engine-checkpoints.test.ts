@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario, type RunOptions } from '../lib/engine/run.js';
+import { runScenario, type RunOptions } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { InputError } from '../lib/errors.js';
-import { releaseRecorded } from '../lib/lab/record.js';
+import { releaseRecorded } from '../lib/lab/release.js';
 import { tempDir } from './helpers/cli.js';
 import { pidAlive } from './helpers/scenario.js';
 

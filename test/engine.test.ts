@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario } from '../lib/engine/run.js';
+import { runScenario } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { tempDir } from './helpers/cli.js';
 import { junitCases, xmllintErrors } from './helpers/junit.js';

@@ -7,7 +7,7 @@ import { PACKAGE_ROOT } from '../lib/paths.js';
 import { createCommandProvider, parseAllocateOutput, releaseCommandRecorded } from '../lib/lab/command/index.js';
 import { canCheckpoint } from '../lib/lab/provider.js';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario } from '../lib/engine/run.js';
+import { runScenario } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { tempDir } from './helpers/cli.js';
 import { pidAlive } from './helpers/scenario.js';

@@ -19,7 +19,7 @@ import { checkQemuTools, QEMU_APT_COMMAND } from '../lib/lab/qemu/tools.js';
 import { imageKey } from '../lib/lab/qemu/image.js';
 import { withLock } from '../lib/lab/qemu/lock.js';
 import { createQemuRecorder, releaseQemuRecorded } from '../lib/lab/qemu/record.js';
-import { releaseRecorded } from '../lib/lab/record.js';
+import { releaseRecorded } from '../lib/lab/release.js';
 import { procStartTicks } from '../lib/util/proc.js';
 import { QmpClient, QmpError } from '../lib/lab/qemu/qmp.js';
 

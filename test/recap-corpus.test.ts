@@ -11,7 +11,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario } from '../lib/engine/run.js';
+import { runScenario } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { addRecap, emptyRecap, formatRecap, resultCounts, type Recap } from '../lib/report/recap.js';
 import type { EventOf, RunEvent } from '../lib/model/events.js';

@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
-import { runScenario } from '../lib/engine/run.js';
+import { runScenario } from '../lib/run.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { packBundle } from '../lib/bundle/index.js';
 import { existsSync } from 'node:fs';

@@ -4,5 +4,4 @@ export * from './config.js';
 export * from './events.js';
 export * from './runner.js';
 export * from './version.js';
-export { plainLine } from './log.js';
-export { killGroup, liveGroupMembers, waitGroupGone } from './kill.js';
+export { killGroup, liveGroupMembers, waitGroupGone } from '../util/kill.js';

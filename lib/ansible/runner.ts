@@ -8,8 +8,7 @@ import type { AnsibleEvent, EventOf } from '../model/events.js';
 import { openEventChannel } from './channel.js';
 import { EVENTS_PATH_ENV, honourNoColor } from './config.js';
 import { parseEventLine, parseHostStart, type EventContext } from './events.js';
-import { groupStopper } from './kill.js';
-import { createPlainLog, type PlainLog } from './log.js';
+import { groupStopper } from '../util/kill.js';
 
 /** Why a playbook run ended: on its own, or stopped by us (the first reason wins). */
 export type PlaybookEndReason = 'exit' | 'timeout' | 'aborted';
@@ -44,8 +43,6 @@ export interface RunPlaybookOptions extends EventContext {
   onOutput?: (text: string) => void;
   /** Each event, in Ansible's order. Must not throw. */
   onEvent?: (event: AnsibleEvent) => void;
-  /** Where to write the output without ANSI escapes and `\r` (truncated first). */
-  logFile?: string;
   /** Stop the run after this long. Absent: no limit. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -73,7 +70,7 @@ function childEnv(extra: Record<string, string | undefined>): Record<string, str
 
 /**
  * Runs `ansible-playbook` through node-pty and resolves when it has exited, its events are all
- * delivered and the log is closed. Never rejects for Ansible's failures (see `exitCode`); rejects
+ * delivered. Never rejects for Ansible's failures (see `exitCode`); rejects
  * when the run cannot start or a callback threw (the run is stopped first).
  */
 export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookResult> {
@@ -96,27 +93,19 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
 
   // task id -> its name and the hosts it started on and has not ended on yet
   const running = new Map<string, { task: string; hosts: Set<string> }>();
-  const log: PlainLog | undefined = opts.logFile ? createPlainLog(opts.logFile) : undefined;
-  const channel = (() => {
-    try {
-      return openEventChannel(opts.tmpDir, (line) => {
-        const started = parseHostStart(line);
-        if (started) {
-          running.get(started.taskId)?.hosts.add(started.host);
-          return;
-        }
-        const event = parseEventLine(line, ctx);
-        if (!event) return;
-        if (event.kind === 'task_start') running.set(event.taskId, { task: event.task || event.action, hosts: new Set() });
-        else if (event.kind === 'host_result' && event.item === undefined) running.get(event.taskId)?.hosts.delete(event.host);
-        if (event.kind === 'stats') stats = event;
-        if (opts.onEvent) guard(() => opts.onEvent!(event));
-      });
-    } catch (err) {
-      void log?.close().catch(() => {});
-      throw err;
+  const channel = openEventChannel(opts.tmpDir, (line) => {
+    const started = parseHostStart(line);
+    if (started) {
+      running.get(started.taskId)?.hosts.add(started.host);
+      return;
     }
-  })();
+    const event = parseEventLine(line, ctx);
+    if (!event) return;
+    if (event.kind === 'task_start') running.set(event.taskId, { task: event.task || event.action, hosts: new Set() });
+    else if (event.kind === 'host_result' && event.item === undefined) running.get(event.taskId)?.hosts.delete(event.host);
+    if (event.kind === 'stats') stats = event;
+    if (opts.onEvent) guard(() => opts.onEvent!(event));
+  });
 
   let term: IPty;
   try {
@@ -131,7 +120,6 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
     });
   } catch (err) {
     await channel.close(0);
-    await log?.close().catch(() => {});
     throw err;
   }
 
@@ -142,7 +130,6 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
   const timer = opts.timeoutMs !== undefined ? setTimeout(() => stopper.stop('timeout'), opts.timeoutMs) : undefined;
 
   term.onData((text) => {
-    log?.write(text);
     if (opts.onOutput) guard(() => opts.onOutput!(text));
   });
   const exit = await new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
@@ -151,12 +138,7 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
   opts.signal?.removeEventListener('abort', onAbort);
 
   await channel.close(graceMs);
-  let logError: unknown;
-  await log?.close().catch((err: unknown) => {
-    logError = err;
-  });
   if (callbackError !== undefined) throw callbackError;
-  if (logError !== undefined) throw logError;
 
   const signal = signalName(exit.signal);
   return {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { InputError } from '../errors.js';
 import { ArchiveRules, DEFAULT_LIMITS, type ArchiveLimits, type Refusal } from './archive-rules.js';
+import { RUN_FILES } from '../rundir.js';
 
 /** Options of {@link extractBundle}. */
 export interface ExtractOptions {
@@ -129,7 +130,7 @@ export async function extractBundle(file: string, dest: string, opts: ExtractOpt
   });
   if (st.isDirectory()) {
     const names = await readdir(src);
-    if (!names.includes('journal.json') && !names.includes('manifest.json'))
+    if (!names.includes(RUN_FILES.journal) && !names.includes(RUN_FILES.manifest))
       throw new InputError(`${src}: a folder without journal.json or manifest.json is not a run directory; name a run directory or its .tar.gz bundle`);
     return { root: src, entries: 0, extracted: false };
   }

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { InputError } from '../errors.js';
 import { noRedact, type Redact } from '../report/redact.js';
-import { SNIFF_BYTES, looksLikeText, privateKeyContent } from './sensitive.js';
+import { SNIFF_BYTES, looksLikeText, privateKeyContent } from '../util/sensitive.js';
 import { scrubBuffer, scrubFileTo } from './scrub.js';
 import { SOURCE_DIR, planSources, type SourceIndex } from './source.js';
 import { comparePaths, walkRunDir, type PackItem, type Skipped } from './walk.js';

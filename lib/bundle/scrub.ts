@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import path from 'node:path';
 import { REDACTED, type Redact } from '../report/redact.js';
-import { SNIFF_BYTES, looksLikeText } from './sensitive.js';
+import { SNIFF_BYTES, looksLikeText } from '../util/sensitive.js';
 
 const BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----/;
 

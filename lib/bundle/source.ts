@@ -6,7 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { SNIFF_BYTES, privateKeyContent, privateKeyName } from './sensitive.js';
+import { SNIFF_BYTES, privateKeyContent, privateKeyName } from '../util/sensitive.js';
 import type { PackItem, Skipped } from './walk.js';
 
 /** The folder of a bundle holding the scenario and the playbooks it ran. */

@@ -5,7 +5,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { PRIVATE_DIR, isTempName, privateKeyName } from './sensitive.js';
+import { PRIVATE_DIR, isTempName, privateKeyName } from '../util/sensitive.js';
 
 /** Where run directories of earlier versions kept the local lab's host disks: never bundled whole. */
 const LAB_DISKS_DIR = 'lab';

@@ -1,7 +1,7 @@
 /** Checkpoints: input keys, the dependency walk, the store (commit, leases, prune) and tree copies. */
 export { playbookDependencies, type PlaybookDependencies, type DependencyOptions } from './deps.js';
 export { checkpointInputs, explainChange, KEY_LENGTH, type StageInputs, type KeyOptions } from './key.js';
-export { openStore, type CheckpointStore, type SaveResult, type SaveOptions, type SignalOption } from './store.js';
+export { openStore, storeRoot, type CheckpointStore, type SaveResult, type SaveOptions, type SignalOption } from './store.js';
 export { readCheckpoint, type CheckpointMeta, type CheckpointInfo } from './meta.js';
 export type { Lease, LeaseOptions } from './lease.js';
 export type { PruneOptions, PruneResult } from './prune.js';

@@ -123,8 +123,3 @@ export async function claimForDelete(dir: string): Promise<Claim> {
   }
   return { state: 'claimed', release: () => remove(file) };
 }
-
-/** The live leases on the checkpoint in `dir` (stale ones are removed). */
-export async function liveLeases(dir: string): Promise<Owner[]> {
-  return (await liveEntries(dir, '')).leases;
-}

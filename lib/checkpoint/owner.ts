@@ -40,14 +40,3 @@ export function ownerAlive(owner: Owner): boolean {
   const now = startTime(owner.pid);
   return now === undefined || now === owner.start;
 }
-
-/** Parses an owner from JSON text; undefined when it is not one. */
-export function parseOwner(text: string): Owner | undefined {
-  try {
-    const v = JSON.parse(text) as Partial<Owner>;
-    if (typeof v.pid !== 'number') return undefined;
-    return typeof v.start === 'number' ? { pid: v.pid, start: v.start } : { pid: v.pid };
-  } catch {
-    return undefined;
-  }
-}

@@ -12,10 +12,15 @@ import { claimForDelete } from './lease.js';
 import type { CheckpointInfo } from './meta.js';
 import { ownerAlive } from './owner.js';
 import { treeUsage } from './size.js';
-import type { CheckpointStore } from './store.js';
 import { CheckpointInUseError } from './errors.js';
 
-/** Options of {@link CheckpointStore.prune}; with both limits, age goes first. */
+/** What pruning reads of a store (the store itself passes; this file never imports it). */
+export interface PrunableStore {
+  readonly root: string;
+  list(opts?: { signal?: AbortSignal }): Promise<CheckpointInfo[]>;
+}
+
+/** Options of `CheckpointStore.prune`; with both limits, age goes first. */
 export interface PruneOptions {
   /** Remove checkpoints last used (or, never used, created) longer ago than this. */
   olderThanMs?: number;
@@ -26,7 +31,7 @@ export interface PruneOptions {
   signal?: AbortSignal;
 }
 
-/** What {@link CheckpointStore.prune} did. */
+/** What `CheckpointStore.prune` did. */
 export interface PruneResult {
   /** Each with the bytes its removal gave back (less than its size when others share its files). */
   removed: (CheckpointInfo & { freedBytes: number })[];
@@ -118,7 +123,7 @@ class Accounting {
 const lastUse = (i: CheckpointInfo): number => Date.parse(i.lastUsed) || Date.parse(i.created);
 
 /** Prunes `store` (see {@link PruneOptions}). */
-export async function pruneStore(store: CheckpointStore, opts: PruneOptions): Promise<PruneResult> {
+export async function pruneStore(store: PrunableStore, opts: PruneOptions): Promise<PruneResult> {
   const now = opts.now ?? Date.now();
   const leftovers = await removeLeftovers(store.root, opts.signal);
   const infos = await store.list({ signal: opts.signal });
@@ -158,7 +163,7 @@ export async function pruneStore(store: CheckpointStore, opts: PruneOptions): Pr
 }
 
 /** Deletes the checkpoint whose key is `key` or starts with it (when only one does). */
-export async function deleteCheckpoint(store: CheckpointStore, key: string, opts: { signal?: AbortSignal } = {}): Promise<{ info: CheckpointInfo; freedBytes: number }> {
+export async function deleteCheckpoint(store: PrunableStore, key: string, opts: { signal?: AbortSignal } = {}): Promise<{ info: CheckpointInfo; freedBytes: number }> {
   const all = await store.list(opts);
   const exact = all.filter((i) => i.key === key);
   const matches = exact.length ? exact : key.length >= 4 ? all.filter((i) => i.key.startsWith(key)) : [];

@@ -71,8 +71,13 @@ async function syncDir(dir: string): Promise<void> {
   await fh?.close();
 }
 
-/** Opens (lazily creates) the store at `root`. @default `<cacheDir()>/checkpoints` */
-export function openStore(root: string = path.join(cacheDir(), 'checkpoints')): CheckpointStore {
+/** The local store's folder for an environment: `<cacheDir(env)>/checkpoints`. */
+export function storeRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(cacheDir(env), 'checkpoints');
+}
+
+/** Opens (lazily creates) the store at `root`. @default {@link storeRoot}() */
+export function openStore(root: string = storeRoot()): CheckpointStore {
   const store: CheckpointStore = {
     root,
 

@@ -1,15 +1,11 @@
-import yargs, { type Argv } from 'yargs';
-import { HarnessError, InputError, exitCodeOf } from '../errors.js';
+import yargs from 'yargs';
+import type { Command } from './command.js';
+import { InputError } from '../errors.js';
+import { reportError } from './report-error.js';
 import { processIO, type CliIO } from './io.js';
 import { VERSION } from '../version.js';
 
-/** A CLI command: yargs wiring plus a handler that returns the exit code. */
-export interface Command {
-  command: string;
-  describe: string;
-  builder: (y: Argv) => Argv;
-  run: (args: Record<string, unknown>, io: CliIO) => Promise<number>;
-}
+export type { Command } from './command.js';
 
 /** The commands, loaded lazily so `harness --help` stays fast. */
 async function commands(): Promise<Command[]> {
@@ -28,17 +24,7 @@ async function commands(): Promise<Command[]> {
   return mods.map((m) => m.default);
 }
 
-/** Prints an error the way a user should see it: what and where, no stack for bad input. */
-export function reportError(err: unknown, io: CliIO): number {
-  if (err instanceof InputError && err.problems.length) {
-    for (const line of err.message.split('\n')) io.err(`harness: error: ${line}\n`);
-  } else if (err instanceof HarnessError) {
-    io.err(`harness: error: ${err.message}\n`);
-  } else {
-    io.err(`harness: internal error (a bug; please report it with this trace):\n${err instanceof Error ? err.stack : String(err)}\n`);
-  }
-  return exitCodeOf(err);
-}
+export { reportError } from './report-error.js';
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code; never exits. */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Scenario, Vars } from '../model/index.js';
-import { checkpointInputs, explainChange, openStore, type CheckpointInfo, type CheckpointStore, type StageInputs } from '../checkpoint/index.js';
+import { checkpointInputs, explainChange, openStore, storeRoot, type CheckpointInfo, type CheckpointStore, type StageInputs } from '../checkpoint/index.js';
 import { VERSION } from '../version.js';
 import { stageIndex } from './plan.js';
 
@@ -19,8 +19,10 @@ export interface CheckpointPlanOptions {
   from?: string;
   until?: string;
   ansibleVersion?: string;
-  /** The store. @default the one under the cache folder */
+  /** The store. @default the one under the cache folder of `env` */
   store?: CheckpointStore;
+  /** Whose cache folder holds the store. @default process.env */
+  env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
 }
 
@@ -43,7 +45,7 @@ export async function whyStale(store: CheckpointStore, scenario: Scenario, key: 
  * none); otherwise the newest valid one up to `--until`.
  */
 export async function planCheckpoints(scenario: Scenario, opts: CheckpointPlanOptions): Promise<CheckpointPlan> {
-  const store = opts.store ?? openStore();
+  const store = opts.store ?? openStore(storeRoot(opts.env));
   const keys = await checkpointInputs(scenario, { overrides: opts.overrides, harnessVersion: VERSION, ansibleVersion: opts.ansibleVersion, signal: opts.signal });
   const find = (i: number): Promise<CheckpointInfo | undefined> => store.find(scenario.name, keys[i]!.key, { signal: opts.signal });
 

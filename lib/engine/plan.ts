@@ -15,7 +15,7 @@ export interface PlanStep {
 export interface PlanOptions {
   /** Start at this stage. */
   from?: string;
-  /** Stop after this stage. */
+  /** Stop after this stage (always-stages after it still run). */
   until?: string;
   /** Stages up to and including this index come back from a checkpoint instead of running. */
   restoreThrough?: number;
@@ -32,7 +32,10 @@ export function stageIndex(scenario: Scenario, name: string, flag: string): numb
   return i;
 }
 
-/** The stages in order and what happens to each, given `--from` and `--until`. */
+/**
+ * The stages in order and what happens to each, given `--from` and `--until`. Always-stages
+ * (teardown, log collection) after `--until` still run.
+ */
 export function planRun(scenario: Scenario, opts: PlanOptions = {}): PlanStep[] {
   const from = opts.from !== undefined ? stageIndex(scenario, opts.from, '--from') : 0;
   const until = opts.until !== undefined ? stageIndex(scenario, opts.until, '--until') : scenario.stages.length - 1;
@@ -40,6 +43,6 @@ export function planRun(scenario: Scenario, opts: PlanOptions = {}): PlanStep[] 
   const restored = opts.restoreThrough ?? -1;
   return scenario.stages.map((stage) => ({
     stage,
-    action: stage.index <= restored ? 'restore' : stage.index < from ? 'skip-before-from' : stage.index > until ? 'skip-after-until' : 'run',
+    action: stage.index <= restored ? 'restore' : stage.index < from ? 'skip-before-from' : stage.index > until && !stage.always ? 'skip-after-until' : 'run',
   }));
 }

@@ -10,7 +10,7 @@ import type { AllocatedLab } from '../lab/provider.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
 import { fetchFiles, type SftpConnection } from '../transfer/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { formatDuration } from '../scenario/duration.js';
+import { formatDuration } from '../util/duration.js';
 import type { RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
 import { selectHosts } from './patterns.js';

@@ -5,31 +5,14 @@
  */
 import type { Group, Host, Lab, VarValue, Vars } from '../model/index.js';
 import { isIntNumber, setVar } from './py-value.js';
-import { precedenceKeeper } from './precedence.js';
+import { precedenceKeeper, type BGroup, type BHost } from './precedence.js';
 
 /** A structural error Ansible raises (a loop of child groups, an unknown group). */
 export class InventoryStructureError extends Error {
   override name = 'InventoryStructureError';
 }
 
-/** A group as Ansible keeps it; `files` are the vars its `group_vars/` files add. */
-export interface BGroup {
-  name: string;
-  children: string[];
-  parents: string[];
-  hosts: string[];
-  vars: Vars;
-  files: Vars;
-}
-
-/** A host as Ansible keeps it; `files` are the vars its `host_vars/` files add. */
-export interface BHost {
-  name: string;
-  /** Direct groups, `all` and `ungrouped` included, in the order they were added. */
-  groups: string[];
-  vars: Vars;
-  files: Vars;
-}
+export type { BGroup, BHost } from './precedence.js';
 
 /** Mirrors Ansible's `InventoryData` for what `ansible-inventory --list` shows. */
 export class InventoryBuilder {

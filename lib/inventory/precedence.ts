@@ -6,8 +6,34 @@
  * Ansible's value back as a host var where it would.
  */
 import type { Host, VarValue, Vars } from '../model/index.js';
-import type { BGroup, BHost, InventoryBuilder } from './builder.js';
 import { setVar } from './py-value.js';
+
+/** A group as Ansible keeps it; `files` are the vars its `group_vars/` files add. */
+export interface BGroup {
+  name: string;
+  children: string[];
+  parents: string[];
+  hosts: string[];
+  vars: Vars;
+  files: Vars;
+}
+
+/** A host as Ansible keeps it; `files` are the vars its `host_vars/` files add. */
+export interface BHost {
+  name: string;
+  /** Direct groups, `all` and `ungrouped` included, in the order they were added. */
+  groups: string[];
+  vars: Vars;
+  files: Vars;
+}
+
+/** What precedence reads of the inventory builder (structural: this file never imports it). */
+export interface InventoryView {
+  readonly groups: Map<string, BGroup>;
+  /** The group's ancestors (parents, their parents, ...). */
+  ancestors(group: string): Iterable<string>;
+}
+
 
 const PRIORITY = 'ansible_group_priority';
 
@@ -42,7 +68,7 @@ function cmpStr(a: string, b: string): number {
 }
 
 /** Each group's depth: the longest path from `all`, as Ansible's `add_child_group` keeps it. */
-function depths(inv: InventoryBuilder): Map<string, number> {
+function depths(inv: InventoryView): Map<string, number> {
   const depth = new Map<string, number>();
   const visit = (name: string, d: number): void => {
     if ((depth.get(name) ?? -1) >= d) return;
@@ -71,7 +97,7 @@ function deepEqual(a: VarValue | undefined, b: VarValue | undefined): boolean {
  * written lab (files merged into each group), and sets Ansible's value on `host.vars` for every
  * key where they differ. Without group vars files the two always agree and it does nothing.
  */
-export function precedenceKeeper(inv: InventoryBuilder): (h: BHost, host: Host) => void {
+export function precedenceKeeper(inv: InventoryView): (h: BHost, host: Host) => void {
   const hasFiles = [...inv.groups.values()].some((g) => Object.keys(g.files).length > 0);
   if (!hasFiles) return () => {};
   const depth = depths(inv);

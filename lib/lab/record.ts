@@ -9,14 +9,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProviderName } from '../model/index.js';
 import { LabError } from '../errors.js';
-import { sessionStrays } from './local/strays.js';
-import { releaseStaleClaim } from './local/claims.js';
-import { removeHostsDir } from './local/host-roots.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { procStat, procCmdline, stopProcess, stopTree } from '../util/proc.js';
+import { RUN_FILES, runDirPaths } from '../rundir.js';
 
 /** The file name of the record inside a run directory. */
-export const LAB_RECORD_FILE = 'lab.json';
+export const LAB_RECORD_FILE = RUN_FILES.labRecord;
 
 /** A process a provider started (an sshd, a VM) and must stop. */
 export interface RecordedProcess {
@@ -72,7 +70,7 @@ export interface LabRecord {
 
 /** The path of the record of a run directory. */
 export function labRecordPath(runDir: string): string {
-  return path.join(runDir, LAB_RECORD_FILE);
+  return runDirPaths(runDir).labRecord;
 }
 
 /** Reads `<runDir>/lab.json`; undefined if there is none. Throws LabError if it is unreadable. */
@@ -202,22 +200,14 @@ export interface ReleaseReport {
 }
 
 /**
- * Stops whatever the record of `runDir` names that still runs and is still ours (backs
- * `harness cleanup <run dir>` and `--resume` after a crash); marks them stopped in the record.
- * A qemu record is released by the qemu provider's own `releaseQemuRecorded` (loaded only
- * then), which also deletes its overlays and sockets. `released` lists the labels of the
- * processes stopped; `skipped` the ones left alone and why.
+ * Stops the processes of `record` (the record of `runDir`) that still run and are still ours,
+ * each with its descendants, and marks them stopped in the record: the release every provider
+ * without its own shares. `released` lists the labels of the processes stopped; `skipped` the
+ * ones left alone and why. Providers add their own steps in their registry entry.
  */
-export async function releaseRecorded(runDir: string, opts: { graceMs?: number } = {}): Promise<ReleaseReport> {
-  const record = await readLabRecord(runDir);
+export async function releaseRecordedProcesses(runDir: string, record: LabRecord, opts: { graceMs?: number } = {}): Promise<ReleaseReport> {
   const released: string[] = [];
   const skipped: SkippedProcess[] = [];
-  if (!record) return { released, skipped };
-  if (record.provider === 'qemu') {
-    // A dynamic import: the qemu record module builds on this one, and local cleanups need none of it.
-    const { releaseQemuRecorded } = await import('./qemu/record.js');
-    return releaseQemuRecorded(runDir, opts);
-  }
   const live = record.processes.filter((p) => p.state !== 'stopped');
   const results = await Promise.all(live.map((p) => stopRecorded(p, opts)));
   live.forEach((p, i) => {
@@ -229,19 +219,6 @@ export async function releaseRecorded(runDir: string, opts: { graceMs?: number }
     if (r.outcome === 'stopped') released.push(p.label);
     p.state = 'stopped';
   });
-  // Daemons that sessions on a local host detached (they outlive its sshd): stop them too.
-  if (record.provider === 'local') {
-    for (const h of record.hosts) {
-      if (!h.port) continue;
-      for (const stray of await sessionStrays(h.address, h.port)) {
-        if ((await stopTree(stray, opts.graceMs)) === 'stopped') released.push(`pid ${stray.pid} started on ${h.name}`);
-      }
-    }
-    // Its address block (if its owner is gone) and its hosts' disks, once nothing runs on them.
-    const own = record.local;
-    if (own?.addressClaim && (await releaseStaleClaim(own.addressClaim))) released.push(`loopback addresses ${path.basename(own.addressClaim.file, '.claim')}.*`);
-    if (own?.hostsDir && !skipped.length && (await removeHostsDir(own.hostsDir, runDir))) released.push(`the hosts' disks in ${own.hostsDir}`);
-  }
   await writeLabRecord(runDir, record);
   return { released, skipped };
 }

@@ -37,6 +37,3 @@ export interface Lab {
   /** Vars of the `all` group. */
   vars: Vars;
 }
-
-/** Group names Ansible creates by itself. */
-export const IMPLICIT_GROUPS = ['all', 'ungrouped'] as const;

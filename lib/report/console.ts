@@ -2,6 +2,7 @@ import { stripVTControlCharacters, styleText } from 'node:util';
 import type { EventOf, EventSink, RunEvent, StageStatus } from '../model/events.js';
 import { noRedact, type Redact } from './redact.js';
 import { addRecap, emptyRecap, formatRecap, isFailure, resultCounts, type Recap } from './recap.js';
+import { formatDuration } from '../util/duration.js';
 
 /** Options of {@link createConsoleSink}. */
 export interface ConsoleSinkOptions {
@@ -53,16 +54,7 @@ interface StageCount {
   earlierCount: number;
 }
 
-/** `12.3s`, `4m 05s`, `1h 02m 03s`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h ? `${h}h ${String(m).padStart(2, '0')}m ${sec}s` : `${m}m ${sec}s`;
-}
+export { formatDuration };
 
 /**
  * The console sink. On a terminal: a coloured header per stage and Ansible's output as it

@@ -4,7 +4,8 @@
  */
 import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { privateKeyContent, privateKeyName } from '../bundle/sensitive.js';
+import { privateKeyContent, privateKeyName } from '../util/sensitive.js';
+import { RUN_FILES } from '../rundir.js';
 
 /** A file to link to: its `/`-separated path below the run directory, and its size. */
 export interface FileLink {
@@ -21,7 +22,7 @@ export interface FileList {
 }
 
 /** The run directory's own records, in the order the report shows them. */
-export const TOP_FILES = ['journal.json', 'manifest.json', 'junit.xml', 'events.jsonl', 'ansible.cfg', 'lab.json'] as const;
+export const TOP_FILES = [RUN_FILES.journal, RUN_FILES.manifest, RUN_FILES.junit, RUN_FILES.events, RUN_FILES.ansibleCfg, RUN_FILES.labRecord] as const;
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -76,7 +77,7 @@ export async function topFiles(runDir: string): Promise<FileLink[]> {
     const bytes = await fileSize(path.join(runDir, name));
     if (bytes !== undefined) out.push({ rel: name, bytes });
   }
-  out.push(...(await listFiles(runDir, 'inventory', 20)).files);
+  out.push(...(await listFiles(runDir, RUN_FILES.inventory, 20)).files);
   return out;
 }
 
@@ -87,7 +88,7 @@ export async function stageDirOf(runDir: string, index: number | undefined, name
     const rel = `stages/${String(index + 1).padStart(2, '0')}-${name}`;
     if (await isDir(rel)) return rel;
   }
-  const names = await readdir(path.join(runDir, 'stages')).catch(() => [] as string[]);
+  const names = await readdir(path.join(runDir, RUN_FILES.stages)).catch(() => [] as string[]);
   const hit = names.sort(byName).find((n) => n.replace(/^\d+-/, '') === name);
   return hit && (await isDir(`stages/${hit}`)) ? `stages/${hit}` : undefined;
 }
@@ -95,9 +96,9 @@ export async function stageDirOf(runDir: string, index: number | undefined, name
 /** Each host's collected files under `hosts/<host>/`, at most `max` per host. */
 export async function hostFiles(runDir: string, max: number): Promise<Map<string, FileList>> {
   const out = new Map<string, FileList>();
-  const names = await readdir(path.join(runDir, 'hosts')).catch(() => [] as string[]);
+  const names = await readdir(path.join(runDir, RUN_FILES.hosts)).catch(() => [] as string[]);
   for (const host of names.sort(byName)) {
-    const st = await lstat(path.join(runDir, 'hosts', host)).catch(() => undefined);
+    const st = await lstat(path.join(runDir, RUN_FILES.hosts, host)).catch(() => undefined);
     if (st?.isDirectory()) out.set(host, await listFiles(runDir, `hosts/${host}`, max));
   }
   return out;

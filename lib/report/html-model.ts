@@ -9,6 +9,8 @@ import { InputError } from '../errors.js';
 import { readJournal, type Journal, type JournalStageStatus } from './journal.js';
 import { summarizeEvents, type EventsSummary, type StageEvents } from './html-events.js';
 import { hostFiles, listFiles, stageDirOf, topFiles, type FileLink, type FileList } from './html-files.js';
+import { runDirPaths } from '../rundir.js';
+import type { Manifest } from '../model/index.js';
 
 /** A stage as the report shows it. Times are ms since the epoch. */
 export interface StageView {
@@ -28,14 +30,11 @@ export interface StageView {
   files: FileLink[];
 }
 
-/** The parts of `manifest.json` the report uses; any may be missing. */
-export interface ManifestView {
-  command?: string[];
-  scenario?: { name?: string; file?: string; sha256?: string | null };
-  versions?: Record<string, string>;
-  lab?: { provider?: string; hosts?: { name?: string; address?: string; port?: number; groups?: string[] }[] };
-  stages?: { name?: string; voting?: boolean }[];
-}
+/** Any part of a value may be missing (a manifest damaged or written by an older version). */
+type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** `manifest.json` as the report reads it: the typed {@link Manifest}, any part of it missing. */
+export type ManifestView = DeepPartial<Manifest>;
 
 /** Everything the page renders. */
 export interface ReportModel {
@@ -106,9 +105,10 @@ function logsFirst(files: FileLink[]): FileLink[] {
 export async function buildModel(runDir: string, opts: ModelOptions = {}): Promise<ReportModel> {
   const root = path.resolve(runDir);
   const notes: string[] = [];
-  const journal = await readJournalOrNote(path.join(root, 'journal.json'), notes);
-  const manifest = await readManifest(path.join(root, 'manifest.json'), notes);
-  const events = await summarizeEvents(path.join(root, 'events.jsonl'), { signal: opts.signal });
+  const files = runDirPaths(root);
+  const journal = await readJournalOrNote(files.journal, notes);
+  const manifest = await readManifest(files.manifest, notes);
+  const events = await summarizeEvents(files.events, { signal: opts.signal });
   if (!journal && events.missing)
     throw new InputError(`${root}: neither journal.json nor events.jsonl is there; is it a run directory? (harness report <run dir>)`);
   if (events.missing) notes.push('events.jsonl is missing: tasks and hosts are not shown.');

@@ -7,9 +7,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { buildModel } from './html-model.js';
 import { renderPage } from './html-page.js';
 import { noRedact, type Redact } from './redact.js';
+import { RUN_FILES } from '../rundir.js';
 
 /** The report's file name inside a run directory. */
-export const REPORT_FILE = 'report.html';
+export const REPORT_FILE = RUN_FILES.report;
 
 /** Options of {@link writeReport}. */
 export interface ReportOptions {

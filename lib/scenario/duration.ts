@@ -11,11 +11,5 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-/** Formats milliseconds for people: `950ms`, `12.3s`, `4m05s`, `1h02m`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+/** One formatter for every duration the harness prints. */
+export { formatDuration } from '../util/duration.js';

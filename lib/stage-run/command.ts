@@ -1,11 +1,11 @@
 /**
  * Runs a controller stage's command (`run:`): a string through `/bin/sh -c` or an argv list, in
- * its own process group, output (stdout and stderr, in arrival order) streamed and logged
- * ANSI-free; stopped as a group (SIGTERM, SIGKILL after a grace period) on timeout or abort.
+ * its own process group, output (stdout and stderr, in arrival order) streamed to the caller
+ * (which logs it as it logs a playbook's); stopped as a group (SIGTERM, SIGKILL after a grace
+ * period) on timeout or abort.
  */
 import { spawn } from 'node:child_process';
-import { createPlainLog, type PlainLog } from '../ansible/log.js';
-import { groupStopper, killGroup, liveGroupMembers, waitGroupGone } from '../ansible/kill.js';
+import { groupStopper, killGroup, liveGroupMembers, waitGroupGone } from '../util/kill.js';
 
 /** Why a command ended: on its own, or stopped by us (the first reason wins). */
 export type CommandEndReason = 'exit' | 'timeout' | 'aborted';
@@ -31,10 +31,6 @@ export interface RunCommandOptions {
   env: Record<string, string>;
   /** Each chunk of output as it comes, and which stream it came on. Must not throw. */
   onOutput?: (text: string, stream: 'stdout' | 'stderr') => void;
-  /** Leave stdout out of the log and the merged output (it is data, e.g. a JSON document): only `onOutput` sees it. @default false */
-  stdoutIsData?: boolean;
-  /** Where to write the output without ANSI escapes and `\r` (truncated first). */
-  logFile?: string;
   /** Stop the command after this long. Absent: no limit. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -61,14 +57,12 @@ export async function runCommand(opts: RunCommandOptions): Promise<CommandResult
   const started = Date.now();
   if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0 };
   const [program, args] = commandArgv(opts.command);
-  const log: PlainLog | undefined = opts.logFile ? createPlainLog(opts.logFile) : undefined;
   const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const spawned = await new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => resolve(undefined));
     child.once('error', resolve);
   });
   if (spawned) {
-    await log?.close().catch(() => {});
     return { exitCode: null, reason: 'exit', durationMs: Date.now() - started, spawnError: spawned.message };
   }
   const stopper = groupStopper<'timeout' | 'aborted'>(child.pid!, opts.killGraceMs ?? 5000);
@@ -76,9 +70,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<CommandResult
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = opts.timeoutMs !== undefined ? setTimeout(() => stopper.stop('timeout'), opts.timeoutMs) : undefined;
   const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    if (stream === 'stderr' || !opts.stdoutIsData) log?.write(text);
-    opts.onOutput?.(text, stream);
+    opts.onOutput?.(chunk.toString('utf8'), stream);
   };
   child.stdout!.on('data', onData('stdout'));
   child.stderr!.on('data', onData('stderr'));
@@ -95,7 +87,6 @@ export async function runCommand(opts: RunCommandOptions): Promise<CommandResult
     await waitGroupGone(child.pid!, opts.killGraceMs ?? 5000);
   }
   await Promise.all([child.stdout!, child.stderr!].map(drained));
-  await log?.close();
   return {
     exitCode: exit.signal ? null : exit.code,
     ...(exit.signal ? { signal: exit.signal } : {}),

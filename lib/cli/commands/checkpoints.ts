@@ -1,8 +1,7 @@
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import type { CliIO } from '../io.js';
 import { InputError } from '../../errors.js';
-import { cacheDir } from '../../paths.js';
 import { parseDuration } from '../../scenario/duration.js';
 import type { CheckpointInfo } from '../../checkpoint/index.js';
 import { formatSize, parseSize } from '../../checkpoint/bytes.js';
@@ -110,7 +109,7 @@ const checkpoints: Command = {
       .example('harness checkpoints prune --max-size 20G', 'remove least recently used checkpoints down to 20 GiB')
       .example('harness checkpoints delete 3fa2c9', 'delete one checkpoint by key'),
   async run(args, io) {
-    const root = path.join(cacheDir(io.env), 'checkpoints');
+    const root = (await import('../../checkpoint/store.js')).storeRoot(io.env);
     const action = args.action as string;
     if (action !== 'prune' && (args.olderThan !== undefined || args.maxSize !== undefined)) throw new InputError(`--older-than and --max-size go with 'checkpoints prune', not '${action}'`);
     if (action !== 'delete' && args.key !== undefined) throw new InputError(`checkpoints ${action} takes no key (did you mean: harness checkpoints delete ${String(args.key)}?)`);

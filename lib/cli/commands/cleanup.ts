@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { EXIT, InputError } from '../../errors.js';
 
 /** Throws InputError unless `dir` is a run directory (it holds a journal, a manifest or a lab record). */
@@ -20,12 +20,12 @@ const cleanup: Command = {
   async run(args, io) {
     const dir = args.rundir as string;
     checkRunDir(dir);
-    const { releaseRecorded } = await import('../../lab/record.js');
-    const { released, skipped } = await releaseRecorded(dir);
-    if (released.length) io.out(`released: ${released.join(', ')}\n`);
-    for (const s of skipped) io.err(`harness: could not stop ${s.label}${s.pid !== undefined ? ` (pid ${s.pid})` : ''}: ${s.reason}\n`);
-    if (!released.length && !skipped.length) io.out('nothing left to release\n');
-    return skipped.length ? EXIT.lab : EXIT.ok;
+    // A process that could not be stopped is a LabError (exit 3) naming each one.
+    const { cleanupRun } = await import('../../engine/cleanup.js');
+    const { released, markedInterrupted } = await cleanupRun(dir);
+    io.out(released.length ? `released: ${released.join(', ')}\n` : 'nothing left to release\n');
+    if (markedInterrupted) io.out('marked the run interrupted in journal.json and manifest.json\n');
+    return EXIT.ok;
   },
 };
 export default cleanup;

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { InputError } from '../../errors.js';
 
 /** One scenario file in `list --json` (docs/cli-json.md): `valid` false with a count of `problems` (see `harness validate`). */

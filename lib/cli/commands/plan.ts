@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import type { StepAction } from '../../engine/plan.js';
 
 const ACTION_WORDS = { run: 'run', restore: 'restore', 'skip-before-from': 'skip (before --from)', 'skip-after-until': 'skip (after --until)' } as const;
@@ -55,23 +55,16 @@ const plan: Command = {
       .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON (docs/cli-json.md)' }),
   async run(args, io) {
     const { loadScenario, formatDuration } = await import('../../scenario/index.js');
-    const { planRun } = await import('../../engine/plan.js');
     const { selectHosts } = await import('../../engine/patterns.js');
-    const { planCheckpoints, whyStale } = await import('../../engine/checkpoints.js');
-    const { findAnsible } = await import('../../ansible/index.js');
+    const { whyStale } = await import('../../engine/checkpoints.js');
+    const { prepareRun } = await import('../../engine/prepare-run.js');
     const { parseExtraVars } = await import('../extra-vars.js');
     const vars = parseExtraVars(args.extraVar as string | string[] | undefined);
     const s = await loadScenario(args.scenario as string);
     const from = args.from as string | undefined;
     const until = args.until as string | undefined;
-    let ckpt: Awaited<ReturnType<typeof planCheckpoints>> | undefined;
-    let note = '';
-    if (args.checkpoints) {
-      const ansible = await findAnsible().catch(() => undefined);
-      if (!ansible) note = 'ansible-playbook not found: checkpoint keys include its version, so they are shown without it\n';
-      ckpt = await planCheckpoints(s, { overrides: vars, from, until, ansibleVersion: ansible?.version });
-    }
-    const steps = planRun(s, { from, until, restoreThrough: ckpt?.restore?.index });
+    const { ansible, ckpt, plan: steps } = await prepareRun(s, { from, until, extraVars: vars, checkpoints: args.checkpoints as boolean, env: io.env, ansibleOptional: true });
+    const note = ckpt && !ansible ? 'ansible-playbook not found: checkpoint keys include its version, so they are shown without it\n' : '';
     const stages: PlanStageJson[] = [];
     for (const { stage, action } of steps) {
       let checkpoint: PlanCheckpointJson | null = null;

@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 /** `harness report <run dir>`: (re)writes the run's report.html and prints its path. */
 const report: Command = {

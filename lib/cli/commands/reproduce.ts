@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 
 const reproduce: Command = {
   command: 'reproduce <bundle>',
@@ -9,7 +9,7 @@ const reproduce: Command = {
       .option('lab', { type: 'string', describe: 'An inventory (INI or YAML) of your own lab to run on instead' })
       .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' }),
   async run(args, io) {
-    const { reproduceRun } = await import('../../bundle/index.js');
+    const { reproduceRun } = await import('../../reproduce/reproduce.js');
     const { printRunResult, withConsoleRun } = await import('../run-io.js');
     const { result, differences } = await withConsoleRun(io, (console) =>
       reproduceRun(args.bundle as string, { ...console, lab: args.lab as string | undefined, out: args.out as string | undefined }),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { InputError } from '../../errors.js';
 
 /**
@@ -41,7 +41,7 @@ const run: Command = {
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
     const { loadScenario } = await import('../../scenario/index.js');
-    const { runScenario } = await import('../../engine/run.js');
+    const { runScenario } = await import('../../run.js');
     const { prepareResume } = await import('../../engine/resume.js');
     const { printRunResult, withConsoleRun } = await import('../run-io.js');
     const { parseExtraVars } = await import('../extra-vars.js');

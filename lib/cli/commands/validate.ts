@@ -1,5 +1,5 @@
-import type { Command } from '../main.js';
-import { reportError } from '../main.js';
+import type { Command } from '../command.js';
+import { reportError } from '../report-error.js';
 import { exitCodeOf, InputError, type Problem } from '../../errors.js';
 
 /** One file in `validate --json` (docs/cli-json.md). */

@@ -7,4 +7,5 @@ export { sshCheckArgs, sshCheck, type SshTarget } from './check.js';
 export { waitForSshBanner, type BannerWaitOptions } from './banner.js';
 export { knownHostsLine } from './known-hosts.js';
 export { procStat, procCmdline, descendants, stopTree, type ProcStat, type StopOutcome } from '../../util/proc.js';
-export { releaseRecorded, readLabRecord, LAB_RECORD_FILE, type LabRecord, type RecordedHost, type RecordedProcess } from '../record.js';
+export { releaseRecorded } from '../release.js';
+export { readLabRecord, LAB_RECORD_FILE, type LabRecord, type RecordedHost, type RecordedProcess } from '../record.js';

@@ -3,7 +3,7 @@
  * (127.X.Y.N in a block the lab claimed for itself, see claims.ts; N from 2 up, in declaration
  * order) and a random free high port, logged in to as the current user with one ed25519 key made
  * for the run. What runs is recorded in `<runDir>/lab.json` on every change, so
- * `releaseRecorded` can stop it (and give back its addresses and disks) after a crash.
+ * `releaseRecorded` (lib/lab/release.ts) can stop it (and give back its addresses and disks) after a crash.
  *
  * Layout: `<privateDir>/id_ed25519` (client key, 0600), `<privateDir>/known_hosts`,
  * `<privateDir>/hosts/<host>/{sshd_config,ssh_host_ed25519_key,sshd.pid,sshd.log}`; each host's
@@ -17,7 +17,8 @@ import pLimit from 'p-limit';
 import type { Host, Lab } from '../../model/index.js';
 import { LabError } from '../../errors.js';
 import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
-import { LabRecorder, releaseRecorded, type RecordedHost, type RecordedProcess } from '../record.js';
+import { LabRecorder, readLabRecord, type RecordedHost, type RecordedProcess } from '../record.js';
+import { releaseLocalRecorded } from './release.js';
 import { freePort, loopbackAddress } from './address.js';
 import { claimAddressBlock, releaseAddressBlock, type AddressClaim } from './claims.js';
 import { makeHostsDir, removeHostsDir } from './host-roots.js';
@@ -142,7 +143,8 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     const log = ctx.log ?? (() => {});
     const o = this.opts;
     lab.hosts.forEach((h) => checkHostName(h.name));
-    const stale = await releaseRecorded(ctx.runDir, { graceMs: o.stopGraceMs });
+    const previous = await readLabRecord(ctx.runDir);
+    const stale = previous ? await releaseLocalRecorded(ctx.runDir, previous, { graceMs: o.stopGraceMs }) : { released: [] };
     if (stale.released.length) log(`local lab: stopped what a previous allocation left running: ${stale.released.join(', ')}`);
 
     // Addresses of its own (two labs at once never share one) and disks outside the run directory.

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { LabError } from '../../errors.js';
+import { groupStopper, type GroupStopper } from '../../util/kill.js';
 
 /** How {@link run} runs a command. */
 export interface RunOptions {
@@ -52,8 +53,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     });
     let stdout = '';
     let stderr = '';
-    let stopReason: string | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
+    let stopper: GroupStopper<string> | undefined; // made on the first stop: a child that never started has no group
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       if (stdout.length > 16 * KEEP) stdout = stdout.slice(-8 * KEEP);
@@ -67,17 +67,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       child.stdin!.end(opts.input);
     }
     const stop = (reason: string): void => {
-      if (stopReason || child.exitCode !== null || child.signalCode !== null) return;
-      stopReason = reason;
-      const group = (sig: NodeJS.Signals): void => {
-        try {
-          process.kill(-child.pid!, sig);
-        } catch {
-          /* gone */
-        }
-      };
-      group('SIGTERM');
-      killTimer = setTimeout(() => group('SIGKILL'), 3000);
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      (stopper ??= groupStopper<string>(child.pid, 3000)).stop(reason);
     };
     const timer = setTimeout(() => stop(`timed out after ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
     const onAbort = (): void => stop('aborted');
@@ -90,8 +81,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      void stopper?.exited();
       opts.signal?.removeEventListener('abort', onAbort);
+      const stopReason = stopper?.reason;
       if (code === 0 && !stopReason) {
         resolve({ stdout, stderr });
         return;

@@ -1,5 +1,6 @@
-/** Stopping a whole process group: SIGTERM, then SIGKILL after a grace period. */
+/** Stopping a whole process group: SIGTERM, then SIGKILL after a grace period (the runner's and qemu's tools). */
 import fs from 'node:fs';
+import { parseProcStat } from './proc.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Sends `signal` to the process group `pgid`; false when the group is gone already. */
@@ -34,9 +35,8 @@ export function liveGroupMembers(pgid: number): number[] {
   for (const name of names) {
     if (name.charCodeAt(0) > 57) continue; // not a pid
     try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-      if (Number(group) === pgid && state !== 'Z' && state !== 'X') live.push(Number(name));
+      const stat = parseProcStat(fs.readFileSync(`/proc/${name}/stat`, 'latin1'));
+      if (stat && stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X') live.push(stat.pid);
     } catch {
       /* exited meanwhile */
     }

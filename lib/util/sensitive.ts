@@ -2,12 +2,13 @@
  * What must never enter a bundle: files that look like SSH or TLS private keys, by name or by
  * their first bytes, and the `.private/` folder of a run. Pure checks, no I/O.
  */
+import { RUN_FILES } from '../rundir.js';
 
 /** Bytes read from the start of a file to sniff it (text or binary, private key or not). */
 export const SNIFF_BYTES = 8192;
 
 /** The run directory's folder of keys and sockets: never bundled. */
-export const PRIVATE_DIR = '.private';
+export const PRIVATE_DIR = RUN_FILES.private;
 
 const KEY_NAMES: readonly RegExp[] = [
   /^id_[^/]*$/, // id_rsa, id_ed25519, id_ecdsa_sk ... (their .pub twins are allowed below)

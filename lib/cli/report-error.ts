@@ -1,0 +1,14 @@
+import { HarnessError, InputError, exitCodeOf } from '../errors.js';
+import type { CliIO } from './io.js';
+
+/** Prints an error the way a user should see it: what and where, no stack for bad input. */
+export function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof InputError && err.problems.length) {
+    for (const line of err.message.split('\n')) io.err(`harness: error: ${line}\n`);
+  } else if (err instanceof HarnessError) {
+    io.err(`harness: error: ${err.message}\n`);
+  } else {
+    io.err(`harness: internal error (a bug; please report it with this trace):\n${err instanceof Error ? err.stack : String(err)}\n`);
+  }
+  return exitCodeOf(err);
+}

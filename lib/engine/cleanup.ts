@@ -1,0 +1,31 @@
+import { LabError } from '../errors.js';
+import { releaseRecorded } from '../lab/release.js';
+import type { ReleaseReport } from '../lab/record.js';
+import { markJournalInterrupted } from '../report/journal-interrupted.js';
+import { markManifestInterrupted } from '../report/manifest.js';
+import { runDirPaths } from './rundir.js';
+
+/** What {@link cleanupRun} did. */
+export interface CleanupReport extends ReleaseReport {
+  /** Whether the journal and manifest said `running` and now say `interrupted`. */
+  markedInterrupted: boolean;
+}
+
+/**
+ * Closes a run whose harness died (`harness cleanup`, `--resume`): stops what its lab record
+ * names, then marks its journal and manifest `interrupted` (and the stage that was running)
+ * if they still say `running`. Throws a LabError (exit 3) naming each process it could not
+ * stop, after doing all it could.
+ */
+export async function cleanupRun(runDir: string, opts: { graceMs?: number; reason?: string } = {}): Promise<CleanupReport> {
+  const dir = runDirPaths(runDir);
+  const report = await releaseRecorded(dir.root, opts);
+  const reason = opts.reason ?? 'interrupted: the harness stopped before the run ended (its lab was released afterwards)';
+  const journal = await markJournalInterrupted(dir.journal, reason);
+  const manifest = await markManifestInterrupted(dir.manifest, reason);
+  if (report.skipped.length) {
+    const left = report.skipped.map((s) => `${s.label}${s.pid !== undefined ? ` (pid ${s.pid})` : ''}: ${s.reason}`).join('; ');
+    throw new LabError(`${dir.root}: could not stop everything its lab started: ${left}${report.released.length ? `; released: ${report.released.join(', ')}` : ''}. Stop those by hand, then run harness cleanup again`);
+  }
+  return { ...report, markedInterrupted: journal || manifest };
+}

@@ -1,0 +1,62 @@
+import type { StageStatus, Vars } from '../model/index.js';
+import type { LabProvider } from '../lab/provider.js';
+
+/** Options of `runScenario`. */
+export interface RunOptions {
+  /** The run directory to create. @default runs/<scenario>/<run id> */
+  out?: string;
+  /** `-e KEY=VALUE` overrides, above every other var. */
+  extraVars?: Vars;
+  /** Start at this stage. */
+  from?: string;
+  /** Stop after this stage (always-stages still run). */
+  until?: string;
+  /** Stops the run: the running stage is killed, always-stages and the lab release still run. */
+  signal?: AbortSignal;
+  /** Stops always-stages too (a second Ctrl-C). */
+  forceSignal?: AbortSignal;
+  /** Where console output goes. @default nothing */
+  write?: (text: string) => void;
+  /** Console output for a terminal (Ansible's colours) rather than plain prefixed lines. @default false */
+  tty?: boolean;
+  /** The environment secrets, Ansible and the checkpoint store see. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** The command line, for the manifest. */
+  command?: string[];
+  /** Use this provider instead of the scenario's (tests, `reproduce --lab`). */
+  provider?: LabProvider;
+  /** Grace between SIGTERM and SIGKILL when a stage is stopped. @default 5000 */
+  killGraceMs?: number;
+  /** Pack `<run dir>.tar.gz` beside the run directory at the end. @default true */
+  bundle?: boolean;
+  /** Restore the newest valid checkpoint and take new ones (false: `--no-checkpoints`). @default true */
+  checkpoints?: boolean;
+  /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
+  verbosity?: number;
+  /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
+  keepLab?: boolean;
+}
+
+/** How a stage ended, as the run reports it. */
+export interface StageReport {
+  name: string;
+  status: StageStatus;
+  attempts: number;
+  reason?: string;
+  voting: boolean;
+  /** The checkpoint the stage was restored from or saved to. */
+  checkpoint?: string;
+}
+
+/** The outcome of a run: exit code as the CLI uses it, and where everything is. */
+export interface RunResult {
+  runId: string;
+  runDir: string;
+  /** The bundle beside the run directory, when one was packed. */
+  bundle?: string;
+  status: 'passed' | 'failed' | 'interrupted' | 'error';
+  exitCode: number;
+  /** Why the run failed or errored, in words. */
+  reason?: string;
+  stages: StageReport[];
+}

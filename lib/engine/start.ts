@@ -1,0 +1,51 @@
+import { EXIT } from '../errors.js';
+import type { Scenario } from '../model/index.js';
+import { resolveSecrets } from '../scenario/index.js';
+import { createProvider } from '../lab/create.js';
+import { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout } from '../report/index.js';
+import { writeManifest } from '../report/manifest.js';
+import { prepareRun } from './prepare-run.js';
+import { createRunDir } from './rundir.js';
+import type { RunOptions } from './options.js';
+import type { RunState } from './run-state.js';
+
+/**
+ * Prepares and starts a run: secrets (env/file, never stored), {@link prepareRun}, the
+ * provider, then the run directory, the sinks, the first manifest (so a crashed run can be
+ * resumed) and `run_start`. Bad input and missing tools throw before anything is written.
+ */
+export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promise<RunState> {
+  const env = opts.env ?? process.env;
+  const checkpoints = opts.checkpoints ?? true;
+  const secrets = await resolveSecrets(scenario, env); // bad input (exit 2) before missing tools (exit 3)
+  const prepared = await prepareRun(scenario, { from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env });
+  const ansible = prepared.ansible!;
+  const provider = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
+
+  const dir = await createRunDir(scenario.name, { out: opts.out });
+  const redact = createRedactor([...secrets.values()]);
+  const started = Date.now();
+  const sinks = fanout([
+    createConsoleSink({ write: (t) => opts.write?.(t), tty: opts.tty ?? false, redact }),
+    createJUnitSink({ file: dir.junit, scenario: scenario.name, redact }),
+    createJournalSink({ file: dir.journal, redact }),
+    createEventsSink({ file: dir.events, redact }),
+  ]);
+  const manifest = {
+    scenario, ansible, started, redact,
+    command: opts.command ?? [],
+    extraVars: opts.extraVars ?? {},
+    options: { from: opts.from, until: opts.until, checkpoints },
+  };
+  const state: RunState = {
+    scenario, opts, env, secrets, ansible, provider, ckpt: prepared.ckpt, plan: prepared.plan, dir, redact, sinks, started, manifest,
+    log: (m) => opts.write?.(`${m}\n`),
+    emit: (e) => sinks.handle(e),
+    published: {},
+    reports: [],
+    outcome: { status: 'passed', exitCode: EXIT.ok },
+  };
+  await writeManifest(dir.manifest, { ...manifest, result: { runId: dir.runId, status: 'running', exitCode: null, stages: [] }, lab: scenario.lab });
+  state.emit({ kind: 'run_start', time: started, runId: dir.runId, scenario: scenario.name, runDir: dir.root, stages: scenario.stages.map((s) => s.name) });
+  return state;
+}

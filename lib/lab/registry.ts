@@ -1,0 +1,42 @@
+/**
+ * The lab providers, each loaded on demand (providers never import each other): how to create
+ * one for a scenario, and how to release what a crashed run of it left (`harness cleanup`,
+ * `--resume`). Adding a provider is adding an entry here.
+ */
+import { LabError } from '../errors.js';
+import type { LabSpec, ProviderName } from '../model/index.js';
+import type { LabProvider } from './provider.js';
+import { releaseRecordedProcesses, type LabRecord, type ReleaseReport } from './record.js';
+
+/** What the harness needs of a provider. */
+export interface ProviderEntry {
+  /** A provider for the scenario's lab; `scenarioFile` resolves relative paths in its options. */
+  create(spec: LabSpec, scenarioFile?: string): LabProvider;
+  /** Releases what `record` (the `lab.json` of `runDir`) names and still runs. */
+  releaseRecorded(runDir: string, record: LabRecord, opts: { graceMs?: number }): Promise<ReleaseReport>;
+}
+
+const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
+  local: async () => {
+    const [{ createLocalProvider }, { releaseLocalRecorded }] = await Promise.all([import('./local/provider.js'), import('./local/release.js')]);
+    return { create: (spec) => createLocalProvider(spec.options), releaseRecorded: releaseLocalRecorded };
+  },
+  qemu: async () => {
+    const [{ createQemuProvider }, { releaseQemuRecorded }] = await Promise.all([import('./qemu/provider.js'), import('./qemu/record.js')]);
+    return {
+      create: (spec, scenarioFile) => createQemuProvider(spec.options, scenarioFile ? { scenarioFile } : {}),
+      releaseRecorded: (runDir, _record, opts) => releaseQemuRecorded(runDir, opts),
+    };
+  },
+  static: async () => {
+    const { createStaticProvider } = await import('./static.js');
+    return { create: () => createStaticProvider(), releaseRecorded: releaseRecordedProcesses };
+  },
+};
+
+/** The registry entry of a provider; a LabError naming the available ones if it has none. */
+export async function providerEntry(name: ProviderName): Promise<ProviderEntry> {
+  const load = REGISTRY[name];
+  if (!load) throw new LabError(`the '${name}' lab provider is not available in this version of ansible-harness; use ${Object.keys(REGISTRY).join(', ')}`);
+  return load();
+}
