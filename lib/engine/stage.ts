@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../scenario/duration.js';
 import type { RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
-import { selectHosts } from './patterns.js';
+import { selectHosts, splitHostPattern } from './patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';
@@ -60,7 +60,7 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
   const args = playbookArgv({
     playbook: stage.playbook!,
     inventory: ctx.ansibleFiles.inventory,
-    limit: stage.hosts.length ? stage.hosts : undefined,
+    limit: stage.hosts.length ? splitHostPattern(stage.hosts) : undefined,
     extraVarsFiles: [varsFile],
     tags: stage.tags,
     skipTags: stage.skipTags,
