@@ -137,6 +137,26 @@ test('a missing secret names the line of its declaration', async () => {
   }
 });
 
+test('host patterns Ansible accepts validate; ones that select nothing do not', async () => {
+  const t = await tempDir();
+  try {
+    await writeFile(path.join(t.dir, 'site.yml'), '- hosts: all\n  tasks: []\n');
+    const file = path.join(t.dir, 'p.yml');
+    const ok = ['web[0]', 'web[-1]', 'web[0:]', 'web[0:1]', '~web-[01]', 'web*', 'all', "'*'", 'web:db', 'web:&db', 'all:!db', 'web,db', '&web', '!db'];
+    await writeFile(file, GOOD.replace('hosts: [web]', `hosts: [${ok.map((p) => (p.startsWith("'") ? p : JSON.stringify(p))).join(', ')}]`));
+    const r = await harness(['validate', file]);
+    assert.is(r.code, 0, r.stderr);
+    await writeFile(file, GOOD.replace('hosts: [web]', 'hosts: ["web[5]", "~nothing-.*", "web:&nope"]'));
+    const bad = await harness(['validate', file]);
+    assert.is(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /p\.yml:10:\d+: stages\[0\]\.hosts\[0\]: 'web\[5\]' matches no host of the lab/);
+    assert.match(bad.stderr, /stages\[0\]\.hosts\[1\]: '~nothing-\.\*' matches no host/);
+    assert.match(bad.stderr, /stages\[0\]\.hosts\[2\]: 'nope' is no group or host of the lab/);
+  } finally {
+    await t.remove();
+  }
+});
+
 test('all errors of a file come at once', async () => {
   const t = await tempDir();
   try {

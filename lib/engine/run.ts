@@ -157,7 +157,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     if (allocated) {
       emit({ kind: 'lab_ready', time: Date.now(), provider: provider.name, hosts: allocated.lab.hosts.map((h) => h.name) });
       const lab = allocated;
-      const ansibleFiles = await prepareAnsible(dir, allocated, opts.tty ?? false);
+      const ansibleFiles = await prepareAnsible(dir, allocated, opts.tty ?? false, scenario.file);
       const published: Vars = {};
       let failedStage: string | undefined;
       let lastCheckpointDir: string | undefined;

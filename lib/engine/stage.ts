@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import pLimit from 'p-limit';
-import type { AnsibleEvent, Host, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import { WholeFloat, type AnsibleEvent, type Host, type RunEvent, type Scenario, type Stage, type StageStatus, type Vars } from '../model/index.js';
+import { emitJson } from '../inventory/emit.js';
 import type { AllocatedLab } from '../lab/provider.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
 import { fetchFiles, type SftpConnection } from '../transfer/index.js';
@@ -56,7 +57,7 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
   const { stage, scenario } = ctx;
   const vars = stageExtraVars(scenario, stage, ctx.published, ctx.overrides, [...ctx.secrets.keys()]);
   const varsFile = path.join(stageDir, 'extra-vars.json');
-  await writeFileAtomic(varsFile, `${JSON.stringify(vars, null, 2)}\n`, 0o600);
+  await writeFileAtomic(varsFile, emitJson(vars), 0o600); // emitJson keeps 2.0 a float
   const args = playbookArgv({
     playbook: stage.playbook!,
     inventory: ctx.ansibleFiles.inventory,
@@ -181,7 +182,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
 export function expandHostVars(text: string, vars: Vars): string {
   return text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => {
     const v = vars[name];
-    return v === undefined || v === null || typeof v === 'object' ? whole : String(v);
+    return v === undefined || v === null || (typeof v === 'object' && !(v instanceof WholeFloat)) ? whole : String(v);
   });
 }
 

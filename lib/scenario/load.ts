@@ -3,8 +3,9 @@ import path from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
-import type { Group, Host, Lab, LabSpec, ProviderName, Scenario, Secret, SecretRef, Stage, Vars } from '../model/index.js';
+import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type Vars } from '../model/index.js';
 import { readInventory } from '../inventory/index.js';
+import { findUserConfig, userSettings } from '../ansible/user-config.js';
 import { matchPattern, patternProblem, splitHostPattern } from '../engine/patterns.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { readTextFile } from './read-text.js';
@@ -146,6 +147,18 @@ function aliasBomb(doc: Document, lines: LineCounter, file: string): InputError 
   return new InputError([{ file, line: pos?.line, col: pos?.col, message: `YAML: the aliases expand to more than ${MAX_EXPANDED_VALUES.toLocaleString('en')} values (an alias bomb?); write the values out or use fewer nested aliases` }]);
 }
 
+/** js-yaml's own core float type (its typings leave `types` out). */
+const CORE_FLOAT = (jsYaml as unknown as { types: { float: jsYaml.Type } }).types.float;
+/** js-yaml's float, keeping a whole-number float (`2.0`) a float: a {@link WholeFloat}. */
+const FLOAT = new jsYaml.Type('tag:yaml.org,2002:float', {
+  kind: 'scalar',
+  resolve: (data: string) => CORE_FLOAT.resolve(data),
+  construct: (data: string) => floatValue(CORE_FLOAT.construct(data) as number),
+  instanceOf: WholeFloat,
+});
+/** The core schema (as yaml's default) with {@link FLOAT}. */
+const SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [FLOAT] });
+
 /**
  * Parses the YAML text of a scenario file. A fast parser reads valid files (js-yaml, core
  * schema, as yaml's default); positions are worked out only when something must be pointed at:
@@ -154,7 +167,7 @@ function aliasBomb(doc: Document, lines: LineCounter, file: string): InputError 
 function parseYaml(text: string, file: string): { data: unknown; locator: () => Locator } {
   let data: unknown;
   try {
-    data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
+    data = jsYaml.load(text, { schema: SCHEMA, filename: file });
   } catch {
     const slow = parseWithPositions(text, file); // throws the positioned errors
     return { data: slow.data, locator: () => slow.locator };
@@ -340,6 +353,15 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (raw.lab.inventory) problems.add(['lab', 'inventory'], `only static labs read an inventory; a ${raw.lab.provider} lab declares its hosts under lab.hosts`, true);
     if (!raw.lab.hosts || Object.keys(raw.lab.hosts).length === 0) problems.add(['lab'], `a ${raw.lab.provider} lab needs at least one host under lab.hosts`, true);
     lab = declaredLab(raw.lab, problems);
+  }
+
+  // The project's ansible.cfg, which the run copies: it must be one Ansible reads.
+  try {
+    const cfg = findUserConfig(abs);
+    if (cfg) userSettings(cfg);
+  } catch (err) {
+    if (err instanceof InputError) problems.items.push(...(err.problems.length ? err.problems : [{ file, message: err.message }]));
+    else throw err;
   }
 
   // Scenario vars and secrets.
