@@ -174,6 +174,25 @@ test('all errors of a file come at once', async () => {
   }
 });
 
+test('the checks before the run come in one pass too: provider, options, timeout, hosts, playbook', async () => {
+  const t = await tempDir();
+  try {
+    await writeFile(path.join(t.dir, 'empty.yml'), '');
+    const file = path.join(t.dir, 's.yml');
+    await writeFile(file, GOOD.replace('provider: local', 'provider: command\n  options: { x: 1 }').replace('timeout: 10m', 'timeout: 30d').replace('hosts: [web]', 'hosts: []').replace('site.yml', 'empty.yml'));
+    const r = await harness(['validate', file], { cwd: t.dir });
+    assert.is(r.code, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.is(lines.length, 4, r.stderr); // provider, timeout, hosts, the playbook (options: no provider to check them against)
+    assert.match(r.stderr, /s\.yml:3:\d+: lab\.provider: the 'command' lab provider is not available yet/);
+    assert.match(r.stderr, /empty\.yml:1:1: the playbook is empty/);
+    assert.match(r.stderr, /s\.yml:\d+:\d+: stages\[0\]\.hosts: an empty list/);
+    assert.match(r.stderr, /s\.yml:\d+:\d+: stages\[0\]\.timeout: 30d is longer/);
+  } finally {
+    await t.remove();
+  }
+});
+
 test('a valid scenario validates, and a missing file is exit 2', async () => {
   const t = await tempDir();
   try {
