@@ -396,7 +396,7 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     }
     const hosts = list(s.hosts);
     if (Array.isArray(s.hosts) && s.hosts.length === 0) {
-      problems.add([...at, 'hosts'], "an empty list would select no host (Ansible runs a play with 'hosts: []' on none): leave 'hosts' out or write 'hosts: all' for every host, or name groups or hosts");
+      problems.add([...at, 'hosts'], "an empty list would select no host (Ansible refuses 'hosts: []' in a play): leave 'hosts' out or write 'hosts: all' for every host, or name groups or hosts");
     }
     const templates: [FieldPath, string | string[] | undefined][] = [[[...at, 'results'], s.results], ...Object.entries(s.collect ?? {}).map(([k, v]): [FieldPath, string | string[]] => [[...at, 'collect', k], v])];
     for (const [fieldPath, value] of templates) {
