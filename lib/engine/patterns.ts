@@ -86,8 +86,7 @@ class InventoryView {
 
   constructor(lab: Lab) {
     this.hostNames = lab.hosts.map((h) => h.name);
-    const declared = lab.groups.map((g) => g.name);
-    for (const h of lab.hosts) for (const g of h.groups) if (!declared.includes(g)) declared.push(g);
+    const declared = [...new Set([...lab.groups.map((g) => g.name), ...lab.hosts.flatMap((h) => h.groups)])];
     const childOf = new Set(lab.groups.flatMap((g) => g.children));
     for (const g of lab.groups) this.children.set(g.name, [...g.children]);
     this.children.set('all', ['ungrouped', ...declared.filter((g) => !childOf.has(g))]);
@@ -100,10 +99,10 @@ class InventoryView {
     this.members.set('all', [...this.hostNames]);
     // Ansible's groups in the order its inventory parser made them from the inventory the harness
     // writes: top-level groups as declared, each followed by its children, depth first.
-    const ordered: string[] = [];
+    const ordered = new Set<string>();
     const walk = (g: string): void => {
-      if (ordered.includes(g)) return;
-      ordered.push(g);
+      if (ordered.has(g)) return;
+      ordered.add(g);
       for (const c of this.children.get(g) ?? []) walk(c);
     };
     for (const g of declared) if (!childOf.has(g)) walk(g);
@@ -164,22 +163,23 @@ export function resolvePatterns(lab: Lab, patterns: string[]): string[] {
   const parts = splitHostPattern(patterns.length ? patterns : ['all']);
   const regular = parts.filter((p) => p[0] !== '&' && p[0] !== '!');
   const ordered = [...(regular.length ? regular : ['all']), ...parts.filter((p) => p[0] === '&'), ...parts.filter((p) => p[0] === '!')];
-  let hosts: string[] = [];
+  const known = new Set(inv.hostNames);
+  let hosts = new Set<string>(); // insertion order is Ansible's list order
   for (const p of ordered) {
-    let that: string[];
-    if (inv.hostNames.includes(p)) that = [p];
+    let that: Set<string>;
+    if (known.has(p)) that = new Set([p]);
     else {
       try {
-        that = matchOne(inv, p);
+        that = new Set(matchOne(inv, p));
       } catch {
-        that = []; // an invalid regex; validation reports it
+        that = new Set(); // an invalid regex; validation reports it
       }
     }
-    if (p[0] === '!') hosts = hosts.filter((h) => !that.includes(h));
-    else if (p[0] === '&') hosts = hosts.filter((h) => that.includes(h));
-    else hosts.push(...that.filter((h) => !hosts.includes(h)));
+    if (p[0] === '!') hosts = new Set([...hosts].filter((h) => !that.has(h)));
+    else if (p[0] === '&') hosts = new Set([...hosts].filter((h) => that.has(h)));
+    else for (const h of that) hosts.add(h);
   }
-  return hosts;
+  return [...hosts];
 }
 
 /**
