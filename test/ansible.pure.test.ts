@@ -40,7 +40,7 @@ test('playbookArgv: every option, in the documented order', () => {
   assert.equal(args, [
     '-i', '/r/a.ini',
     '-i', '/r/b.yml',
-    '--limit', 'web:db[1:3]:!h3',
+    '--limit', 'web,db[1:3],!h3',
     '-e', '@/r/vars.yml',
     '-e', '@/r/more vars.json',
     '-e', '{"release":"2.0","msg":"it\'s \\"quoted\\" $HOME","n":3}',
@@ -66,7 +66,7 @@ test('playbookArgv: bad values throw InputError naming the option and the value'
     [{ playbook: 'site.yml', inventory: 'i' }, "'playbook' is \"site.yml\""],
     [{ playbook: '/s.yml', inventory: [] }, "'inventory'"],
     [{ playbook: '/s.yml', inventory: 'i', limit: ['a b'] }, "'limit' is \"a b\""],
-    [{ playbook: '/s.yml', inventory: 'i', limit: ['a:b'] }, "'limit'"],
+    [{ playbook: '/s.yml', inventory: 'i', limit: ['a,b'] }, "'limit'"],
     [{ playbook: '/s.yml', inventory: 'i', tags: ['x,y'] }, "'tags'"],
     [{ playbook: '/s.yml', inventory: 'i', verbosity: 5 }, "'verbosity' is 5"],
     [{ playbook: '/s.yml', inventory: 'i', forks: 0 }, "'forks' is 0"],

@@ -12,7 +12,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { formatInventory, readInventory, type InventoryFormat } from '../lib/inventory/index.js';
-import type { Lab, VarValue, Vars } from '../lib/model/index.js';
+import { WholeFloat, type Lab, type VarValue, type Vars } from '../lib/model/index.js';
 import { ansibleList, IntegralFloat, normalizeList, type InventoryList } from './inventory-oracle.js';
 
 const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'inventory');
@@ -113,6 +113,8 @@ const DECLARED: Lab = {
         int: 7,
         negative: -3,
         float: 1.5,
+        whole_float: new WholeFloat(2),
+        whole_floats: [new WholeFloat(0), new WholeFloat(-7), { v: new WholeFloat(1000) }],
         tiny: 5e-324,
         huge_float: 2 ** 60,
         infinite: Infinity,
@@ -158,6 +160,7 @@ const DECLARED: Lab = {
 /** A model value as the oracle returns it: floats with an integral value are IntegralFloat. */
 function asOracle(v: VarValue): unknown {
   if (typeof v === 'number') return Number.isSafeInteger(v) && !Object.is(v, -0) ? v : Number.isInteger(v) ? new IntegralFloat(v) : v;
+  if (v instanceof WholeFloat) return new IntegralFloat(v.value);
   if (Array.isArray(v)) return v.map(asOracle);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asOracle(x)]));
   return v;

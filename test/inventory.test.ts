@@ -6,13 +6,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { InputError } from '../lib/errors.js';
 import { formatInventory, readInventory, toIni, toJson, toYaml } from '../lib/inventory/index.js';
-import type { Host, Lab } from '../lib/model/index.js';
-import { oracleEnv } from './inventory-oracle.js';
+import { WholeFloat, type Host, type Lab } from '../lib/model/index.js';
+import { ansibleList, IntegralFloat, oracleEnv } from './inventory-oracle.js';
 
 const FIXTURES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'inventory');
 const fixture = (f: string) => path.join(FIXTURES, f);
@@ -157,11 +160,33 @@ for (const [file, line, message] of BAD) {
   });
 }
 
-bad('a float with an integral value is refused: the model cannot tell it from an int', async () => {
-  const err = await readInventory(fixture('bad/value-integral-float.ini')).catch((e: unknown) => e);
-  assert.instance(err, InputError);
-  assert.is((err as InputError).problems[0]!.line, 2);
-  assert.match((err as InputError).message, /the float 1000\.0 has an integral value.*write it as 1000 or as the string '1000\.0'/);
+/** Writes `text` to a fresh temp file named for its format (removed at exit). */
+async function writeTemp(text: string, format: 'ini' | 'yaml' | 'json'): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'inventory-test-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, `hosts.${format === 'yaml' ? 'yml' : format}`);
+  await writeFile(file, text);
+  return file;
+}
+
+bad('a float with a whole-number value stays a float (2.0), as ansible-inventory reads it, and is written back as one', async () => {
+  for (const file of ['whole-floats/hosts.ini', 'whole-floats/hosts.yml']) {
+    const lab = await readInventory(fixture(file));
+    const oracle = await ansibleList(fixture(file));
+    for (const h of lab.hosts) {
+      const seen = oracle._meta.hostvars[h.name];
+      for (const [k, v] of Object.entries(h.vars)) {
+        const want = seen[k];
+        if (want instanceof IntegralFloat) assert.equal(v, new WholeFloat(want.value), `${file} ${h.name}.${k}`);
+        else assert.equal(v, want, `${file} ${h.name}.${k}`);
+      }
+    }
+    assert.ok(Object.values(oracle._meta.hostvars).some((hv) => Object.values(hv as object).some((v) => v instanceof IntegralFloat)), 'the fixture has whole-number floats');
+    for (const format of ['ini', 'yaml', 'json'] as const) {
+      const again = await readInventory(await writeTemp(formatInventory(lab, format), format));
+      assert.equal(again.hosts.map((h) => h.vars), lab.hosts.map((h) => h.vars), `${file} written as ${format} and read back`);
+    }
+  }
 });
 
 bad('an !unsafe value is refused with its line: the model has no unsafe strings', async () => {

@@ -9,7 +9,7 @@ export interface PlaybookArgvOptions {
   playbook: string;
   /** The inventory file(s) or directory(ies); each becomes `-i PATH`. */
   inventory: string | string[];
-  /** Host patterns joined with `:` into one `--limit`. Empty or absent: no `--limit`. */
+  /** Host patterns (each one part, as `split_host_pattern` makes them) joined with `,` into one `--limit`. Empty or absent: no `--limit`. */
   limit?: string[];
   /** Variable files, each `-e @FILE`, in order (later files win). */
   extraVarsFiles?: string[];
@@ -61,11 +61,12 @@ export function playbookArgv(opts: PlaybookArgvOptions): string[] {
 
   const limit = opts.limit ?? [];
   for (const pattern of limit) {
-    if (typeof pattern !== 'string' || pattern === '' || /[\s:,]/.test(pattern.replace(/\[[^\]]*\]/g, '[]'))) {
-      throw bad('limit', pattern, 'give host or group patterns without spaces, commas or colons (outside [ranges])');
+    if (typeof pattern !== 'string' || pattern === '' || /[\s,]/.test(pattern)) {
+      throw bad('limit', pattern, 'give host patterns split at their commas and colons, without spaces');
     }
   }
-  if (limit.length > 0) args.push('--limit', limit.join(':'));
+  // Joined with ',': Ansible then splits at commas only, so `app[0:1]` and `~a:b` stay whole.
+  if (limit.length > 0) args.push('--limit', limit.join(','));
 
   for (const file of opts.extraVarsFiles ?? []) {
     if (typeof file !== 'string' || file === '') throw bad('extraVarsFiles', file, 'give file paths');

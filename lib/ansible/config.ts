@@ -4,6 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import { packageFile } from '../paths.js';
+import type { IniSections } from './user-config.js';
 
 /** The name our callback plugin is enabled by. */
 export const CALLBACK_NAME = 'harness_events';
@@ -45,6 +46,13 @@ export interface AnsibleConfigOptions {
   localTmp?: string;
   /** `interpreter_python`, e.g. `auto_silent` or `/usr/bin/python3`. Absent: Ansible's default. */
   interpreterPython?: string;
+  /**
+   * The project's own settings ({@link userSettings}), copied first: ours replace them only where
+   * the harness must (inventory, callbacks, host keys, retry files, key, local tmp, pipelining,
+   * control path, ssh_args); its callback plugins and enabled callbacks are kept beside ours, and
+   * its forks, timeout and interpreter_python win over our defaults.
+   */
+  user?: IniSections;
 }
 
 /** Checks a value fits on one INI line that Ansible's configparser reads back unchanged. */
@@ -91,27 +99,41 @@ export function sshArgs(controlPersist = '5s', extra: string[] = []): string {
  */
 export function ansibleConfig(opts: AnsibleConfigOptions): string {
   const inventories = typeof opts.inventory === 'string' ? [opts.inventory] : opts.inventory;
+  const user = opts.user ?? new Map<string, Map<string, string>>();
+  const theirs = (section: string, key: string): string | undefined => user.get(section)?.get(key);
+  const userCallbacks = (theirs('defaults', 'callbacks_enabled') ?? theirs('defaults', 'callback_whitelist') ?? '').split(',').map((c) => c.trim()).filter((c) => c);
+  const userPlugins = theirs('defaults', 'callback_plugins');
   const defaults: [string, string | number | boolean][] = [
     ['inventory', inventories.map((i) => iniValue('inventory', i)).join(',')],
     ['host_key_checking', 'False'],
     ['retry_files_enabled', 'False'],
-    ['callback_plugins', opts.pluginDir ?? CALLBACK_PLUGIN_DIR],
-    ['callbacks_enabled', enabledCallbacks(opts.callbacks)],
+    ['callback_plugins', [opts.pluginDir ?? CALLBACK_PLUGIN_DIR, ...(userPlugins ? [userPlugins] : [])].join(':')],
+    ['callbacks_enabled', enabledCallbacks([...(opts.callbacks ?? []), ...userCallbacks])],
     ['stdout_callback', opts.stdoutCallback ?? 'default'],
-    ['forks', positiveInt('forks', opts.forks ?? 5)],
-    ['timeout', positiveInt('timeout', opts.timeout ?? 30)],
   ];
+  if (theirs('defaults', 'forks') === undefined || opts.forks !== undefined) defaults.push(['forks', positiveInt('forks', opts.forks ?? 5)]);
+  if (theirs('defaults', 'timeout') === undefined || opts.timeout !== undefined) defaults.push(['timeout', positiveInt('timeout', opts.timeout ?? 30)]);
   if (opts.privateKeyFile !== undefined) defaults.push(['private_key_file', opts.privateKeyFile]);
   if (opts.localTmp !== undefined) defaults.push(['local_tmp', opts.localTmp]);
-  if (opts.interpreterPython !== undefined) defaults.push(['interpreter_python', opts.interpreterPython]);
+  if (opts.interpreterPython !== undefined && theirs('defaults', 'interpreter_python') === undefined) defaults.push(['interpreter_python', opts.interpreterPython]);
   const ssh: [string, string | number | boolean][] = [
     ['pipelining', opts.pipelining === false ? 'False' : 'True'],
     ['control_path_dir', opts.controlPathDir],
     ['ssh_args', sshArgs(iniValue('controlPersist', opts.controlPersist ?? '5s'), opts.sshArgs)],
   ];
-  const section = (name: string, entries: [string, string | number | boolean][]): string =>
-    `[${name}]\n${entries.map(([k, v]) => `${k} = ${iniValue(k, v)}`).join('\n')}\n`;
-  return `# Written by ansible-harness for one run.\n${section('defaults', defaults)}\n${section('ssh_connection', ssh)}`;
+  const ours = new Map<string, [string, string | number | boolean][]>([['defaults', defaults], ['ssh_connection', ssh]]);
+  const superseded = new Set(['callback_whitelist']);
+  const out: string[] = [];
+  for (const name of new Set([...user.keys(), ...ours.keys()])) {
+    const mine = ours.get(name) ?? [];
+    const lines = [...(user.get(name) ?? [])]
+      .filter(([k]) => !mine.some(([m]) => m === k) && !(name === 'defaults' && superseded.has(k)))
+      .map(([k, v]) => `${k} = ${v.replace(/\n/g, '\n    ')}`);
+    lines.push(...mine.map(([k, v]) => `${k} = ${iniValue(k, v)}`));
+    out.push(`[${name}]\n${lines.join('\n')}\n`);
+  }
+  const from = opts.user ? ' over the project\'s ansible.cfg (its relative paths made absolute)' : '';
+  return `# Written by ansible-harness for one run${from}.\n${out.join('\n')}`;
 }
 
 /** What the environment of one `ansible-playbook` run depends on. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { WholeFloat } from '../model/index.js';
 
 /** The sha256 of a string or bytes, as 64 hex digits. */
 export function sha256(data: string | Uint8Array): string {
@@ -27,6 +28,7 @@ export function stableJson(value: unknown): string {
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
+  if (value instanceof WholeFloat) return { $float: String(value) }; // 2.0 is not the int 2
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);

@@ -8,6 +8,7 @@
  * - `vars`: the scenario vars; `overrides`: the `-e` vars
  * - `secrets`: secret names and where their values come from (never the values)
  * - `harness`: the harness version; `ansible`: the Ansible version, when the caller gives it
+ * - `ansible.cfg`: the project's own ansible.cfg, when there is one (see findUserConfig)
  *
  * Each stage's own inputs:
  * - `stage:<name>`: what of the stage's definition changes the hosts: its playbook (path
@@ -29,6 +30,7 @@ import type { Scenario, Stage, Vars } from '../model/index.js';
 import { sha256, sha256File, stableJson } from './hash.js';
 import { playbookDependencies, type PlaybookDependencies } from './deps.js';
 import { isDir, listTree } from './deps/search.js';
+import { findUserConfig } from '../ansible/user-config.js';
 
 /** The inputs and key of one stage. */
 export interface StageInputs {
@@ -115,6 +117,8 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
   global.secrets = sha256(stableJson(secrets));
   global.harness = sha256(opts.harnessVersion);
   if (opts.ansibleVersion !== undefined) global.ansible = sha256(opts.ansibleVersion);
+  const userCfg = findUserConfig(scenario.file);
+  if (userCfg) global['ansible.cfg'] = sha256(userCfg.text);
 
   const deps = new Map<string, Promise<PlaybookDependencies>>();
   const depsOf = (playbook: string): Promise<PlaybookDependencies> => {

@@ -26,6 +26,6 @@ export async function allocateLab(state: RunState, provider: LabProvider = state
     return false;
   }
   state.emit({ kind: 'lab_ready', time: Date.now(), provider: provider.name, hosts: state.allocated.lab.hosts.map((h) => h.name) });
-  state.ansibleFiles = await prepareAnsible(dir, state.allocated, opts.tty ?? false);
+  state.ansibleFiles = await prepareAnsible(dir, state.allocated, opts.tty ?? false, scenario.file);
   return true;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { AllocatedLab } from '../lab/provider.js';
 import { formatInventory } from '../inventory/index.js';
-import { ansibleConfig, ansibleEnv } from '../ansible/index.js';
+import { ansibleConfig, ansibleEnv, CALLBACK_PLUGIN_DIR, findUserConfig, userSettings } from '../ansible/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
 import type { RunDir } from './rundir.js';
@@ -13,8 +13,13 @@ export interface AnsibleFiles {
   env: Record<string, string>;
 }
 
-/** Writes the run's inventory (YAML, and INI beside it for people) and ansible.cfg. */
-export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: boolean): Promise<AnsibleFiles> {
+/**
+ * Writes the run's inventory (YAML, and INI beside it for people) and ansible.cfg: the project's
+ * own ansible.cfg (see {@link findUserConfig}; found from `scenarioFile`) with ours on top.
+ */
+export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: boolean, scenarioFile?: string): Promise<AnsibleFiles> {
+  const user = scenarioFile ? findUserConfig(scenarioFile) : undefined;
+  const settings = user ? userSettings(user) : undefined;
   const inventory = path.join(dir.inventoryDir, 'hosts.yml');
   await writeFileAtomic(inventory, formatInventory(allocated.lab, 'yaml'));
   try {
@@ -24,7 +29,11 @@ export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: 
     if (!(err instanceof InputError)) throw err;
   }
   const controlDir = path.join(dir.privateDir, 'cp');
-  const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp') };
+  const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp'), ...(settings ? { user: settings } : {}) };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));
-  return { inventory, config: dir.ansibleCfg, env: ansibleEnv({ configFile: dir.ansibleCfg, controlPathDir: controlDir, tty, localTmp: cfgOptions.localTmp }) };
+  // The env repeats our callback settings (an inherited ANSIBLE_* would beat the cfg): with the project's own kept beside ours.
+  const theirPlugins = settings?.get('defaults')?.get('callback_plugins');
+  const theirCallbacks = (settings?.get('defaults')?.get('callbacks_enabled') ?? settings?.get('defaults')?.get('callback_whitelist') ?? '').split(',').map((c) => c.trim()).filter((c) => c);
+  const env = ansibleEnv({ configFile: dir.ansibleCfg, controlPathDir: controlDir, tty, localTmp: cfgOptions.localTmp, callbacks: theirCallbacks, ...(theirPlugins ? { pluginDir: `${CALLBACK_PLUGIN_DIR}:${theirPlugins}` } : {}) });
+  return { inventory, config: dir.ansibleCfg, env };
 }

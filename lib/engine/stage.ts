@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import pLimit from 'p-limit';
-import type { AnsibleEvent, Host, RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import { WholeFloat, type AnsibleEvent, type Host, type RunEvent, type Scenario, type Stage, type StageStatus, type Vars } from '../model/index.js';
+import { emitJson } from '../inventory/emit.js';
 import type { AllocatedLab } from '../lab/provider.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
 import { fetchFiles, type SftpConnection } from '../transfer/index.js';
@@ -13,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../util/duration.js';
 import type { RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
-import { selectHosts } from './patterns.js';
+import { selectHosts, splitHostPattern } from './patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';
@@ -85,8 +86,8 @@ async function runAttempt(ctx: StageContext, attempt: number, stageDir: string):
  * a copy in a private temp folder outside the run directory (0700/0600), removed after the attempt.
  */
 async function writeExtraVars(vars: Vars, stageDir: string, redact: (text: string) => string): Promise<{ file: string; remove: () => Promise<void> }> {
-  const text = `${JSON.stringify(vars, null, 2)}\n`;
-  const masked = `${JSON.stringify(redactEvent(vars, redact), null, 2)}\n`;
+  const text = emitJson(vars); // keeps 2.0 a float
+  const masked = redact(text); // the redactor knows every JSON-escaped form of each secret
   const shown = path.join(stageDir, 'extra-vars.json');
   await writeFileAtomic(shown, masked, 0o600);
   if (masked === text) return { file: shown, remove: async () => {} };
@@ -102,7 +103,7 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
   const args = playbookArgv({
     playbook: stage.playbook!,
     inventory: ctx.ansibleFiles.inventory,
-    limit: stage.hosts.length ? stage.hosts : undefined,
+    limit: stage.hosts.length ? splitHostPattern(stage.hosts) : undefined,
     extraVarsFiles: [varsFile],
     tags: stage.tags,
     skipTags: stage.skipTags,
@@ -276,7 +277,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
 export function expandHostVars(text: string, vars: Vars): string {
   return text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => {
     const v = vars[name];
-    return v === undefined || v === null || typeof v === 'object' ? whole : String(v);
+    return v === undefined || v === null || (typeof v === 'object' && !(v instanceof WholeFloat)) ? whole : String(v);
   });
 }
 

@@ -3,7 +3,7 @@
  * Python's `json`): strings that would resolve to anything else are quoted, floats keep a float
  * form, infinities and NaN use each format's spelling, every character survives.
  */
-import type { VarValue } from '../model/index.js';
+import { WholeFloat, type VarValue } from '../model/index.js';
 import { resolvePlain } from './py-yaml.js';
 import { isIntNumber, pyFloatRepr } from './py-value.js';
 
@@ -54,6 +54,7 @@ function yamlScalar(v: Tree): string | undefined {
   if (v === true) return 'true';
   if (v === false) return 'false';
   if (typeof v === 'number') return yamlNumber(v);
+  if (v instanceof WholeFloat) return String(v);
   if (typeof v === 'string') return yamlStr(v);
   if (Array.isArray(v)) return v.length ? undefined : '[]';
   return Object.keys(v).length ? undefined : '{}';
@@ -109,6 +110,7 @@ function jsonValue(v: Tree, indent: number): string {
   if (v === EMPTY || v === null) return 'null';
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'number') return jsonNumber(v);
+  if (v instanceof WholeFloat) return String(v);
   if (typeof v === 'string') return JSON.stringify(v);
   const pad = ' '.repeat(indent + 2);
   const end = ' '.repeat(indent);

@@ -5,7 +5,7 @@
  * A lab merges each group's files into its vars, which can change which value wins; this puts
  * Ansible's value back as a host var where it would.
  */
-import type { Host, VarValue, Vars } from '../model/index.js';
+import { WholeFloat, type Host, type VarValue, type Vars } from '../model/index.js';
 import { setVar } from './py-value.js';
 
 /** A group as Ansible keeps it; `files` are the vars its `group_vars/` files add. */
@@ -83,6 +83,7 @@ function depths(inv: InventoryView): Map<string, number> {
 function deepEqual(a: VarValue | undefined, b: VarValue | undefined): boolean {
   if (a === b) return true;
   if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
+  if (a instanceof WholeFloat || b instanceof WholeFloat) return a instanceof WholeFloat && b instanceof WholeFloat && a.value === b.value;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const ka = Object.keys(a);

@@ -2,7 +2,7 @@
  * Model values written as Python literals that `ast.literal_eval` reads back as the same value:
  * what an INI inventory needs, since its plugin evaluates every var value as a literal.
  */
-import type { VarValue } from '../model/index.js';
+import { WholeFloat, type VarValue } from '../model/index.js';
 import { isIntNumber, pyFloatRepr } from './py-value.js';
 
 /** Thrown for a value no Python literal can express (NaN). */
@@ -42,6 +42,7 @@ export function pyRepr(v: VarValue): string {
   if (v === true) return 'True';
   if (v === false) return 'False';
   if (typeof v === 'number') return pyNumber(v);
+  if (v instanceof WholeFloat) return String(v);
   if (typeof v === 'string') return pyStr(v);
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   return `{${Object.entries(v)

@@ -3,7 +3,7 @@
  * stay `bigint` and floats `number`, so the two are told apart until the model boundary, and
  * dicts compare their keys the way Python does (`1`, `1.0` and `True` are one key).
  */
-import type { VarValue, Vars } from '../model/index.js';
+import { floatValue, type VarValue, type Vars } from '../model/index.js';
 
 /** A hashable Python value: what a dict key can be here. */
 export type PyKey = null | boolean | bigint | number | string;
@@ -141,19 +141,16 @@ export function isIntNumber(n: number): boolean {
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
- * Converts a Python value to a model value: int and float become `number`, tuples lists, dict
+ * Converts a Python value to a model value: int and float become `number` (a whole-number float a
+ * {@link WholeFloat}), tuples lists, dict
  * keys strings as `json.dumps` writes them. What the model cannot keep exactly throws
- * {@link UnsupportedValueError} rather than change silently: an int beyond 2^53, a float with an
- * integral value up to 2^53 (`1.0` would be written back as the int `1`), sets, complex numbers,
+ * {@link UnsupportedValueError} rather than change silently: an int beyond 2^53, sets, complex numbers,
  * `...` and nested bytes (the last four `ansible-inventory` itself cannot print).
  */
 export function pyToVar(value: PyValue): VarValue {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') {
-    if (isIntNumber(value)) {
-      throw new UnsupportedValueError(`the float ${pyFloatRepr(value)} has an integral value, which the lab model cannot tell from the int ${BigInt(value)}; write it as ${BigInt(value)} or as the string '${pyFloatRepr(value)}'`);
-    }
-    return value;
+    return floatValue(value);
   }
   if (typeof value === 'bigint') {
     if (value > MAX_EXACT || value < -MAX_EXACT) throw new UnsupportedValueError(`the int ${value} is beyond 2^53, which the lab model cannot keep exactly; quote it to make it a string`);

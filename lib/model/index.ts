@@ -1,4 +1,4 @@
-export type * from './values.js';
+export * from './values.js';
 export * from './lab.js';
 export type * from './scenario.js';
 export type * from './events.js';

@@ -1,11 +1,16 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
-import type { Group, Host, Lab, LabSpec, ProviderName, Scenario, Secret, SecretRef, Stage, Vars } from '../model/index.js';
+import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type Vars } from '../model/index.js';
 import { readInventory } from '../inventory/index.js';
-import { parseDuration } from './duration.js';
+import { findUserConfig, userSettings } from '../ansible/user-config.js';
+import { matchPattern, patternProblem, splitHostPattern } from '../engine/patterns.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { readTextFile } from './read-text.js';
+import { playbookProblems } from './playbook-check.js';
+import { optionProblems } from './lab-options.js';
 import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from './names.js';
 import { formatPath, Locator, type FieldPath } from './positions.js';
 import { didYouMean } from './suggest.js';
@@ -22,6 +27,28 @@ interface RawStage {
 interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
   lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string };
+}
+
+/** A path as people read it: relative to the working directory when below it, else absolute. */
+function shownPath(abs: string): string {
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+/**
+ * Why a `results`/`collect` path template is not one the harness expands, or undefined: only
+ * `{{ name }}` (a host var) is replaced, so an unclosed `{{` or an expression would match nothing.
+ */
+function templateProblem(text: string): string | undefined {
+  const rest = text.replace(/\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}/g, '');
+  const open = rest.indexOf('{{');
+  if (open !== -1) {
+    const close = rest.indexOf('}}', open);
+    if (close === -1) return `'${text}' has a '{{' without its '}}': write '{{ var }}' with a host var's name, or remove the braces`;
+    return `'${text}' holds '${rest.slice(open, close + 2)}': only '{{ var }}' with a host var's name is expanded here, not filters or expressions`;
+  }
+  if (rest.includes('}}')) return `'${text}' has a '}}' without its '{{': write '{{ var }}' with a host var's name, or remove the braces`;
+  return undefined;
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -76,8 +103,61 @@ function parseWithPositions(text: string, file: string): { data: unknown; locato
     },
   });
   if (problems.length) throw new InputError(problems);
-  return { data: doc.toJS({ maxAliasCount: 1000 }), locator: new Locator(doc, lines) };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    if (err instanceof ReferenceError) throw aliasBomb(doc, lines, file);
+    throw err;
+  }
+  return { data, locator: new Locator(doc, lines) };
 }
+
+/** The most values aliases may expand a file to (a billion-laughs file expands to billions). */
+const MAX_EXPANDED_VALUES = 1_000_000;
+
+/** Whether `data` (a graph: js-yaml shares aliased nodes) expands to more than `limit` values. */
+function expandsBeyond(data: unknown, limit: number): boolean {
+  const sizes = new Map<object, number>();
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== 'object') return 1;
+    const known = sizes.get(v);
+    if (known !== undefined) return known;
+    sizes.set(v, Infinity); // a node that holds itself expands without end
+    let n = 1;
+    for (const child of Object.values(v)) {
+      n += size(child);
+      if (n > limit) break;
+    }
+    sizes.set(v, n);
+    return n;
+  };
+  return size(data) > limit;
+}
+
+/** The error for a file whose aliases expand to too much, at its first alias. */
+function aliasBomb(doc: Document, lines: LineCounter, file: string): InputError {
+  let pos: { line: number; col: number } | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) pos = lines.linePos(node.range[0]);
+      return visit.BREAK;
+    },
+  });
+  return new InputError([{ file, line: pos?.line, col: pos?.col, message: `YAML: the aliases expand to more than ${MAX_EXPANDED_VALUES.toLocaleString('en')} values (an alias bomb?); write the values out or use fewer nested aliases` }]);
+}
+
+/** js-yaml's own core float type (its typings leave `types` out). */
+const CORE_FLOAT = (jsYaml as unknown as { types: { float: jsYaml.Type } }).types.float;
+/** js-yaml's float, keeping a whole-number float (`2.0`) a float: a {@link WholeFloat}. */
+const FLOAT = new jsYaml.Type('tag:yaml.org,2002:float', {
+  kind: 'scalar',
+  resolve: (data: string) => CORE_FLOAT.resolve(data),
+  construct: (data: string) => floatValue(CORE_FLOAT.construct(data) as number),
+  instanceOf: WholeFloat,
+});
+/** The core schema (as yaml's default) with {@link FLOAT}. */
+const SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [FLOAT] });
 
 /**
  * Parses the YAML text of a scenario file. A fast parser reads valid files (js-yaml, core
@@ -87,13 +167,29 @@ function parseWithPositions(text: string, file: string): { data: unknown; locato
 function parseYaml(text: string, file: string): { data: unknown; locator: () => Locator } {
   let data: unknown;
   try {
-    data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, filename: file });
+    data = jsYaml.load(text, { schema: SCHEMA, filename: file });
   } catch {
     const slow = parseWithPositions(text, file); // throws the positioned errors
     return { data: slow.data, locator: () => slow.locator };
   }
+  if (expandsBeyond(data, MAX_EXPANDED_VALUES)) {
+    const lines = new LineCounter();
+    throw aliasBomb(parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines, file);
+  }
   let locator: Locator | undefined;
   return { data, locator: () => (locator ??= parseWithPositions(text, file).locator) };
+}
+
+/**
+ * The line and column of a field of an already valid scenario file (for problems found at run
+ * time, e.g. a missing secret); undefined when the file cannot be read again.
+ */
+export async function locateField(file: string, fieldPath: FieldPath, atKey = false): Promise<{ line: number; col: number } | undefined> {
+  try {
+    return parseWithPositions(await readTextFile(file, file, 'scenario file'), file).locator.locate(fieldPath, atKey);
+  } catch {
+    return undefined;
+  }
 }
 
 function checkVarNames(vars: Vars | undefined, at: FieldPath, problems: Problems): void {
@@ -145,6 +241,14 @@ function declaredLab(raw: RawScenario['lab'], problems: Problems): Lab {
       }
     });
   }
+  const defined = new Set([...Object.keys(raw.groups ?? {}), ...Object.values(raw.hosts ?? {}).flatMap((h) => h?.groups ?? [])]);
+  for (const [name, g] of Object.entries(raw.groups ?? {})) {
+    (g?.children ?? []).forEach((child, i) => {
+      if (defined.has(child) || groupNameProblem(child)) return;
+      const hint = didYouMean(child, [...defined]);
+      problems.add(['lab', 'groups', name, 'children', i], `'${child}' is no group of the lab${hint ? ` (did you mean '${hint}'?)` : ''}: declare it under lab.groups or give a host that group`);
+    });
+  }
   checkCycles(groups, problems);
   checkVarNames(raw.vars, ['lab', 'vars'], problems);
   return { provider: raw.provider, hosts, groups: [...groups.values()], vars: { ...(raw.vars ?? {}) } };
@@ -165,15 +269,29 @@ function checkCycles(groups: Map<string, Group>, problems: Problems): void {
   for (const name of groups.keys()) visit(name, []);
 }
 
-/** Every pattern word of a `hosts:` entry must name a group or a host (wildcards and `all` aside). */
+/**
+ * Every part of a `hosts:` pattern must be one Ansible reads (see lib/engine/patterns.ts) and
+ * match hosts of the lab: a plain word names a group or host, a glob, regex or subscript
+ * selects at least one host (Ansible would skip it with a warning, or fail on a subscript).
+ */
 function checkPatterns(patterns: string[], lab: Lab, at: FieldPath, problems: Problems): void {
   const names = [...lab.hosts.map((h) => h.name), ...lab.groups.map((g) => g.name), 'all', 'ungrouped'];
   patterns.forEach((pattern, i) => {
-    for (let word of pattern.split(/[:,]/)) {
-      word = word.trim().replace(/^[!&]/, '');
-      if (!word || /[*?~\[]/.test(word) || names.includes(word)) continue;
-      const hint = didYouMean(word, names);
-      problems.add(patterns.length > 1 ? [...at, i] : at, `'${word}' is no group or host of the lab${hint ? ` (did you mean '${hint}'?)` : `; it has: ${names.slice(0, 12).join(', ')}`}`);
+    const where = patterns.length > 1 ? [...at, i] : at;
+    for (const part of splitHostPattern(pattern)) {
+      const why = patternProblem(part);
+      if (why) {
+        problems.add(where, `${why} (Ansible's host pattern grammar: name, glob, ~regex, [subscript], joined by ',' or ':', '&' and '!')`);
+        continue;
+      }
+      const body = part.replace(/^[&!]/, '');
+      const word = /[*?~[]/.test(body) ? undefined : body;
+      if (word !== undefined && !names.includes(word)) {
+        const hint = didYouMean(word, names);
+        problems.add(where, `'${word}' is no group or host of the lab${hint ? ` (did you mean '${hint}'?)` : `; it has: ${names.slice(0, 12).join(', ')}`}`);
+      } else if (word === undefined && matchPattern(lab, body).length === 0) {
+        problems.add(where, `'${body}' matches no host of the lab; it has: ${names.slice(0, 12).join(', ')}`);
+      }
     }
   });
 }
@@ -190,13 +308,7 @@ export interface LoadOptions {
  */
 export async function loadScenario(file: string, options: LoadOptions = {}): Promise<Scenario> {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError([{ file, message: code === 'ENOENT' ? 'no such scenario file' : code === 'EISDIR' ? 'is a directory, not a scenario file' : `cannot be read (${code})` }], { cause: err });
-  }
+  const text = await readTextFile(abs, file, 'scenario file');
   const { data, locator } = parseYaml(text, file);
   const problems = new Problems(file, locator);
   if (data === null || data === undefined) {
@@ -210,11 +322,16 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
   const resolve = (p: string): string => path.resolve(dir, p);
 
   // The lab.
+  if (raw.lab.provider === 'libvirt' || raw.lab.provider === 'command') {
+    problems.add(['lab', 'provider'], `the '${raw.lab.provider}' lab provider is not available yet in this version of ansible-harness: use local, qemu or static`);
+  }
+  for (const p of optionProblems(raw.lab.provider, raw.lab.options ?? {}, abs)) problems.add(p.path, p.message, p.atKey);
   let lab: Lab;
   const spec: LabSpec = { provider: raw.lab.provider, options: { ...(raw.lab.options ?? {}) } };
   if (raw.lab.on_restore) {
     spec.onRestore = resolve(raw.lab.on_restore);
     if (!(await isFile(spec.onRestore))) problems.add(['lab', 'on_restore'], `no such playbook: ${spec.onRestore} (paths are relative to the scenario file)`);
+    else problems.items.push(...(await playbookProblems(spec.onRestore, shownPath(spec.onRestore), `lab.on_restore of ${file}`)));
   }
   if (raw.lab.provider === 'static') {
     if (raw.lab.hosts) problems.add(['lab', 'hosts'], "a static lab reads its hosts from 'inventory'; declare them there", true);
@@ -236,6 +353,15 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (raw.lab.inventory) problems.add(['lab', 'inventory'], `only static labs read an inventory; a ${raw.lab.provider} lab declares its hosts under lab.hosts`, true);
     if (!raw.lab.hosts || Object.keys(raw.lab.hosts).length === 0) problems.add(['lab'], `a ${raw.lab.provider} lab needs at least one host under lab.hosts`, true);
     lab = declaredLab(raw.lab, problems);
+  }
+
+  // The project's ansible.cfg, which the run copies: it must be one Ansible reads.
+  try {
+    const cfg = findUserConfig(abs);
+    if (cfg) userSettings(cfg);
+  } catch (err) {
+    if (err instanceof InputError) problems.items.push(...(err.problems.length ? err.problems : [{ file, message: err.message }]));
+    else throw err;
   }
 
   // Scenario vars and secrets.
@@ -262,12 +388,23 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (s.playbook) {
       playbook = resolve(s.playbook);
       if (!(await isFile(playbook))) problems.add([...at, 'playbook'], `no such playbook: ${playbook} (paths are relative to the scenario file)`);
+      else problems.items.push(...(await playbookProblems(playbook, shownPath(playbook), `${formatPath([...at, 'playbook'])} of ${file}`)));
     }
     if (s.extends !== undefined && !(seen.has(s.extends) && seen.get(s.extends)! < index)) {
       const hint = didYouMean(s.extends, [...seen.keys()]);
       problems.add([...at, 'extends'], `'${s.extends}' is no earlier stage${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
     const hosts = list(s.hosts);
+    if (Array.isArray(s.hosts) && s.hosts.length === 0) {
+      problems.add([...at, 'hosts'], "an empty list would select no host (Ansible refuses 'hosts: []' in a play): leave 'hosts' out or write 'hosts: all' for every host, or name groups or hosts");
+    }
+    const templates: [FieldPath, string | string[] | undefined][] = [[[...at, 'results'], s.results], ...Object.entries(s.collect ?? {}).map(([k, v]): [FieldPath, string | string[]] => [[...at, 'collect', k], v])];
+    for (const [fieldPath, value] of templates) {
+      list(value).forEach((t, i) => {
+        const why = templateProblem(t);
+        if (why) problems.add(Array.isArray(value) ? [...fieldPath, i] : fieldPath, why);
+      });
+    }
     if (raw.lab.provider !== 'static' || lab.hosts.length) {
       checkPatterns(hosts, lab, [...at, 'hosts'], problems);
       for (const key of Object.keys(s.collect ?? {})) checkPatterns([key], lab, [...at, 'collect', key], problems);
@@ -288,7 +425,12 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
       pos: { file: abs },
     };
     if (playbook) stage.playbook = playbook;
-    if (s.timeout !== undefined) stage.timeoutMs = parseDuration(s.timeout);
+    if (s.timeout !== undefined) {
+      const ms = parseDuration(s.timeout);
+      if (ms === 0) problems.add([...at, 'timeout'], `a timeout of ${s.timeout} would stop the stage at once: give a positive duration, e.g. 30m, or leave 'timeout' out for none`);
+      else if (ms !== undefined && ms > MAX_DURATION_MS) problems.add([...at, 'timeout'], `${s.timeout} is longer than the longest timeout, 24d (Node's timers stop at 24.8 days): give at most 24d, or leave 'timeout' out for none`);
+      stage.timeoutMs = ms;
+    }
     if (s.collect) stage.collect = Object.fromEntries(Object.entries(s.collect).map(([k, v]) => [k, list(v)]));
     if (s.description) stage.description = s.description;
     if (s.extends) stage.extends = s.extends;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { InputError } from '../errors.js';
+import { InputError, type Problem } from '../errors.js';
+import { locateField } from './load.js';
 import type { Scenario } from '../model/index.js';
 
 /** The shortest secret value accepted: shorter ones cannot be masked without garbling logs. */
@@ -11,7 +12,7 @@ export const MIN_SECRET_LENGTH = 4;
  */
 export async function resolveSecrets(scenario: Scenario, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string>> {
   const values = new Map<string, string>();
-  const problems = [];
+  const problems: Problem[] = [];
   for (const s of scenario.secrets) {
     if ('env' in s.ref) {
       const v = env[s.ref.env];
@@ -32,6 +33,10 @@ export async function resolveSecrets(scenario: Scenario, env: NodeJS.ProcessEnv 
       problems.push({ file: scenario.file, path: `secrets.${name}`, message: `secret '${name}' is ${value.length} character(s) long: a secret must have at least ${MIN_SECRET_LENGTH}, or masking it would garble every log` });
     }
   }
-  if (problems.length) throw new InputError(problems);
+  if (problems.length) {
+    // Point at each secret's declaration (lines are worked out only now, on the error path).
+    for (const p of problems) Object.assign(p, await locateField(scenario.file, ['secrets', p.path!.slice('secrets.'.length)], true));
+    throw new InputError(problems);
+  }
   return values;
 }

@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { WholeFloat } from '../model/index.js';
 import { SCENARIO_SCHEMA } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { pointerToPath, type FieldPath } from './positions.js';
@@ -18,6 +19,7 @@ function validator(): ValidateFunction {
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
+  if (v instanceof WholeFloat) return `the float ${String(v)}`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;

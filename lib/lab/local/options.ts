@@ -62,13 +62,15 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return value;
 }
 
-const KNOWN = ['hostsRoot', 'addressClaims', 'sshdExtraConfig', 'firstAddress', 'sshdPath', 'sshPath', 'startTimeoutMs', 'stopGraceMs', 'concurrency', 'user'];
+/** The option names a local lab accepts. */
+export const LOCAL_OPTION_NAMES: readonly string[] = ['hostsRoot', 'addressClaims', 'sshdExtraConfig', 'firstAddress', 'sshdPath', 'sshPath', 'startTimeoutMs', 'stopGraceMs', 'concurrency', 'user'];
+const KNOWN = LOCAL_OPTION_NAMES;
 
 /** Applies the defaults and checks every option; throws InputError naming the bad one. */
 export function resolveLocalOptions(opts: LocalProviderOptions = {}): ResolvedLocalOptions {
-  const unknown = Object.keys(opts).filter((k) => !KNOWN.includes(k));
+  const unknown = Object.keys(opts).filter((k) => !LOCAL_OPTION_NAMES.includes(k));
   if (unknown.length) {
-    throw new InputError(`unknown local provider option(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${KNOWN.join(', ')}`);
+    throw new InputError(`unknown local provider option(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${LOCAL_OPTION_NAMES.join(', ')}`);
   }
   const sshdPath = opts.sshdPath ?? '/usr/sbin/sshd';
   if (!path.isAbsolute(sshdPath)) {

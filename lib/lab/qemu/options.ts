@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { InputError, type Problem } from '../../errors.js';
-import type { VarValue, Vars } from '../../model/index.js';
+import { WholeFloat, type VarValue, type Vars } from '../../model/index.js';
 
 /** An extra file baked into the image. */
 export interface ImageFile {
@@ -99,7 +99,7 @@ export function parseQemuOptions(options: Vars = {}, where: { file?: string; bas
     if (!Array.isArray(fl)) bad('files', `must be a list of {src, dest} maps, got ${show(fl)}`);
     else
       fl.forEach((f, i) => {
-        if (typeof f !== 'object' || f === null || Array.isArray(f)) {
+        if (typeof f !== 'object' || f === null || Array.isArray(f) || f instanceof WholeFloat) {
           bad(`files[${i}]`, `must be a map with src and dest, got ${show(f)}`);
           return;
         }
