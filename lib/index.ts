@@ -5,7 +5,7 @@ export { loadScenario, SCENARIO_SCHEMA, parseDuration, formatDuration, resolveSe
 export { readInventory, formatInventory, toIni, toJson, toYaml, INVENTORY_FORMATS, type InventoryFormat } from './inventory/index.js';
 export { runScenario, type RunOptions, type RunResult, type StageReport } from './run.js';
 export { planRun, type PlanStep, type PlanOptions } from './engine/plan.js';
-export { selectHosts } from './engine/patterns.js';
+export { selectHosts } from './inventory/patterns.js';
 export type { LabProvider, AllocatedLab, AllocateContext, CheckpointCapable, CheckpointContext } from './lab/provider.js';
 export { createProvider } from './lab/create.js';
 export { createLocalProvider, type LocalProviderOptions } from './lab/local/index.js';

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatInventory } from '../lib/inventory/index.js';
-import { resolvePatterns, splitHostPattern } from '../lib/engine/patterns.js';
+import { resolvePatterns, splitHostPattern } from '../lib/inventory/patterns.js';
 import type { Lab } from '../lib/model/index.js';
 import { oracleEnv } from './inventory-oracle.js';
 import { tempDir } from './helpers/cli.js';

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../util/duration.js';
 import type { RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
-import { selectHosts, splitHostPattern } from './patterns.js';
+import { selectHosts, splitHostPattern } from '../inventory/patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { LineBuffer } from './lines.js';
 import { redactEvent } from '../report/redact.js';

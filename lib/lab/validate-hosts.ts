@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import pLimit from 'p-limit';
 import { LabError } from '../errors.js';
 import type { Host } from '../model/index.js';
-import { formatDuration } from '../scenario/duration.js';
+import { formatDuration } from '../util/duration.js';
 import type { AllocatedLab } from './provider.js';
 
 /** Options of {@link validateHosts}. */

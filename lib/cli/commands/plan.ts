@@ -55,7 +55,7 @@ const plan: Command = {
       .option('json', { type: 'boolean', default: false, describe: 'Print the plan as JSON (docs/cli-json.md)' }),
   async run(args, io) {
     const { loadScenario, formatDuration } = await import('../../scenario/index.js');
-    const { selectHosts } = await import('../../engine/patterns.js');
+    const { selectHosts } = await import('../../inventory/patterns.js');
     const { whyStale } = await import('../../engine/checkpoints.js');
     const { prepareRun } = await import('../../engine/prepare-run.js');
     const { parseExtraVars } = await import('../extra-vars.js');

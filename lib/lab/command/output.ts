@@ -6,7 +6,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { LabError } from '../../errors.js';
 import type { Vars } from '../../model/index.js';
-import { hostNameProblem, groupNameProblem, varNameProblem } from '../../scenario/names.js';
+import { hostNameProblem, groupNameProblem, varNameProblem } from '../../inventory/names.js';
 
 /** One host as the script describes it. */
 export interface ScriptHost {

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
-import { formatDuration } from '../../scenario/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { runCommand, type CommandResult } from '../../stage-run/command.js';
 
 /** Keeps the last `max` characters of what is written. */
