@@ -43,7 +43,7 @@ test('cleanup that could not stop a recorded process: exit 3, naming it and why'
     await writeFile(path.join(run, 'lab.json'), JSON.stringify(record));
     const r = await harness(['cleanup', run]);
     assert.is(r.code, 3, r.stdout + r.stderr);
-    assert.match(r.stderr, `could not stop sshd of host web-0 (pid ${sleeper.pid})`);
+    assert.match(r.stderr, `could not stop everything its lab started: sshd of host web-0 (pid ${sleeper.pid})`);
     assert.ok(await pidAlive(sleeper.pid!), 'a process that is not ours is left alone');
     const none = await harness(['cleanup', t.dir + '/run']);
     assert.is(none.code, 3, 'still there, still not stopped');

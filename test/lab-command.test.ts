@@ -122,15 +122,12 @@ test('a failed release keeps the resources file and says how to retry; harness c
 
 test('a scenario on the example lab: real sshd hosts from the scripts, real ansible, checkpoints by snapshot/restore, released', async () => {
   const file = path.join(t.dir, 'scenario.yml');
-  // The loader does not know the command provider's keys yet: the lab is declared as local and the provider handed in.
-  await writeFile(file, `name: cmd\nlab: { provider: local, hosts: { node-0: { groups: [web] }, node-1: {} } }\nstages:\n  - { name: deploy, playbook: ${F}/write-root.yml, checkpoint: true }\n  - { name: again, playbook: ${F}/write-root.yml, vars: { mark: v2 } }\n`);
+  await writeFile(file, `name: cmd\nlab:\n  provider: command\n  allocate: ${LAB}/allocate.sh\n  release: ${LAB}/release.sh\n  snapshot: ${LAB}/snapshot.sh\n  restore: ${LAB}/restore.sh\n  timeout: 2m\n  hosts: { node-0: { groups: [web] } }\nstages:\n  - { name: deploy, playbook: ${F}/write-root.yml, checkpoint: true }\n  - { name: again, playbook: ${F}/write-root.yml, hosts: [web], vars: { mark: v2 } }\n`);
   const scenario = await loadScenario(file);
+  assert.is(scenario.spec.command?.timeoutMs, 120_000);
   const env = { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache'), LAB_HOSTS: 'node-0 node-1' };
-  const mk = () => createCommandProvider({ allocate: path.join(LAB, 'allocate.sh'), release: path.join(LAB, 'release.sh'), snapshot: path.join(LAB, 'snapshot.sh'), restore: path.join(LAB, 'restore.sh'), cwd: LAB, env });
-  const first = mk();
-  assert.ok(canCheckpoint(first));
   let out = '';
-  const r1 = await runScenario(scenario, { out: path.join(t.dir, 'run1'), provider: first, env, write: (s) => (out += s), bundle: false });
+  const r1 = await runScenario(scenario, { out: path.join(t.dir, 'run1'), env, write: (s: string) => (out += s), bundle: false });
   assert.is(r1.exitCode, 0, out);
   const rec1 = JSON.parse(await readFile(path.join(r1.runDir, 'lab.json'), 'utf8'));
   assert.is(rec1.command.state, 'released');
@@ -139,11 +136,28 @@ test('a scenario on the example lab: real sshd hosts from the scripts, real ansi
   assert.match(await readFile(path.join(r1.runDir, 'lab', 'release.log'), 'utf8'), /stopped sshd \d+/);
   // Second run: deploy restored through restore.sh into a fresh lab, `again` runs on the restored files.
   out = '';
-  const r2 = await runScenario(scenario, { out: path.join(t.dir, 'run2'), provider: mk(), env, write: (s) => (out += s), bundle: false });
+  const r2 = await runScenario(scenario, { out: path.join(t.dir, 'run2'), env, write: (s: string) => (out += s), bundle: false });
   assert.is(r2.exitCode, 0, out);
   const j = await readJournal(path.join(r2.runDir, 'journal.json'));
   assert.equal(j.stages.map((s) => s.status), ['restored', 'passed']);
   assert.match(await readFile(path.join(r2.runDir, 'lab', 'restore.log'), 'utf8'), /snapshot harness-\S+ restored/);
+});
+
+test('a command lab in a scenario file: the scripts must exist and be executable, both or neither of snapshot/restore', async () => {
+  const file = path.join(t.dir, 'bad.yml');
+  await writeFile(path.join(t.dir, 'plain.sh'), '#!/bin/sh\n');
+  await writeFile(file, `name: bad\nlab:\n  provider: command\n  allocate: plain.sh\n  snapshot: ${LAB}/snapshot.sh\nstages:\n  - { name: a, playbook: ${F}/write-root.yml }\n`);
+  try {
+    await loadScenario(file);
+    assert.unreachable();
+  } catch (err) {
+    const m = (err as Error).message;
+    assert.match(m, /bad\.yml:\d+:\d+: lab: a command lab needs 'release'/);
+    assert.match(m, /lab\.allocate: .*plain\.sh is not executable: chmod \+x it/);
+    assert.match(m, /give both snapshot and restore scripts, or neither/);
+  }
+  await writeFile(file, `name: bad\nlab: { provider: local, hosts: { a: {} }, allocate: x.sh }\nstages:\n  - { name: a, playbook: ${F}/write-root.yml }\n`);
+  await loadScenario(file).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /lab\.allocate: 'allocate' belongs to command labs/));
 });
 
 test.run();

@@ -101,6 +101,11 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
     groups: scenario.lab.groups,
     vars: scenario.lab.vars,
   };
+  if (scenario.spec.command) {
+    // A command lab is what its scripts make: their content is part of every key.
+    const c = scenario.spec.command;
+    lab.command = Object.fromEntries(await Promise.all((['allocate', 'release', 'snapshot', 'restore'] as const).filter((k) => c[k]).map(async (k) => [k, { path: rel(c[k]!), content: sha256(await readFile(c[k]!)) }] as const)));
+  }
   if (scenario.spec.inventory) {
     lab.inventory = { path: rel(scenario.spec.inventory), content: sha256(await readFile(scenario.spec.inventory)) };
     for (const sub of ['group_vars', 'host_vars']) {

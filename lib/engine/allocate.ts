@@ -14,7 +14,7 @@ export async function allocateLab(state: RunState, provider: LabProvider = state
   const { opts, dir, scenario } = state;
   try {
     opts.signal?.throwIfAborted();
-    state.allocated = await provider.allocate(scenario.lab, { runDir: dir.root, privateDir: dir.privateDir, signal: opts.signal, log: state.log, keepLab: opts.keepLab });
+    state.allocated = await provider.allocate(scenario.lab, { runDir: dir.root, privateDir: dir.privateDir, signal: opts.signal, log: state.log, keepLab: opts.keepLab, redact: state.redact });
   } catch (err) {
     const interrupted = Boolean(opts.signal?.aborted);
     if (!interrupted && !(err instanceof HarnessError)) throw err;

@@ -9,6 +9,7 @@ import { playbookDependencies } from '../checkpoint/index.js';
 export async function scenarioSources(scenario: Scenario, signal?: AbortSignal): Promise<string[]> {
   const files = new Set<string>([scenario.file]);
   if (scenario.spec.inventory) files.add(scenario.spec.inventory);
+  for (const script of Object.values(scenario.spec.command ?? {})) if (typeof script === 'string') files.add(script);
   const playbooks = [...scenario.stages.map((s) => s.playbook), scenario.spec.onRestore].filter((p): p is string => !!p);
   for (const playbook of playbooks) {
     const deps = await playbookDependencies(playbook, { signal });

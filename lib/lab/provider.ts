@@ -12,6 +12,8 @@ export interface AllocateContext {
   log?: (message: string) => void;
   /** Leave the hosts' own disks (local lab) at release, and say where they are. @default false */
   keepLab?: boolean;
+  /** Masks secrets in what the provider writes into the run directory (script logs). @default identity */
+  redact?: (text: string) => string;
 }
 
 /** A lab made real: the hosts with their connection filled in, and how to reach them. */

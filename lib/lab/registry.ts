@@ -28,6 +28,17 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
       releaseRecorded: (runDir, _record, opts) => releaseQemuRecorded(runDir, opts),
     };
   },
+  command: async () => {
+    const path = await import('node:path');
+    const { createCommandProvider, releaseCommandRecorded } = await import('./command/provider.js');
+    return {
+      create: (spec, scenarioFile) => {
+        if (!spec.command) throw new LabError('a command lab needs its allocate and release scripts (lab.allocate, lab.release)');
+        return createCommandProvider({ ...spec.command, cwd: scenarioFile ? path.dirname(scenarioFile) : process.cwd() });
+      },
+      releaseRecorded: (runDir) => releaseCommandRecorded(runDir),
+    };
+  },
   static: async () => {
     const { createStaticProvider } = await import('./static.js');
     return { create: () => createStaticProvider(), releaseRecorded: releaseRecordedProcesses };

@@ -49,11 +49,23 @@ export interface Stage {
   pos: SourcePos;
 }
 
+/** The scripts of a `command` lab (docs/command-lab.md). */
+export interface CommandLabSpec {
+  allocate: string;
+  release: string;
+  snapshot?: string;
+  restore?: string;
+  /** Each script is killed after this long. @default 20 minutes */
+  timeoutMs?: number;
+}
+
 /** Provider-specific settings of the lab, kept as written (each provider validates its own). */
 export interface LabSpec {
   provider: ProviderName;
   /** Absolute path of the inventory, for `static` labs. */
   inventory?: string;
+  /** For `command` labs: the team's scripts (absolute paths) and their timeout. */
+  command?: CommandLabSpec;
   /** Absolute path of a playbook run right after a checkpoint is restored (services that start at boot). */
   onRestore?: string;
   options: Vars;

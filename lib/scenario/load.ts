@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
-import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type Vars } from '../model/index.js';
+import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type CommandLabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type Vars } from '../model/index.js';
 import { readInventory } from '../inventory/index.js';
 import { findUserConfig, userSettings } from '../ansible/user-config.js';
 import { matchPattern, patternProblem, splitHostPattern } from '../inventory/patterns.js';
@@ -26,7 +26,7 @@ interface RawStage {
 }
 interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
-  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string };
+  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string; allocate?: string; release?: string; snapshot?: string; restore?: string; timeout?: string };
 }
 
 /** A path as people read it: relative to the working directory when below it, else absolute. */
@@ -322,7 +322,7 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
   const resolve = (p: string): string => path.resolve(dir, p);
 
   // The lab.
-  if (raw.lab.provider === 'libvirt' || raw.lab.provider === 'command') {
+  if (raw.lab.provider === 'libvirt') {
     problems.add(['lab', 'provider'], `the '${raw.lab.provider}' lab provider is not available yet in this version of ansible-harness: use local, qemu or static`);
   }
   for (const p of optionProblems(raw.lab.provider, raw.lab.options ?? {}, abs)) problems.add(p.path, p.message, p.atKey);
@@ -351,8 +351,28 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     }
   } else {
     if (raw.lab.inventory) problems.add(['lab', 'inventory'], `only static labs read an inventory; a ${raw.lab.provider} lab declares its hosts under lab.hosts`, true);
-    if (!raw.lab.hosts || Object.keys(raw.lab.hosts).length === 0) problems.add(['lab'], `a ${raw.lab.provider} lab needs at least one host under lab.hosts`, true);
+    // A command lab's hosts come from its allocate script; lab.hosts only adds groups and vars.
+    if (raw.lab.provider !== 'command' && (!raw.lab.hosts || Object.keys(raw.lab.hosts).length === 0)) problems.add(['lab'], `a ${raw.lab.provider} lab needs at least one host under lab.hosts`, true);
     lab = declaredLab(raw.lab, problems);
+  }
+  const scriptKeys = ['allocate', 'release', 'snapshot', 'restore', 'timeout'] as const;
+  if (raw.lab.provider === 'command') {
+    for (const k of ['allocate', 'release'] as const) if (!raw.lab[k]) problems.add(['lab'], `a command lab needs '${k}': the path of its ${k} script (docs/command-lab.md)`, true);
+    if (Boolean(raw.lab.snapshot) !== Boolean(raw.lab.restore)) problems.add(['lab', raw.lab.snapshot ? 'snapshot' : 'restore'], 'give both snapshot and restore scripts, or neither', true);
+    const cmd: Partial<CommandLabSpec> = {};
+    for (const k of ['allocate', 'release', 'snapshot', 'restore'] as const) {
+      const v = raw.lab[k];
+      if (!v) continue;
+      const p = resolve(v);
+      const st = await stat(p).catch(() => undefined);
+      if (!st?.isFile()) problems.add(['lab', k], `no such script: ${p} (paths are relative to the scenario file)`);
+      else if (!(st.mode & 0o111)) problems.add(['lab', k], `${p} is not executable: chmod +x it (it needs a #! line)`);
+      cmd[k] = p;
+    }
+    if (raw.lab.timeout !== undefined) cmd.timeoutMs = parseDuration(raw.lab.timeout);
+    if (cmd.allocate && cmd.release) spec.command = cmd as CommandLabSpec;
+  } else {
+    for (const k of scriptKeys) if (raw.lab[k] !== undefined) problems.add(['lab', k], `'${k}' belongs to command labs; a ${raw.lab.provider} lab takes no scripts`, true);
   }
 
   // The project's ansible.cfg, which the run copies: it must be one Ansible reads.
@@ -405,7 +425,8 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
         if (why) problems.add(Array.isArray(value) ? [...fieldPath, i] : fieldPath, why);
       });
     }
-    if (raw.lab.provider !== 'static' || lab.hosts.length) {
+    // A command lab's hosts and groups are known only once its allocate script ran.
+    if (raw.lab.provider !== 'command' && (raw.lab.provider !== 'static' || lab.hosts.length)) {
       checkPatterns(hosts, lab, [...at, 'hosts'], problems);
       for (const key of Object.keys(s.collect ?? {})) checkPatterns([key], lab, [...at, 'collect', key], problems);
     }

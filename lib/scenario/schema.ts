@@ -97,6 +97,11 @@ const lab: JsonSchema = {
     vars: { ...vars, description: 'Vars of the all group.' },
     inventory: { type: 'string', minLength: 1, description: 'An existing inventory (static labs), relative to the scenario file.' },
     options: { type: 'object', description: 'Provider settings (e.g. qemu memory, cpus, packages).' },
+    allocate: { type: 'string', minLength: 1, description: 'command labs: the script that allocates the hosts and prints them as JSON (docs/command-lab.md), relative to the scenario.' },
+    release: { type: 'string', minLength: 1, description: 'command labs: the script that gives the hosts back; runs on every path.' },
+    snapshot: { type: 'string', minLength: 1, description: 'command labs: `snapshot NAME` saves the lab into HARNESS_CHECKPOINT_DIR (with restore: checkpoints).' },
+    restore: { type: 'string', minLength: 1, description: 'command labs: `restore NAME` brings the lab back to a snapshot.' },
+    timeout: { ...duration, description: 'command labs: each script is killed after this long (default 20m).' },
     on_restore: {
       type: 'string',
       minLength: 1,

@@ -102,7 +102,7 @@ export function createCommandProvider(o: CommandLabOptions): LabProvider & Parti
       what, argv, cwd: o.cwd, timeoutMs, logDir: rec.logDir,
       env: cleanEnv(o.env ?? process.env, { HARNESS_RESOURCES: rec.resources, HARNESS_LAB_DIR: rec.labDir, HARNESS_RUN_DIR: rec.runDir, ...extra }),
       ...(signal ? { signal } : {}),
-      ...(o.redact ? { redact: o.redact } : {}),
+      ...(o.redact ?? ctxOf?.redact ? { redact: (o.redact ?? ctxOf!.redact)! } : {}),
       ...(ctxOf?.log ? { log: ctxOf.log } : {}),
     });
   };
