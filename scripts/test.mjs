@@ -19,8 +19,21 @@ const child = spawn(process.execPath, [uvuBin, 'dist/test', pattern, '-i', 'fixt
   env: { ...process.env, FORCE_COLOR: '0', XDG_CACHE_HOME: cache },
 });
 let out = '';
+// How long each test file took (uvu prints a file's name as it starts it): the slowest are listed at the end.
+const times = [];
+let current;
+let lineRest = '';
+const mark = (name) => {
+  const now = Date.now();
+  if (current) times.push([current[0], now - current[1]]);
+  current = name ? [name, now] : undefined;
+};
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
+  lineRest += chunk.toString();
+  const lines = lineRest.split('\n');
+  lineRest = lines.pop() ?? '';
+  for (const l of lines) if (/^[\w.-]+\.test\.js$/.test(l.trim())) mark(l.trim());
   out += chunk.toString();
   if (out.length > 1 << 16) out = out.slice(-4096);
 });
@@ -35,6 +48,9 @@ child.on('close', (code, signal) => {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
+  mark(undefined);
+  const slow = times.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([f, ms]) => `${f} ${(ms / 1000).toFixed(0)}s`);
+  if (slow.length > 1) console.log(`\nslowest files: ${slow.join(', ')}`);
   const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
   console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(code === 0 && failed === 0 ? 0 : 1);

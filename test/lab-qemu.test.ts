@@ -95,7 +95,7 @@ qemu.before(async () => {
   const runDir = path.join(tmp, 'run');
   const privateDir = path.join(runDir, 'private');
   await mkdir(privateDir, { recursive: true, mode: 0o700 });
-  const provider = createQemuProvider({ memory: 512, cacheRoot: SUITE_CACHE });
+  const provider = createQemuProvider({ memory: 512 }, { cacheRoot: SUITE_CACHE });
   const t0 = Date.now();
   try {
     const allocated = await provider.allocate(declared, { runDir, privateDir, log: (m) => console.log(`  [qemu] ${((Date.now() - t0) / 1000).toFixed(1)} s: ${m}`) });
@@ -256,7 +256,7 @@ if (skipReason) {
     const runDir = path.join(tmp, 'run2');
     const privateDir = path.join(runDir, 'private');
     await mkdir(privateDir, { recursive: true, mode: 0o700 });
-    const provider = createQemuProvider({ memory: 512, cacheRoot: SUITE_CACHE });
+    const provider = createQemuProvider({ memory: 512 }, { cacheRoot: SUITE_CACHE });
     try {
       const allocated = await provider.allocate(declared, { runDir, privateDir });
       const saved = await listing(checkpoint!);
