@@ -280,7 +280,7 @@ async function runHung(runOpts: Partial<RunPlaybookOptions>, started?: (pid: num
 
 test('a timeout stops the whole process group: reason timeout, the hung command is gone', async () => {
   // long enough for Ansible to start the task on a loaded machine (the test checks it did)
-  const r = await runHung({ timeoutMs: 5000 });
+  const r = await runHung({ timeoutMs: 10_000 });
   assert.is(r.result.reason, 'timeout');
   assert.is(r.result.exitCode, null);
   assert.is(r.result.signal, 'SIGTERM');

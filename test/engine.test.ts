@@ -100,10 +100,10 @@ test('an unreachable host is a failure of type unreachable in JUnit', async () =
 
 test('a stage timeout kills the hung task and is an error; no process left', async () => {
   const pidFile = path.join(t.dir, 'hang.pid');
-  const r = await run(`name: hang\n${STATIC()}stages:\n  - { name: hang, playbook: @F/hang.yml, timeout: 3s, vars: { pid_file: ${pidFile} } }\n  - { name: after, playbook: @F/ok.yml }\n`);
+  const r = await run(`name: hang\n${STATIC()}stages:\n  - { name: hang, playbook: @F/hang.yml, timeout: 10s, vars: { pid_file: ${pidFile} } }\n  - { name: after, playbook: @F/ok.yml }\n`);
   assert.is(r.result.exitCode, 1);
   assert.equal(r.journal.stages.map((s) => s.status), ['error', 'skipped']);
-  assert.match(r.journal.stages[0]!.reason ?? '', /timed out after 3\.0s/);
+  assert.match(r.journal.stages[0]!.reason ?? '', /timed out after 10\.0s/);
   const pid = Number(await readFile(pidFile, 'utf8'));
   assert.ok(pid > 0);
   assert.not.ok(await pidAlive(pid), 'the hung sleep was killed');
