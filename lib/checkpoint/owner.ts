@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseProcStat } from '../util/proc.js';
 
 /** Who made a temp folder, a lease or a delete marker: enough to tell whether it still runs. */
 export interface Owner {
@@ -9,11 +10,7 @@ export interface Owner {
 
 function startTime(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const value = Number(fields[19]);
-    return Number.isFinite(value) ? value : undefined;
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTicks;
   } catch {
     return undefined;
   }

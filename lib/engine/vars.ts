@@ -18,17 +18,3 @@ export function stageExtraVars(scenario: Scenario, stage: Stage, published: Vars
   return vars;
 }
 
-/** Parses `-e KEY=VALUE` pairs; values stay strings, as Ansible's own `-e key=value` keeps them. */
-export function parseOverrides(pairs: string[]): { vars: Vars; bad: string[] } {
-  const vars: Vars = {};
-  const bad: string[] = [];
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) {
-      bad.push(pair);
-      continue;
-    }
-    vars[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return { vars, bad };
-}

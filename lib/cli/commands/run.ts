@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command.js';
 import { InputError } from '../../errors.js';
@@ -11,17 +11,9 @@ async function scenarioOfResume(resume: string | undefined): Promise<string> {
   if (resume === undefined) throw new InputError('harness run: name the scenario file (harness run scenarios/demo.yml)');
   if (!resume) throw new InputError('--resume without a run directory resumes the newest run of a scenario: name it (harness run SCENARIO --resume) or the run (harness run --resume runs/<scenario>/<run id>)');
   if (/\.ya?ml$/.test(resume)) throw new InputError(`--resume ${resume}: --resume takes a run directory; to resume the newest run of that scenario write: harness run ${resume} --resume`);
-  const file = path.join(resume, 'manifest.json');
-  let manifest: { scenario?: { file?: unknown } };
-  try {
-    manifest = JSON.parse(await readFile(file, 'utf8')) as typeof manifest;
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no manifest.json there; is it a run directory?' : `${file} is unreadable (${(err as Error).message})`;
-    throw new InputError(`--resume ${resume}: ${why} Name the scenario too: harness run SCENARIO --resume ${resume}`, { cause: err });
-  }
-  const scenario = manifest.scenario?.file;
-  if (typeof scenario !== 'string' || !scenario) throw new InputError(`--resume ${resume}: ${file} names no scenario file; name it: harness run SCENARIO --resume ${resume}`);
-  return scenario;
+  if (!existsSync(path.join(resume, 'manifest.json'))) throw new InputError(`--resume ${resume}: no manifest.json there; is it a run directory? Name the scenario too: harness run SCENARIO --resume ${resume}`);
+  const { scenarioFileOfRun } = await import('../../engine/resume.js');
+  return scenarioFileOfRun(resume);
 }
 
 const run: Command = {
