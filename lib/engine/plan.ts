@@ -154,7 +154,7 @@ export function planTree(scenario: Scenario, opts: PlanOptions = {}): TreePlan {
     // A line keeps each stage's list position (stage folders, events); a tree numbers its nodes.
     const index = line ? node.stage.index : treeIndex;
     const checkpoint = selectedChildren(node) > 1 || (checkpoints && (node.stage.checkpoint || node.fork));
-    steps.push({ node, stage: { ...node.stage, name: node.name, index }, index, action, checkpoint, path: pathNames(node) });
+    steps.push({ node, stage: { ...node.stage, name: node.name, index, voting: node.voting }, index, action, checkpoint, path: pathNames(node) });
   });
   return { tree, line, jobs: planned, steps, byName: new Map(steps.map((s) => [s.node.name, s])) };
 }

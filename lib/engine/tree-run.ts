@@ -48,6 +48,8 @@ class TreeRun {
   /** Set when `fail_fast: all` stopped the world. */
   private stopped?: string;
   private alwaysCount = 0;
+  /** Wakes the scheduler when a branch is handed over while it waits. */
+  private wake: () => void = () => {};
 
   constructor(private readonly state: RunState) {}
 
@@ -120,7 +122,9 @@ class TreeRun {
         });
         this.active.add(p);
       }
-      if (this.active.size) await Promise.race(this.active);
+      if (!this.active.size) continue;
+      const handedOver = new Promise<void>((resolve) => (this.wake = resolve));
+      await Promise.race([...this.active, handedOver]);
     }
   }
 
@@ -277,6 +281,7 @@ class TreeRun {
       }
       // The later branches start from this fork's checkpoint, on this lab after the first or on labs of their own.
       for (const kid of kids.slice(1).reverse()) this.stack.push({ start: step, root: kid, published: { ...published } });
+      if (kids.length > 1) this.wake();
       step = kids[0]!;
     }
   }
