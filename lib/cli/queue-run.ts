@@ -13,7 +13,6 @@ import type { Scenario } from '../model/index.js';
 import type { QueueSource, RealProbe, RealProbeOptions } from '../queue/probe.js';
 import type { CliIO } from './io.js';
 import { withConsoleRun } from './run-io.js';
-import { parseExtraVars } from './extra-vars.js';
 
 /** `run`'s options that every probe takes. */
 export function probeOptions(y: Argv): Argv {
@@ -35,7 +34,7 @@ export async function outputFolder(args: Record<string, unknown>, scenario: Scen
 }
 
 /**
- * Runs `search` with a real probe. On any error (Ctrl-C included) the probes still running are
+ * Runs `search` with a real probe (`extra` carries the parsed `-e`, parsed before anything is written). On any error (Ctrl-C included) the probes still running are
  * waited for and `partial` is written before the error goes on.
  */
 export async function runSearch<T>(
@@ -48,11 +47,9 @@ export async function runSearch<T>(
   extra: Partial<RealProbeOptions> = {},
 ): Promise<T> {
   const { realProbe, QueueInterrupted } = await import('../queue/probe.js');
-  const extraVars = parseExtraVars(args.extraVar as string | string[] | undefined);
   return withConsoleRun(io, async (console) => {
     const probe = realProbe(source, {
       out,
-      extraVars,
       checkpoints: args.checkpoints as boolean,
       bundle: args.bundle as boolean,
       verbosity: Math.min(4, (args.verbose as number | undefined) ?? 0),

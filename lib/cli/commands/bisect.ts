@@ -23,6 +23,8 @@ const bisect: Command = {
     const { findCulprits } = await import('../../queue/search.js');
     const { bisectDoc, bisectSummary, writeBisect } = await import('../../queue/report.js');
     const { outputFolder, runSearch } = await import('../queue-run.js');
+    const { parseExtraVars } = await import('../extra-vars.js');
+    const extraVars = parseExtraVars(args.extraVar as string | string[] | undefined);
     if ((args.git === undefined) === (args.changes === undefined)) throw new InputError('harness bisect: give the changes to search: --git GOOD..BAD or --changes FILE (one of them)');
     const confirm = args.confirm as number;
     if (!Number.isInteger(confirm) || confirm < 0 || confirm > 10) throw new InputError(`--confirm ${String(args.confirm)}: give a whole number of extra runs, 0 to 10`);
@@ -46,6 +48,7 @@ const bisect: Command = {
         return findCulprits(queueChanges(source), probe.probe, { confirm, checkBase: args.checkBase as boolean, signal });
       },
       () => writeBisect(out, bisectDoc(file, changes, out, ran)),
+      { extraVars },
     );
     const doc = bisectDoc(file, changes, out, ran, result);
     await writeBisect(out, doc);

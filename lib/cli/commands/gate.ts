@@ -38,6 +38,8 @@ const gate: Command = {
     const { gateQueue, setKey } = await import('../../queue/gate.js');
     const { gateDoc, gateSummary, writeGate } = await import('../../queue/report.js');
     const { outputFolder, runSearch } = await import('../queue-run.js');
+    const { parseExtraVars } = await import('../extra-vars.js');
+    const extraVars = parseExtraVars(args.extraVar as string | string[] | undefined);
     const jobs = args.jobs as number;
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new InputError(`--jobs ${String(args.jobs)}: give a whole number from 1 to 64`);
     const retry = args.retry as string | undefined;
@@ -63,7 +65,7 @@ const gate: Command = {
         return gateQueue(changes, probe.probe, { jobs, known, signal });
       },
       () => writeGate(folder, gateDoc(file, changes, folder, ran, undefined, kept)),
-      { firstNumber: lastRun + 1 },
+      { firstNumber: lastRun + 1, extraVars },
     );
     const doc = gateDoc(file, changes, folder, ran, result, kept);
     await writeGate(folder, doc);
