@@ -101,6 +101,26 @@ test('Ctrl-C during a probe: exit 130, the worktree removed, bisect.json marked 
   assert.is((await readJournal(journal)).status, 'interrupted');
 });
 
+test('a probe whose commits do not apply without the culprit cannot test: skipped, never a verdict', async () => {
+  const repo = path.join(t.dir, 'repo');
+  const ids = await queueRepo(repo, 1, 1);
+  // Commit 2 edits the line commit 1 broke: without commit 1 it does not cherry-pick.
+  await writeFile(path.join(repo, 'settings.yml'), 'healthy: false\nlevel: 2\n');
+  await gitIn(repo, 'commit', '-q', '-am', 'change 2: builds on change 1');
+  const out = path.join(t.dir, 'out');
+  const r = await harness(['bisect', path.join(repo, 'scenario.yml'), '--git', `${ids[0]}..main`, '--out', out, '--no-bundle'], { cwd: t.dir, env });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const doc = JSON.parse(await readFile(path.join(out, 'bisect.json'), 'utf8')) as BisectDoc;
+  assert.equal(doc.culprits.map((c) => c.id), [ids[1]!.slice(0, 12)]);
+  // P1 fails, is confirmed; the queue without it cannot be made: tried twice, no run directory.
+  assert.equal(doc.probes.map((p) => [p.prefix, p.status]), [[1, 'fail'], [1, 'fail'], [null, 'untestable'], [null, 'untestable']]);
+  assert.match(doc.probes[2]!.message ?? '', /do not apply without the ones left out/);
+  assert.is(doc.probes[2]!.run_dir, undefined);
+  const probes = (await junitCases(path.join(out, 'junit.xml'))).filter((c) => c.suite === 'bisect.probes');
+  assert.equal(probes.map((c) => c.outcome), ['failure', 'failure', 'skipped', 'skipped']);
+  assert.equal(await worktrees(repo), [repo]);
+});
+
 test('bad input: exit 2 naming the argument or the file and line, nothing run', async () => {
   const repo = path.join(t.dir, 'repo');
   await queueRepo(repo, 2, 2);
