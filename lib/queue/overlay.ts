@@ -37,8 +37,11 @@ function commonRoot(paths: string[]): string {
   return root;
 }
 
-/** Copies the scenario's folder into a temp tree and writes `files` (relative to that folder) over it. */
-export async function overlayTree(scenario: Scenario, files: Readonly<Record<string, string>>): Promise<OverlayTree> {
+/**
+ * Copies the scenario's folder into a temp tree and writes `files` (relative to that folder) over
+ * it. `exclude` are folders never copied (the output folder, when it lies inside).
+ */
+export async function overlayTree(scenario: Scenario, files: Readonly<Record<string, string>>, exclude: readonly string[] = []): Promise<OverlayTree> {
   const dir = path.dirname(scenario.file);
   const root = commonRoot([dir, ...namedPaths(scenario).map((p) => path.dirname(p))]);
   const holder = await mkdtemp(path.join(os.tmpdir(), 'harness-probe-'));
@@ -55,7 +58,7 @@ export async function overlayTree(scenario: Scenario, files: Readonly<Record<str
       from = path.join(from, part);
       to = path.join(to, part);
     }
-    await cp(dir, to, { recursive: true, verbatimSymlinks: true, filter: (src) => !SKIP.has(path.basename(src)) || src === dir });
+    await cp(dir, to, { recursive: true, verbatimSymlinks: true, filter: (src) => src === dir || (!SKIP.has(path.basename(src)) && !exclude.includes(src)) });
     for (const [p, content] of Object.entries(files)) {
       const dest = path.join(to, p);
       // A linked folder copied from the original would write through to it: refuse.

@@ -115,7 +115,7 @@ export function realProbe(source: QueueSource, opts: RealProbeOptions): RealProb
       vars = set.vars;
       file = source.scenarioFile;
       if (Object.keys(set.files).length) {
-        const tree = await overlayTree(await loadScenario(source.scenarioFile), set.files);
+        const tree = await overlayTree(await loadScenario(source.scenarioFile), set.files, [path.resolve(opts.out)]);
         remove = tree.remove;
         file = tree.scenarioFile;
       }

@@ -238,7 +238,7 @@ export async function writeBisect(out: string, doc: BisectDoc): Promise<void> {
   });
   await writeFileAtomic(path.join(out, 'bisect.json'), `${JSON.stringify(doc, null, 2)}\n`);
   writeJUnit(path.join(out, 'junit.xml'), 'bisect', cases, doc.probes);
-  await writeFileAtomic(path.join(out, 'report.html'), page(`bisect: ${doc.scenario}`, bisectSummary(doc), doc.changes.map((c) => [c.id, verdict(c.id)]), doc.probes));
+  await writeFileAtomic(path.join(out, 'report.html'), page(`bisect: ${doc.scenario}`, bisectSummary(doc), doc.changes.map((c) => [c.description ? `${c.id}: ${c.description}` : c.id, verdict(c.id)]), doc.probes));
 }
 
 /** The message of the first failing probe with `id` as its last change applied. */
@@ -260,5 +260,5 @@ export async function writeGate(out: string, doc: GateDoc): Promise<void> {
   });
   await writeFileAtomic(path.join(out, 'gate.json'), `${JSON.stringify(doc, null, 2)}\n`);
   writeJUnit(path.join(out, 'junit.xml'), 'gate', cases, doc.probes);
-  await writeFileAtomic(path.join(out, 'report.html'), page(`gate: ${doc.scenario}`, gateSummary(doc), doc.changes.map((c) => [c.id, verdict(c.id)]), doc.probes));
+  await writeFileAtomic(path.join(out, 'report.html'), page(`gate: ${doc.scenario}`, gateSummary(doc), doc.changes.map((c) => [c.description ? `${c.id}: ${c.description}` : c.id, verdict(c.id)]), doc.probes));
 }
