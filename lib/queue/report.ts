@@ -195,7 +195,10 @@ export function bisectSummary(doc: BisectDoc): string[] {
         `${c.rejected_with_it.length ? `; rejected with it (they depend on it): ${c.rejected_with_it.join(' ')}` : ''}`,
     );
   }
-  if (doc.complete && !doc.culprits.length) lines.push('no culprit: the failures did not reproduce');
+  if (doc.complete && !doc.culprits.length) {
+    if (doc.probes.length && doc.probes.every((p) => p.status === 'untestable')) lines.push('no verdict: no probe could test (the lab or a tool could not be had)');
+    else lines.push(doc.flakes.length ? 'no culprit: the failures did not reproduce' : 'no culprit found');
+  }
   for (const f of doc.flakes) lines.push(`flake: probe ${f.run} (${f.prefix !== null ? `prefix ${f.prefix}` : f.applied.join(' ')}) failed in stage '${f.stage ?? '?'}' and did not fail again: ${f.bundle ?? f.run_dir ?? ''}`);
   if (doc.untestable.length) lines.push(`could not be tested (skipped): ${doc.untestable.join(' ')}`);
   lines.push(`${doc.runs} probe run(s) for ${doc.changes.length} change(s)`);
