@@ -94,7 +94,7 @@ export async function releaseSlot(state: RunState, slot: LabSlot): Promise<void>
 }
 
 /** Restores a stored checkpoint into the slot's lab (leased while it is read); returns its published data. */
-export async function restoreInto(state: RunState, slot: LabSlot, info: CheckpointInfo): Promise<Vars> {
+export async function restoreInto(state: RunState, slot: LabSlot, info: CheckpointInfo, node: string): Promise<Vars> {
   const { ckpt, scenario, opts } = state;
   if (!ckpt) throw new LabError('no checkpoint store: the run cannot restore');
   if (!canCheckpoint(slot.provider)) throw new LabError(`the ${slot.provider.name} lab cannot restore checkpoints`);
@@ -104,6 +104,7 @@ export async function restoreInto(state: RunState, slot: LabSlot, info: Checkpoi
     const t0 = Date.now();
     await slot.provider.restoreCheckpoint(got.info.dataDir, { lab: slot.allocated!, signal: opts.signal, log: state.log });
     await ckpt.store.touch(got.info);
+    await ckpt.store.recordUse(got.info, scenario.name, node);
     state.log(`harness: restored checkpoint ${info.key} (stages up to '${info.stage}')${state.labs.length > 1 ? ` on ${slot.name}` : ''} in ${formatDuration(Date.now() - t0)}`);
   } finally {
     await got.lease.release();
