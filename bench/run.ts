@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup]`: runs the
+ * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree]`: runs the
  * benchmarks one after another (never two at once), writes bench/results/<date>[-quick].json and
  * rewrites the generated table of BENCHMARKS.md.
  */
@@ -25,6 +25,7 @@ const BENCHES: [string, () => Promise<Bench>][] = [
   ['events', async () => (await import('./events.js')).benchEvents],
   ['overhead', async () => (await import('./overhead.js')).benchOverhead],
   ['checkpoints', async () => (await import('./checkpoints.js')).benchCheckpoints],
+  ['tree', async () => (await import('./tree.js')).benchTree],
 ];
 
 /** The whole bench run as written to bench/results/. */

@@ -32,6 +32,7 @@ function runOptions(args: Record<string, unknown>) {
     killGraceMs: (args.killGrace as number) * 1000,
     verbosity: Math.min(4, (args.verbose as number | undefined) ?? 0),
     keepLab: args.keepLab as boolean,
+    bundle: args.bundle as boolean,
   };
 }
 
@@ -83,6 +84,7 @@ const run: Command = {
       .option('jobs', { type: 'number', default: 1, requiresArg: true, describe: 'Run up to N branches of the tree at once, each on a lab of its own' })
       .option('resume', { type: 'string', describe: 'Continue a failed or interrupted run (default: the newest) from its last good checkpoint, with its parameters' })
       .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
+      .option('bundle', { type: 'boolean', default: true, describe: 'Pack <run dir>.tar.gz beside the run directory (--no-bundle: do not)' })
       .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
