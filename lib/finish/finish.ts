@@ -36,7 +36,16 @@ export async function finishRun(state: RunState, opts: FinishOptions = {}): Prom
   await guarded(state, 'writing the run records (journal, JUnit, events)', () => state.sinks.closeAll());
   const result = (): RunResult => ({ runId: dir.runId, runDir: dir.root, status: state.outcome.status, exitCode: state.outcome.exitCode, reason: state.outcome.reason, stages: state.reports });
   await guarded(state, 'writing manifest.json', () =>
-    writeManifest(dir.manifest, { ...state.manifest, result: result(), ended: Date.now(), lab: state.labs[0]?.lab ?? state.scenario.lab }),
+    writeManifest(dir.manifest, {
+      ...state.manifest, result: result(), ended: Date.now(), lab: state.labs[0]?.lab ?? state.scenario.lab,
+      labs: state.labs.map((l) => ({ name: l.name, hosts: (l.lab ?? state.scenario.lab).hosts.map((h) => h.name) })),
+      ...(state.plan.line ? {} : {
+        tree: {
+          nodes: state.plan.steps.map((s) => ({ name: s.node.name, stage: s.node.stage.name, parent: s.node.parent?.name ?? null })),
+          jobs: state.plan.jobs.map((j) => ({ name: j.name, nodes: j.nodes.map((n) => n.name), start: j.start?.name ?? null })),
+        },
+      }),
+    }),
   );
   await guarded(state, 'writing report.html', async () => {
     await writeReport(dir.root, { redact: state.redact });

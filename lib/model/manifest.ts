@@ -13,6 +13,20 @@ export interface ManifestStage {
   reason?: string;
   voting: boolean;
   checkpoint?: string;
+  /** In a tree: the node names from the fresh lab down to it. */
+  path?: string[];
+  /** In a tree: the lab it ran on. */
+  lab?: string;
+  /** For an always-stage in a tree: the jobs whose end it is. */
+  jobs?: string[];
+}
+
+/** The stage tree a run ran, when its stages are no plain line. */
+export interface ManifestTree {
+  /** Every node the run planned, parent first. */
+  nodes: { name: string; stage: string; parent: string | null }[];
+  /** Each job (path to a leaf) and the node it started from. */
+  jobs: { name: string; nodes: string[]; start: string | null }[];
 }
 
 /**
@@ -48,4 +62,8 @@ export interface Manifest {
   };
   versions: { harness: string; ansible: string; python: string; node: string };
   stages: ManifestStage[];
+  /** The tree, for a scenario whose stages form one (`reproduce` replays it from the scenario file). */
+  tree?: ManifestTree;
+  /** Every lab the run allocated (a tree with `--jobs N` has several) and its hosts' names. */
+  labs?: { name: string; hosts: string[] }[];
 }

@@ -18,6 +18,8 @@ export interface ManifestInput {
   /** The run's options that a rerun (`--resume`, `reproduce`) needs again. */
   options: Manifest['options'];
   lab: Lab;
+  tree?: Manifest['tree'];
+  labs?: Manifest['labs'];
   redact: (text: string) => string;
 }
 
@@ -52,6 +54,8 @@ export async function buildManifest(m: ManifestInput): Promise<Manifest> {
     },
     versions: { harness: VERSION, ansible: m.ansible.version, python: m.ansible.python, node: process.version },
     stages: m.result.stages,
+    ...(m.tree ? { tree: m.tree } : {}),
+    ...(m.labs?.length ? { labs: m.labs } : {}),
   };
 }
 

@@ -119,6 +119,9 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
       from: manifest.options.from,
       until: manifest.options.until,
       checkpoints: manifest.options.checkpoints,
+      // A tree is replayed as it ran: the same jobs, as many labs at once.
+      ...(manifest.options.jobs ? { jobs: manifest.options.jobs } : {}),
+      ...(manifest.options.parallel ? { parallel: manifest.options.parallel } : {}),
     });
     return { result, differences: diffs };
   } catch (err) {
