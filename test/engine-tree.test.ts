@@ -70,6 +70,9 @@ test('a tree runs each node once; a branch starts from its fork, not from the st
   assert.equal(await seen('c'), ['a'], 'c extends a: it never sees b');
   assert.ok(first.journal.stages.find((s) => s.name === 'a')!.checkpoint, 'the fork point a is checkpointed without checkpoint: true');
   assert.equal(first.journal.stages.find((s) => s.name === 'c')!.path, ['a', 'c']);
+  const manifest = JSON.parse(await readFile(path.join(first.out, 'manifest.json'), 'utf8')) as { tree: { nodes: { name: string; parent: string | null }[]; jobs: { name: string }[] } };
+  assert.equal(manifest.tree.nodes, [{ name: 'a', stage: 'a', parent: null }, { name: 'b', stage: 'b', parent: 'a' }, { name: 'c', stage: 'c', parent: 'a' }]);
+  assert.equal(manifest.tree.jobs.map((j) => j.name), ['b', 'c']);
   const cases = await junitCases(path.join(first.out, 'junit.xml'));
   assert.ok(cases.some((c) => c.suite.includes('a') && c.suite.includes('c')), `a suite names the path a → c: ${JSON.stringify(cases.map((c) => c.suite))}`);
 
@@ -137,6 +140,8 @@ test('--jobs 2 runs sibling branches at once on two labs; cancelled_by aborts a 
   const c = r.journal.stages.find((s) => s.name === 'c')!;
   assert.ok(Date.parse(c.started!) < Date.parse(b.ended!), 'the branches overlapped in time');
   assert.equal(await seen('c'), ['a']);
+  const html = await readFile(path.join(r.out, 'report.html'), 'utf8');
+  assert.match(html, /<text class="lane"[^>]*>lab-2<\/text>/, 'report.html has a timeline lane per lab');
   // Both labs were released: no sshd of the run is left (their records name none running).
   for (const rec of [path.join(r.out, 'lab.json'), path.join(r.out, 'labs', 'lab-2', 'lab.json')]) {
     const text = await readFile(rec, 'utf8');

@@ -28,6 +28,9 @@ export interface StageView {
   /** `stages/NN-name`, when it exists. */
   dir?: string;
   files: FileLink[];
+  /** In a tree: the node names from the fresh lab down to it, and the lab it ran on. */
+  path?: string[];
+  lab?: string;
 }
 
 /** Any part of a value may be missing (a manifest damaged or written by an older version). */
@@ -148,6 +151,8 @@ export async function buildModel(runDir: string, opts: ModelOptions = {}): Promi
       events: ev,
       dir,
       files: dir ? logsFirst((await listFiles(root, dir, 50)).files) : [],
+      ...(j?.path ? { path: j.path } : {}),
+      ...(j?.lab ? { lab: j.lab } : {}),
     });
   }
 

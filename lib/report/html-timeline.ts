@@ -48,7 +48,10 @@ function segmentsOf(s: StageView, last: number): Segment[] {
 const clipLabel = (t: string) => (t.length > 28 ? `${t.slice(0, 27)}…` : t);
 
 /** Renders the timeline of `stages` between `start` and `end` (ms since the epoch). */
-export function renderTimeline(stages: StageView[], start: number | undefined, end: number | undefined): string {
+export function renderTimeline(shown: StageView[], start: number | undefined, end: number | undefined): string {
+  // A tree run on several labs: one lane per lab (its nodes in start order), the lab named above it.
+  const labs = [...new Set(shown.map((s) => s.lab).filter((l): l is string => l !== undefined))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const stages = labs.length > 1 ? [...labs.flatMap((l) => shown.filter((s) => s.lab === l).sort((a, b) => (a.started ?? Infinity) - (b.started ?? Infinity))), ...shown.filter((s) => s.lab === undefined)] : shown;
   const segs = stages.map((s) => segmentsOf(s, end ?? Date.now()));
   const times = segs.flat().flatMap((g) => [g.start, g.end]);
   for (const s of stages) if (s.ended !== undefined) times.push(s.ended);
@@ -73,7 +76,12 @@ export function renderTimeline(stages: StageView[], start: number | undefined, e
   stages.forEach((s, i) => {
     const y = TOP + i * ROW;
     const mid = y + ROW / 2;
-    const label = `${String(s.index + 1).padStart(2, '0')} ${s.name}`;
+    // In a tree the label is indented by the node's depth, and a new lab's lane is named.
+    const depth = s.path ? s.path.length - 1 : 0;
+    const label = `${String(s.index + 1).padStart(2, '0')} ${'· '.repeat(depth)}${s.name}`;
+    if (labs.length > 1 && s.lab !== stages[i - 1]?.lab) {
+      out.push(`<line class="lane" x1="0" y1="${y}" x2="${W}" y2="${y}" stroke="#90a4ae"/><text class="lane" x="4" y="${mid + 4}" font-size="11" fill="#455a64">${esc(s.lab ?? 'no lab')}</text>`);
+    }
     const title = `${label}: ${s.status}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.reason ? ` (${s.reason})` : ''}`;
     out.push(`<g class="bar" data-stage="${esc(s.name)}" data-status="${esc(s.status)}"><title>${esc(title)}</title>`);
     out.push(`<a href="#stage-${String(s.index + 1).padStart(2, '0')}"><text class="label" x="${LABEL - 8}" y="${mid + 4}" font-size="12" text-anchor="end" fill="#212121">${esc(clipLabel(label))}</text></a>`);
