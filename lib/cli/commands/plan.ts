@@ -23,6 +23,8 @@ interface PlanStageJson {
   name: string;
   action: StepAction;
   playbook: string | null;
+  /** A `run:` stage's command (shell line or argv list); absent for playbook stages. */
+  run?: string | string[];
   hosts: { patterns: string[]; selected: string[] };
   checkpoint: boolean;
   always: boolean;
@@ -58,6 +60,7 @@ const plan: Command = {
     const { selectHosts } = await import('../../inventory/patterns.js');
     const { whyStale } = await import('../../engine/checkpoints.js');
     const { prepareRun } = await import('../../engine/prepare-run.js');
+    const { commandText } = await import('../../stage-run/command.js');
     const { parseExtraVars } = await import('../extra-vars.js');
     const vars = parseExtraVars(args.extraVar as string | string[] | undefined);
     const s = await loadScenario(args.scenario as string);
@@ -83,7 +86,8 @@ const plan: Command = {
         name: stage.name,
         action,
         playbook: stage.playbook ?? null,
-        hosts: { patterns: stage.hosts, selected: selectHosts(s.lab, stage.hosts).map((h) => h.name) },
+        ...(stage.run !== undefined ? { run: stage.run } : {}),
+        hosts: { patterns: stage.hosts, selected: stage.run !== undefined ? [] : selectHosts(s.lab, stage.hosts).map((h) => h.name) },
         checkpoint: stage.checkpoint,
         always: stage.always,
         voting: stage.voting,
@@ -106,7 +110,7 @@ const plan: Command = {
     }
     io.out(`scenario ${s.name}: ${s.description}\nlab: ${s.spec.provider}, ${s.lab.hosts.length} host(s): ${s.lab.hosts.map((h) => h.name).join(', ')}\n${note}\n`);
     for (const st of stages) {
-      const what = st.playbook ? path.relative(process.cwd(), st.playbook) : 'collect only';
+      const what = st.playbook ? path.relative(process.cwd(), st.playbook) : st.run !== undefined ? `run: ${commandText(st.run)} (on the controller)` : 'collect only';
       const flags = [
         st.checkpoint && 'checkpoint',
         st.always && 'always',
@@ -114,7 +118,7 @@ const plan: Command = {
         st.retries && `retries ${st.retries}`,
         st.timeoutMs && `timeout ${formatDuration(st.timeoutMs)}`,
       ].filter(Boolean);
-      io.out(`${String(st.index).padStart(2)}. ${st.name.padEnd(14)} ${ACTION_WORDS[st.action].padEnd(20)} ${what}\n    hosts: ${st.hosts.patterns.length ? st.hosts.patterns.join(', ') : 'all'} -> ${st.hosts.selected.join(', ') || '(none)'}${flags.length ? `\n    ${flags.join(', ')}` : ''}\n`);
+      io.out(`${String(st.index).padStart(2)}. ${st.name.padEnd(14)} ${ACTION_WORDS[st.action].padEnd(20)} ${what}${st.run !== undefined ? '' : `\n    hosts: ${st.hosts.patterns.length ? st.hosts.patterns.join(', ') : 'all'} -> ${st.hosts.selected.join(', ') || '(none)'}`}${flags.length ? `\n    ${flags.join(', ')}` : ''}\n`);
       const key = st.key;
       if (!key) continue;
       const state = {
