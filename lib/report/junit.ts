@@ -284,7 +284,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
       const time = (s.end - s.start) / 1000;
       const failed = e.status === 'failed' || e.status === 'error';
       const type = e.status === 'failed' ? 'command' : /time[sd]? ?out|timeout/i.test(reason) ? 'timeout' : 'error';
-      const message = (firstLine(reason) || `the command ${e.status}`) + exit;
+      const message = firstLine(reason) || `the command ${e.status}`; // the reason names the exit code
       s.stageCases.push({
         name, classname, time,
         outcome: failed ? { kind: e.status === 'failed' ? 'failure' : 'error', type, message, detail: reason || undefined } : { kind: 'passed' },
