@@ -64,7 +64,7 @@ XML
   );
   const r = await run(
     `name: ctl\n${LAB}vars: { release: "1.0" }\nsecrets: { tok: { env: CS_LISTED }, other_pw: { env: CS_OTHER } }\nstages:\n` +
-      `  - { name: build, run: ./build.sh, inputs: [build.sh], outputs: [dist/*.txt], results: [reports/*.xml], secrets: [tok] }\n` +
+      `  - { name: build, run: ./build.sh, inputs: [build.sh, "missing/*.c"], outputs: [dist/*.txt], results: [reports/*.xml], secrets: [tok] }\n` +
       `  - { name: deploy, playbook: @F/ok.yml }\n` +
       `  - { name: lint, voting: false, run: [sh, -c, 'echo "lint: problem on line 3"; exit 4'] }\n`,
     { env: { ...process.env, CS_LISTED: listed, CS_OTHER: other }, extraVars: { leak_other: other, leak_listed: listed } },
@@ -109,6 +109,7 @@ XML
   assert.ok(cases.some((c) => c.suite === '[controller] unit' && c.name === 'skips' && c.outcome === 'skipped'));
   assert.ok(cases.some((c) => c.suite === 'deploy' && c.name === '[node-a] Say hello'));
   assert.match(r.console, /results from controller: reports\/unit\.xml: 2 test\(s\), 0 failed, 0 errored/);
+  assert.match(r.console, /warning: inputs: missing\/\*\.c matched no file in the scenario's folder/);
 
   // The bundle carries the outputs and the script; no secret anywhere.
   const bundle = r.result.bundle!;

@@ -207,10 +207,13 @@ export async function runControllerStage(ctx: ControllerStageContext): Promise<C
   const stageDir = ctx.dir.stageDir(stage.index, stage.name);
   await mkdir(stageDir, { recursive: true });
   const command = commandText(stage.run!);
+  // An `inputs` glob that matches nothing hashes nothing into the key: most likely a typo.
+  const unmatched = stage.inputs?.length ? (await globFiles(path.dirname(ctx.scenario.file), stage.inputs, { followFileLinks: true })).unmatched : [];
   let last: ControllerStageOutcome = { status: 'skipped', attempts: 0, published: {} };
   for (let attempt = 1; attempt <= stage.retries + 1; attempt++) {
     const voting = stage.voting === false ? { voting: false } : {};
     ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, command, ...voting });
+    if (attempt === 1) for (const p of unmatched) warn(ctx, attempt, `inputs: ${p} matched no file in the scenario's folder, so no file of it is in the checkpoint key`);
     const r = await runAttempt(ctx, attempt, stageDir);
     let checkpoint: string | undefined;
     if (r.status === 'passed' && ctx.onPassed) {
