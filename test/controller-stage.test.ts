@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
@@ -8,6 +8,7 @@ import { runScenario, type RunOptions } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
 import { checkpointInputs, explainChange } from '../lib/checkpoint/index.js';
 import { harness, tempDir } from './helpers/cli.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
 import { junitCases, xmllintErrors } from './helpers/junit.js';
 import { allFiles, fileContains, pidAlive, writeScenario } from './helpers/scenario.js';
 
@@ -192,6 +193,37 @@ test('the key of a run: stage hashes its inputs and script: an edit reruns it in
   assert.equal(explainChange(k2.cumulative, k3.cumulative), ['file:src/b.txt added']);
   await script('lint.sh', `echo ran >> ${marks}; cat src/*.txt; echo edited\n`);
   assert.equal(explainChange(k3.cumulative, (await keyOf()).cumulative), ['file:lint.sh changed']);
+});
+
+test('Ctrl-C while a run: stage runs: its group is stopped, its output kept, the always-stage runs, exit 130', async () => {
+  const pidFile = path.join(t.dir, 'long.pid');
+  const file = await writeScenario(
+    t.dir,
+    `name: ctlint\n${LAB}stages:\n  - { name: long, run: "echo before-the-interrupt; sleep 300 & echo $! > ${pidFile}; wait" }\n` +
+      `  - { name: never, run: "echo never" }\n  - { name: teardown, always: true, run: "echo tearing down" }\n`,
+  );
+  const out = path.join(t.dir, 'out');
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'run', file, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache') } });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // No timing is asserted: the deadline only ends a hung test.
+  const deadline = Date.now() + 120_000;
+  while (!(await readFile(pidFile, 'utf8').catch(() => '')).trim()) {
+    if (Date.now() > deadline) throw new Error(`the command never started:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = Number(await readFile(pidFile, 'utf8'));
+  child.kill('SIGINT');
+  assert.is(await exited, 130, output);
+  assert.not.ok(await pidAlive(pid), 'the sleep was stopped with its group');
+  const journal = await readJournal(path.join(out, 'journal.json'));
+  assert.equal(journal.stages.map((s) => `${s.name}:${s.status}`), ['long:error', 'never:skipped', 'teardown:passed']);
+  assert.match(journal.stages[0]!.reason ?? '', /^interrupted/);
+  assert.match(await readFile(path.join(out, 'stages', '01-long', 'output.log'), 'utf8'), /^before-the-interrupt$/m);
+  assert.match(await readFile(path.join(out, 'stages', '03-teardown', 'output.log'), 'utf8'), /^tearing down$/m);
+  assert.is(await xmllintErrors(path.join(out, 'junit.xml')), '');
 });
 
 const GOOD = `name: t
