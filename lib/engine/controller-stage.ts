@@ -38,6 +38,8 @@ export interface ControllerStageContext {
   signal?: AbortSignal;
   killGraceMs?: number;
   env: NodeJS.ProcessEnv;
+  /** Why the stage was cancelled, once `signal` aborted it for that (`cancelled_by`, `fail_fast: all`): it is then skipped, not errored. */
+  cancelled?: () => string | undefined;
   /** Called when an attempt passed, before its stage_end: takes the checkpoint, returns its key. */
   onPassed?: (published: Vars) => Promise<string | undefined>;
 }
@@ -169,6 +171,7 @@ async function runAttempt(ctx: ControllerStageContext, attempt: number, stageDir
       log.write(`harness: the command could not start: ${result.spawnError}\n`);
       r = { status: 'failed', reason: `the command could not start: ${result.spawnError}` };
     } else if (result.reason === 'timeout') r = { status: 'error', reason: `timed out after ${formatDuration(stage.timeoutMs ?? 0)}; the command's process group was killed`, exitCode };
+    else if (result.reason === 'aborted' && ctx.cancelled?.()) r = { status: 'skipped', reason: ctx.cancelled()!, exitCode };
     else if (result.reason === 'aborted') r = { status: 'error', reason: `interrupted (${String(ctx.signal?.reason ?? 'signal')})`, exitCode };
     else if (result.exitCode === 0) r = { status: 'passed', exitCode: 0 };
     else r = { status: 'failed', reason: result.signal ? `the command was killed by ${result.signal}` : `the command exited ${result.exitCode}`, exitCode };

@@ -1,11 +1,11 @@
-import type { RunEvent, Scenario, Vars } from '../model/index.js';
-import type { AllocatedLab, LabProvider } from '../lab/provider.js';
+import type { RunEvent, Scenario } from '../model/index.js';
+import type { LabProvider } from '../lab/provider.js';
 import type { AnsibleInstall } from '../ansible/index.js';
 import type { Fanout, Redact } from '../report/index.js';
 import type { ManifestInput } from '../report/manifest.js';
 import type { CheckpointPlan } from './checkpoints.js';
-import type { PlanStep } from './plan.js';
-import type { AnsibleFiles } from './prepare.js';
+import type { PlanStep, TreePlan } from './plan.js';
+import type { LabSlot } from './labs.js';
 import type { RunDir } from './rundir.js';
 import type { RunOptions, RunResult, StageReport } from './options.js';
 
@@ -18,8 +18,8 @@ export interface RunOutcome {
 
 /**
  * One run as its steps pass it along: what was prepared (fixed), and what the steps found
- * (the lab, published data, reports, the outcome). Each step reads and updates it; nothing
- * else holds run state.
+ * (the labs, reports, the outcome). Each step reads and updates it; nothing else holds run
+ * state. What belongs to one lab (its hosts, files, last checkpoint) is in its {@link LabSlot}.
  */
 export interface RunState {
   readonly scenario: Scenario;
@@ -27,10 +27,10 @@ export interface RunState {
   readonly env: NodeJS.ProcessEnv;
   readonly secrets: Map<string, string>;
   readonly ansible: AnsibleInstall;
-  /** The lab provider this run allocates from (the scenario's, or one handed in). */
-  readonly provider: LabProvider;
+  /** A new lab provider (each instance holds one lab): the first is the one handed in, if any. */
+  readonly newProvider: () => Promise<LabProvider>;
   readonly ckpt?: CheckpointPlan;
-  readonly plan: PlanStep[];
+  readonly plan: TreePlan;
   readonly dir: RunDir;
   readonly redact: Redact;
   readonly sinks: Fanout;
@@ -41,24 +41,31 @@ export interface RunState {
   log(message: string): void;
   emit(event: RunEvent): void;
 
-  /** Set by allocate. */
-  allocated?: AllocatedLab;
-  ansibleFiles?: AnsibleFiles;
-  /** set_stats data published so far (restored checkpoints included). */
-  published: Vars;
-  /** The checkpoint the lab was last restored from or saved to. */
-  lastCheckpointDir?: string;
-  /** The first voting stage that failed. */
+  /** Every lab the run allocated, in order (lab-1 first). */
+  labs: LabSlot[];
+  /** The first voting node that failed. */
   failedStage?: string;
+  /** Nodes that failed (voting or not), for `cancelled_by`. */
+  failedNodes: Set<string>;
+  /** Nodes reported already (each node is reported once: run, restored or skipped). */
+  reported: Set<string>;
   reports: StageReport[];
   outcome: RunOutcome;
   /** A thrown value that was not one of ours: rethrown after the finish. */
   crash?: unknown;
 }
 
-/** Reports a stage as skipped (event and report). */
-export function skipStage(state: RunState, index: number, why: string): void {
-  const s = state.scenario.stages[index]!;
-  state.emit({ kind: 'stage_end', time: Date.now(), stage: s.name, attempt: 1, index, status: 'skipped', reason: why });
-  state.reports.push({ name: s.name, status: 'skipped', attempts: 0, reason: why, voting: s.voting });
+/** The tree fields of a node's events and report (none for a plain line of stages). */
+export function treeFields(state: RunState, step: PlanStep, lab?: LabSlot): { path?: string[]; lab?: string } {
+  if (state.plan.line) return {};
+  return { path: step.path, ...(lab ? { lab: lab.name } : {}) };
+}
+
+/** Reports a node as skipped (event and report), once. */
+export function skipStep(state: RunState, step: PlanStep, why: string, lab?: LabSlot): void {
+  if (state.reported.has(step.stage.name)) return;
+  state.reported.add(step.stage.name);
+  const extra = treeFields(state, step, lab);
+  state.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'skipped', reason: why, ...extra });
+  state.reports.push({ name: step.stage.name, status: 'skipped', attempts: 0, reason: why, voting: step.node.voting, ...extra });
 }

@@ -7,7 +7,7 @@ import { LOCAL_OPTION_NAMES, resolveLocalOptions, type LocalProviderOptions } fr
 import { parseQemuOptions, QEMU_OPTION_NAMES } from '../lab/qemu/options.js';
 import type { ProviderName, Vars } from '../model/index.js';
 import type { FieldPath } from './positions.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../util/suggest.js';
 
 /** One problem of `lab.options`: where, whether the key is at fault, and what. */
 export interface OptionProblem {
