@@ -226,6 +226,27 @@ test('Ctrl-C while a run: stage runs: its group is stopped, its output kept, the
   assert.is(await xmllintErrors(path.join(out, 'junit.xml')), '');
 });
 
+test('run: stages in a tree: a fork of its own, extends, and cancelled_by skipping a branch when the stage it names failed', async () => {
+  const marks = path.join(t.dir, 'system-ran');
+  const r = await run(
+    `name: ctltree\n${LAB}stages:\n  - { name: base, run: "echo base > $HARNESS_STAGE_DIR/base.txt", outputs: [base.txt] }\n` +
+      `  - { name: install, extends: base, run: "echo install broke; exit 3" }\n` +
+      `  - { name: system, extends: base, cancelled_by: [install], run: "echo ran > ${marks}" }\n` +
+      `  - { name: docs, extends: base, run: "echo docs built" }\n`,
+  );
+  assert.is(r.result.exitCode, 1, r.console);
+  const byName = new Map(r.journal.stages.map((s) => [s.name, s]));
+  assert.is(byName.get('base')?.status, 'passed', r.console);
+  assert.ok(byName.get('base')?.checkpoint, 'the fork point was checkpointed');
+  assert.ok(byName.get('base')?.outputs, 'the fork kept its output');
+  assert.is(byName.get('install')?.status, 'failed');
+  assert.is(byName.get('system')?.status, 'skipped');
+  assert.match(byName.get('system')?.reason ?? '', /cancelled: stage 'install' failed \(cancelled_by\)/);
+  assert.is(byName.get('docs')?.status, 'passed', 'a sibling branch still runs');
+  assert.not.ok(await readFile(marks, 'utf8').catch(() => ''), 'the cancelled command never ran');
+  assert.is(await xmllintErrors(r.junit), '');
+});
+
 const GOOD = `name: t
 lab:
   provider: local
