@@ -83,7 +83,7 @@ test('list --json: version 1, one object per checkpoint (docs/cli-json.md)', asy
     const byKey = Object.fromEntries(doc.checkpoints.map((c: { key: string }) => [c.key, c]));
     assert.equal(Object.keys(byKey).sort(), ['aaaa000000', 'bbbb000000']);
     const a = byKey.aaaa000000;
-    assert.equal(Object.keys(a).sort(), ['created', 'dir', 'key', 'lastUsed', 'run', 'scenario', 'sizeBytes', 'stage']);
+    assert.equal(Object.keys(a).sort(), ['created', 'dir', 'key', 'lastUsed', 'run', 'scenario', 'sizeBytes', 'stage', 'usedBy']);
     assert.is(a.scenario, 'demo');
     assert.is(a.stage, 'undercloud');
     assert.ok(Number.isInteger(a.sizeBytes) && a.sizeBytes >= 5000, `sizeBytes ${a.sizeBytes}`);

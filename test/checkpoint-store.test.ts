@@ -125,6 +125,22 @@ test('a save killed mid-fill (kill -9) is never found, and prune removes its lef
   });
 });
 
+test('checkpoints are addressed by key: another scenario with the same key finds it, and the store says who uses it', async () => {
+  await withStore(async (store) => {
+    await store.save(meta('k1', 'base', 'demo'), async (dir) => writeFile(path.join(dir, 'f'), 'x'), { durable: false });
+    const again = await store.save(meta('k1', 'prep', 'other'), async () => assert.unreachable('a key stored already is not saved twice'), { durable: false });
+    assert.not.ok(again.saved);
+    const found = (await store.find('third', 'k1'))!;
+    assert.ok(found, 'any scenario finds it by key');
+    await store.recordUse(found, 'third', 'x[tls=on]');
+    const info = (await store.find('demo', 'k1'))!;
+    assert.equal(info.uses, [{ scenario: 'demo', stage: 'base' }, { scenario: 'other', stage: 'prep' }, { scenario: 'third', stage: 'x[tls=on]' }]);
+    assert.equal((await store.list({ scenario: 'other' })).map((i) => i.key), ['k1'], 'listed for each scenario that uses it');
+    assert.is((await store.latestForStage('third', 'x[tls=on]'))?.key, 'k1');
+    assert.equal(await store.list({ scenario: 'nobody' }), []);
+  });
+});
+
 test('two saves of one key at once keep exactly one checkpoint', async () => {
   await withStore(async (store, root) => {
     const fill = (text: string) => async (dir: string) => {
@@ -135,7 +151,7 @@ test('two saves of one key at once keep exactly one checkpoint', async () => {
     assert.equal([a.saved, b.saved].sort(), [false, true]);
     const winner = a.saved ? 'a' : 'b';
     assert.is(await readFile(path.join(a.dataDir, 'who'), 'utf8'), winner);
-    assert.equal(await readdir(path.join(root, 'demo')), ['k1']);
+    assert.equal(await readdir(path.join(root, 'by-key')), ['k1']);
     assert.equal(await readdir(path.join(root, '.tmp')), []);
     // A later save of an existing key does not even call fill.
     let called = false;
@@ -311,7 +327,7 @@ test('two processes reading one checkpoint under leases while a third prunes nev
     assert.is((JSON.parse(p.out.trim()) as { removed: number }).removed, 1, 'the pruner removed it once no lease held it');
     // Gone entirely: no partial folder left that could look like a checkpoint.
     assert.is(await store.find('demo', 'shared1'), undefined);
-    assert.equal(await readdir(path.join(root, 'demo')), []);
+    assert.equal(await readdir(path.join(root, 'by-key')), []);
     assert.equal(await readdir(path.join(root, '.trash')), []);
     assert.ok(info.saved);
   });

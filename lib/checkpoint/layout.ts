@@ -1,15 +1,17 @@
 /**
  * Where things live in the checkpoint store:
  * ```
- * <root>/<scenario>/<key>/meta.json      what the checkpoint is of (written last, before commit)
- *                        /data/          what the provider saved
- *                        /leases/        lease-* files of readers, delete-* markers of deleters
- *                        /last-used      when a run last restored it (ISO time)
+ * <root>/by-key/<key>/meta.json      what the checkpoint is of (written last, before commit)
+ *                    /data/          what the provider saved
+ *                    /leases/        lease-* files of readers, delete-* markers of deleters
+ *                    /last-used      when a run last restored it (ISO time)
+ *                    /uses/<scenario>@<stage>   each scenario and stage that saved or restored it
  * <root>/.tmp/<owner>-<random>/          a checkpoint being saved (same layout, not yet committed)
  * <root>/.trash/<owner>-<random>/        a checkpoint being deleted
  * ```
- * A checkpoint is committed by renaming its temp folder to `<scenario>/<key>`, so a folder
- * there is complete. `<owner>` is `<pid>-<start time>` of the process that made the entry.
+ * Checkpoints are addressed by key alone: two scenarios whose prefixes have the same inputs
+ * share them (`uses/` says who). A checkpoint is committed by renaming its temp folder to
+ * `by-key/<key>`, so a folder there is complete. `<owner>` is `<pid>-<start time>` of the process that made the entry.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -17,9 +19,14 @@ import { InputError } from '../errors.js';
 import { selfOwner, type Owner } from './owner.js';
 
 /** The folder of a committed checkpoint. */
-export function checkpointDir(root: string, scenario: string, key: string): string {
-  return path.join(root, scenario, key);
+export function checkpointDir(root: string, key: string): string {
+  return path.join(root, KEYS, key);
 }
+
+/** The folder of committed checkpoints, by key. */
+export const KEYS = 'by-key';
+/** The folder of a checkpoint's users: one empty file `<scenario>@<stage>` each. */
+export const USES = 'uses';
 
 /** The metadata file of a checkpoint. */
 export const META = 'meta.json';

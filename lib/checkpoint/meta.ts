@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Vars } from '../model/index.js';
-import { DATA, LAST_USED, META } from './layout.js';
+import { DATA, LAST_USED, META, USES } from './layout.js';
 
 /** What the engine says about a checkpoint it saves. */
 export interface CheckpointMeta {
@@ -33,6 +33,8 @@ export interface CheckpointInfo extends CheckpointMeta {
   /** Its folder, and the folder the provider saved into. */
   dir: string;
   dataDir: string;
+  /** Every scenario and stage that saved or restored it (the one that saved it first). */
+  uses: { scenario: string; stage: string }[];
 }
 
 /** The metadata file's content. */
@@ -54,6 +56,12 @@ export async function readCheckpoint(dir: string, now = Date.now()): Promise<Che
   const used = await readFile(path.join(dir, LAST_USED), 'utf8').catch(() => '');
   const lastUsed = used.trim() && !Number.isNaN(Date.parse(used.trim())) ? used.trim() : meta.created;
   const { format: _format, ...rest } = meta;
-  return { ...rest, lastUsed, ageMs: Math.max(0, now - Date.parse(meta.created)), dir, dataDir: path.join(dir, DATA) };
+  const uses = [{ scenario: meta.scenario, stage: meta.stage }];
+  for (const f of (await readdir(path.join(dir, USES)).catch(() => [] as string[])).sort()) {
+    const at = f.lastIndexOf('@');
+    const use = { scenario: f.slice(0, at), stage: decodeURIComponent(f.slice(at + 1)) };
+    if (at > 0 && !uses.some((u) => u.scenario === use.scenario && u.stage === use.stage)) uses.push(use);
+  }
+  return { ...rest, uses, lastUsed, ageMs: Math.max(0, now - Date.parse(meta.created)), dir, dataDir: path.join(dir, DATA) };
 }
 

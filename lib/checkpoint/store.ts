@@ -3,11 +3,11 @@
  * and an atomic rename (see layout.ts), read under leases (lease.ts), pruned (prune.ts).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir } from '../paths.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { checkName, checkpointDir, DATA, LAST_USED, META, ownedName, TMP } from './layout.js';
+import { checkName, checkpointDir, DATA, KEYS, LAST_USED, META, ownedName, TMP, USES } from './layout.js';
 import { readCheckpoint, type CheckpointInfo, type CheckpointMeta, type MetaFile } from './meta.js';
 import { acquireLease, type Lease } from './lease.js';
 import { treeUsage } from './size.js';
@@ -35,8 +35,10 @@ export interface SaveOptions extends SignalOption {
 export interface CheckpointStore {
   /** The store's root folder. */
   readonly root: string;
-  /** The committed checkpoint of `scenario` with `key`, if any. */
+  /** The committed checkpoint with `key`, if any: keys hold every input, so it may be another scenario's (`scenario` is only checked as a name). */
   find(scenario: string, key: string, opts?: SignalOption): Promise<CheckpointInfo | undefined>;
+  /** Records that `scenario`'s node `stage` uses the checkpoint (saved or restored it); shown by `checkpoints list`. */
+  recordUse(info: CheckpointInfo, scenario: string, stage: string): Promise<void>;
   /** Finds and leases a checkpoint in one step; undefined if none (or it was pruned meanwhile). */
   findAndLease(scenario: string, key: string, opts?: SignalOption): Promise<{ info: CheckpointInfo; lease: Lease } | undefined>;
   /**
@@ -85,7 +87,20 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
       checkName('scenario', scenario);
       checkName('key', key);
       opts.signal?.throwIfAborted();
-      return readCheckpoint(checkpointDir(root, scenario, key));
+      return readCheckpoint(checkpointDir(root, key));
+    },
+
+    async recordUse(info, scenario, stage) {
+      checkName('scenario', scenario);
+      if (info.uses.some((u) => u.scenario === scenario && u.stage === stage)) return;
+      // An empty file per user; a checkpoint deleted meanwhile is not recreated.
+      await mkdir(path.join(info.dir, USES), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err;
+      });
+      await writeFile(path.join(info.dir, USES, `${scenario}@${encodeURIComponent(stage)}`), '', { flag: 'a' }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      info.uses.push({ scenario, stage });
     },
 
     async findAndLease(scenario, key, opts = {}) {
@@ -103,7 +118,10 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
       checkName('scenario', meta.scenario);
       checkName('key', meta.key);
       const existing = await store.find(meta.scenario, meta.key);
-      if (existing) return { ...existing, saved: false };
+      if (existing) {
+        await store.recordUse(existing, meta.scenario, meta.stage);
+        return { ...existing, saved: false };
+      }
       const tmp = path.join(root, TMP, ownedName());
       const dataDir = path.join(tmp, DATA);
       // The checkpoint folder is private (host data may hold secrets); what is inside keeps its modes.
@@ -118,7 +136,7 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
         const created = new Date().toISOString();
         const file: MetaFile = { format: 1, ...meta, created, size };
         await writeFileAtomic(path.join(tmp, META), `${JSON.stringify(file, null, 2)}\n`);
-        const final = checkpointDir(root, meta.scenario, meta.key);
+        const final = checkpointDir(root, meta.key);
         await mkdir(path.dirname(final), { recursive: true });
         try {
           await rename(tmp, final);
@@ -128,10 +146,11 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
           const other = await readCheckpoint(final);
           if (!other) throw err;
           await rm(tmp, { recursive: true, force: true });
+          await store.recordUse(other, meta.scenario, meta.stage);
           return { ...other, saved: false };
         }
         await syncDir(path.dirname(final));
-        return { ...meta, created, lastUsed: created, size, ageMs: 0, dir: final, dataDir: path.join(final, DATA), saved: true };
+        return { ...meta, created, lastUsed: created, size, ageMs: 0, dir: final, dataDir: path.join(final, DATA), uses: [{ scenario: meta.scenario, stage: meta.stage }], saved: true };
       } catch (err) {
         await rm(tmp, { recursive: true, force: true }).catch(() => {});
         throw err;
@@ -159,20 +178,17 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
 
     async list(opts = {}) {
       const now = Date.now();
-      const scenarios = opts.scenario ? [opts.scenario] : (await readdir(root).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
-      const out: CheckpointInfo[] = [];
-      for (const s of scenarios.sort()) {
-        opts.signal?.throwIfAborted();
-        const keys = await readdir(path.join(root, s)).catch(() => [] as string[]);
-        const infos = await Promise.all(keys.filter((k) => !k.startsWith('.')).map((k) => readCheckpoint(path.join(root, s, k), now)));
-        out.push(...infos.filter((i): i is CheckpointInfo => i !== undefined).sort((a, b) => a.created.localeCompare(b.created) || a.key.localeCompare(b.key)));
-      }
-      return out;
+      opts.signal?.throwIfAborted();
+      const keys = (await readdir(path.join(root, KEYS)).catch(() => [] as string[])).filter((k) => !k.startsWith('.'));
+      const infos = (await Promise.all(keys.map((k) => readCheckpoint(checkpointDir(root, k), now)))).filter((i): i is CheckpointInfo => i !== undefined);
+      const wanted = opts.scenario === undefined ? infos : infos.filter((i) => i.uses.some((u) => u.scenario === opts.scenario));
+      // By scenario (the one that saved it), then age: as `checkpoints list` shows them.
+      return wanted.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.created.localeCompare(b.created) || a.key.localeCompare(b.key));
     },
 
     async latestForStage(scenario, stage, opts = {}) {
       checkName('scenario', scenario);
-      const all = (await store.list({ ...opts, scenario })).filter((i) => i.stage === stage);
+      const all = (await store.list({ ...opts, scenario })).filter((i) => i.uses.some((u) => u.scenario === scenario && u.stage === stage)).sort((a, b) => a.created.localeCompare(b.created));
       return all[all.length - 1];
     },
 

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Scenario, Vars } from '../model/index.js';
 import { checkpointInputs, explainChange, openStore, storeRoot, type CheckpointInfo, type CheckpointStore, type StageInputs } from '../checkpoint/index.js';
-import { buildTree } from '../plan/tree.js';
+import { buildTree, type TreeNode } from '../plan/tree.js';
 import { VERSION } from '../version.js';
 import { planTree, type PlanOptions, type TreePlan } from './plan.js';
 
@@ -25,6 +25,8 @@ export interface CheckpointPlanOptions extends Omit<PlanOptions, 'stored' | 'che
   /** Whose cache folder holds the store. @default process.env */
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Keys of nodes shared with other scenarios of the pipeline: checkpointed too. */
+  sharedKeys?: ReadonlySet<string>;
 }
 
 /** A line per checkpoint of the scenario, for error messages. */
@@ -56,17 +58,18 @@ export async function planCheckpoints(scenario: Scenario, opts: CheckpointPlanOp
   const store = opts.store ?? openStore(storeRoot(opts.env));
   const keys = await nodeKeys(scenario, opts);
   const stored = new Map<string, CheckpointInfo>();
+  const shared = (n: TreeNode): boolean => opts.sharedKeys?.has(keys.get(n.name)!.key) ?? false;
   for (const node of buildTree(scenario.stages, scenario.variants).nodes) {
-    if (!node.stage.checkpoint && !node.fork) continue;
+    if (!node.stage.checkpoint && !node.fork && !shared(node)) continue;
     const info = await store.find(scenario.name, keys.get(node.name)!.key, { signal: opts.signal });
     if (info) stored.set(node.name, info);
   }
-  const plan = planTree(scenario, { ...opts, checkpoints: true, stored: (n) => stored.has(n.name) });
+  const plan = planTree(scenario, { ...opts, checkpoints: true, stored: (n) => stored.has(n.name), alsoCheckpoint: shared });
   if (opts.from !== undefined) {
     for (const job of plan.jobs) {
       const start = job.start;
       if (!start || stored.has(start.name)) continue;
-      const takes = start.stage.checkpoint || start.fork;
+      const takes = start.stage.checkpoint || start.fork || shared(start);
       const why = takes ? await whyStale(store, scenario, keys.get(start.name)!) : undefined;
       throw new InputError(
         `--from ${opts.from}: it starts from the checkpoint of stage '${start.name}', and there is none` +

@@ -7,35 +7,18 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, HarnessError, LabError } from '../errors.js';
-import type { Lab, Vars } from '../model/index.js';
-import { canCheckpoint, type AllocatedLab, type LabProvider } from '../lab/provider.js';
+import type { Vars } from '../model/index.js';
+import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
 import { formatDuration } from '../util/duration.js';
-import { prepareAnsible, type AnsibleFiles } from './prepare.js';
+import { prepareAnsible } from './prepare.js';
 import type { RunDir } from './rundir.js';
-import type { RunState } from './run-state.js';
+import type { LabSlot, RunState } from './run-state.js';
+
+export type { LabSlot } from './run-state.js';
 
 /** The folder of lab `n`'s own files (the run directory itself for lab 1). */
 export const LABS_DIR = 'labs';
-
-/** One lab of the run. */
-export interface LabSlot {
-  /** `lab-1`, `lab-2`, ... */
-  name: string;
-  provider: LabProvider;
-  /** The run directory as this lab's stages see it (its inventory, ansible.cfg, private folder). */
-  dir: RunDir;
-  allocated?: AllocatedLab;
-  /** The hosts it last had (kept after release, for the manifest). */
-  lab?: Lab;
-  ansibleFiles?: AnsibleFiles;
-  /** The checkpoint the lab was last restored from or saved to (saves share its unchanged files). */
-  lastCheckpointDir?: string;
-  /** Something ran on it since it was allocated: it is no fresh lab any more. */
-  used: boolean;
-  /** Busy with a branch. */
-  busy: boolean;
-}
 
 /** The run directory as lab `n` sees it. */
 function labDir(dir: RunDir, n: number): { dir: RunDir; runDir: string } {
@@ -111,7 +94,7 @@ export async function releaseSlot(state: RunState, slot: LabSlot): Promise<void>
 }
 
 /** Restores a stored checkpoint into the slot's lab (leased while it is read); returns its published data. */
-export async function restoreInto(state: RunState, slot: LabSlot, info: CheckpointInfo): Promise<Vars> {
+export async function restoreInto(state: RunState, slot: LabSlot, info: CheckpointInfo, node: string): Promise<Vars> {
   const { ckpt, scenario, opts } = state;
   if (!ckpt) throw new LabError('no checkpoint store: the run cannot restore');
   if (!canCheckpoint(slot.provider)) throw new LabError(`the ${slot.provider.name} lab cannot restore checkpoints`);
@@ -121,6 +104,7 @@ export async function restoreInto(state: RunState, slot: LabSlot, info: Checkpoi
     const t0 = Date.now();
     await slot.provider.restoreCheckpoint(got.info.dataDir, { lab: slot.allocated!, signal: opts.signal, log: state.log });
     await ckpt.store.touch(got.info);
+    await ckpt.store.recordUse(got.info, scenario.name, node);
     state.log(`harness: restored checkpoint ${info.key} (stages up to '${info.stage}')${state.labs.length > 1 ? ` on ${slot.name}` : ''} in ${formatDuration(Date.now() - t0)}`);
   } finally {
     await got.lease.release();

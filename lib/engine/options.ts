@@ -31,6 +31,8 @@ export interface RunOptions {
   jobs?: string[];
   /** `--jobs N`: up to N branches at once, each on a lab of its own. @default 1 */
   parallel?: number;
+  /** Keys of nodes other scenarios of the same pipeline share (`harness run a.yml b.yml`): they are checkpointed. */
+  sharedKeys?: ReadonlySet<string>;
   /** Grace between SIGTERM and SIGKILL when a stage is stopped. @default 5000 */
   killGraceMs?: number;
   /** Pack `<run dir>.tar.gz` beside the run directory at the end. @default true */

@@ -58,6 +58,8 @@ export interface PlanOptions {
   checkpoints?: boolean;
   /** Whether the checkpoint of `node` is stored and valid (restores are picked from these). */
   stored?: (node: TreeNode) => boolean;
+  /** Nodes checkpointed besides `checkpoint: true` and fork points (shared with other scenarios). */
+  alsoCheckpoint?: (node: TreeNode) => boolean;
 }
 
 /** The nodes `name` names: a node name, or a stage name (every variant copy of it); an InputError otherwise. */
@@ -153,8 +155,8 @@ export function planTree(scenario: Scenario, opts: PlanOptions = {}): TreePlan {
     if (!action) return;
     // A line keeps each stage's list position (stage folders, events); a tree numbers its nodes.
     const index = line ? node.stage.index : treeIndex;
-    const checkpoint = selectedChildren(node) > 1 || (checkpoints && (node.stage.checkpoint || node.fork));
-    steps.push({ node, stage: { ...node.stage, name: node.name, index }, index, action, checkpoint, path: pathNames(node) });
+    const checkpoint = selectedChildren(node) > 1 || (checkpoints && (node.stage.checkpoint || node.fork || Boolean(opts.alsoCheckpoint?.(node))));
+    steps.push({ node, stage: { ...node.stage, name: node.name, index, voting: node.voting }, index, action, checkpoint, path: pathNames(node) });
   });
   return { tree, line, jobs: planned, steps, byName: new Map(steps.map((s) => [s.node.name, s])) };
 }

@@ -18,6 +18,8 @@ export interface PrepareOptions {
   checkpoints?: boolean;
   /** The environment Ansible and the checkpoint store are found in. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Keys of nodes shared with other scenarios of the pipeline: checkpointed too. */
+  sharedKeys?: ReadonlySet<string>;
   /** A missing `ansible-playbook` is no error (`plan`): checkpoint keys are then computed without its version. @default false */
   ansibleOptional?: boolean;
 }
@@ -47,7 +49,7 @@ export async function prepareRun(scenario: Scenario, opts: PrepareOptions = {}):
   const ansible = opts.ansibleOptional ? await findAnsible({ env }).catch(() => undefined) : await findAnsible({ env });
   const overrides = opts.extraVars ?? {};
   if (opts.checkpoints ?? true) {
-    const { ckpt, plan } = await planCheckpoints(scenario, { ...planOpts, overrides, ansibleVersion: ansible?.version, env });
+    const { ckpt, plan } = await planCheckpoints(scenario, { ...planOpts, overrides, ansibleVersion: ansible?.version, env, sharedKeys: opts.sharedKeys });
     return { ansible, ckpt, plan };
   }
   if (!bare.steps.some((s) => s.checkpoint)) return { ansible, plan: bare };

@@ -1,13 +1,33 @@
-import type { RunEvent, Scenario } from '../model/index.js';
+import type { Lab, RunEvent, Scenario } from '../model/index.js';
 import type { LabProvider } from '../lab/provider.js';
 import type { AnsibleInstall } from '../ansible/index.js';
 import type { Fanout, Redact } from '../report/index.js';
 import type { ManifestInput } from '../report/manifest.js';
 import type { CheckpointPlan } from './checkpoints.js';
 import type { PlanStep, TreePlan } from './plan.js';
-import type { LabSlot } from './labs.js';
+import type { AllocatedLab } from '../lab/provider.js';
+import type { AnsibleFiles } from './prepare.js';
 import type { RunDir } from './rundir.js';
 import type { RunOptions, RunResult, StageReport } from './options.js';
+
+/** One lab of the run. */
+export interface LabSlot {
+  /** `lab-1`, `lab-2`, ... */
+  name: string;
+  provider: LabProvider;
+  /** The run directory as this lab's stages see it (its inventory, ansible.cfg, private folder). */
+  dir: RunDir;
+  allocated?: AllocatedLab;
+  /** The hosts it last had (kept after release, for the manifest). */
+  lab?: Lab;
+  ansibleFiles?: AnsibleFiles;
+  /** The checkpoint the lab was last restored from or saved to (saves share its unchanged files). */
+  lastCheckpointDir?: string;
+  /** Something ran on it since it was allocated: it is no fresh lab any more. */
+  used: boolean;
+  /** Busy with a branch. */
+  busy: boolean;
+}
 
 /** How the run stands: `passed` until a step says otherwise. */
 export interface RunOutcome {

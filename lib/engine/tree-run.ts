@@ -19,6 +19,7 @@ import { EXIT, exitCodeOf, HarnessError } from '../errors.js';
 import type { Stage, Vars } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
+import { claimOrWait, type BuildClaim, type ClaimHolder } from '../checkpoint/claim.js';
 import { variantVars } from '../plan/tree.js';
 import { formatDuration } from '../util/duration.js';
 import type { PlannedJob, PlanStep } from './plan.js';
@@ -26,6 +27,9 @@ import { AllocationFailed, allocateSlot, newSlot, releaseSlot, restoreInto, type
 import { skipStep, treeFields, type RunState } from './run-state.js';
 import type { StageReport } from './options.js';
 import { runStage, type StageContext, type StageOutcome } from './stage.js';
+
+/** Build claims live here, beside the store's checkpoints. */
+const CLAIMS_DIR = 'claims';
 
 /** A branch to run: the state its lab starts in, and the node it starts at. */
 interface Task {
@@ -48,6 +52,8 @@ class TreeRun {
   /** Set when `fail_fast: all` stopped the world. */
   private stopped?: string;
   private alwaysCount = 0;
+  /** Wakes the scheduler when a branch is handed over while it waits. */
+  private wake: () => void = () => {};
 
   constructor(private readonly state: RunState) {}
 
@@ -120,7 +126,9 @@ class TreeRun {
         });
         this.active.add(p);
       }
-      if (this.active.size) await Promise.race(this.active);
+      if (!this.active.size) continue;
+      const handedOver = new Promise<void>((resolve) => (this.wake = resolve));
+      await Promise.race([...this.active, handedOver]);
     }
   }
 
@@ -152,7 +160,7 @@ class TreeRun {
           return;
         }
         if (!slot.allocated) await allocateSlot(s, slot);
-        published = { ...(await restoreInto(s, slot, info)) };
+        published = { ...(await restoreInto(s, slot, info, task.start.node.name)) };
         this.reportRestored(task.start, info);
         if (s.scenario.spec.onRestore && !(await this.onRestore(task, slot, published, info))) return;
       } else if (!slot.allocated || slot.used) {
@@ -260,7 +268,20 @@ class TreeRun {
         await this.runAlways(slot, parent ?? step, this.jobsThrough(step), published);
         return;
       }
-      const outcome = await this.runNode(step, slot, published);
+      // Another run (process, scenario) may be building this very node: wait, and restore its checkpoint.
+      const claim = await this.claim(step);
+      if (claim.state === 'done') {
+        const info = (await s.ckpt!.store.find(s.scenario.name, s.ckpt!.keys.get(step.node.name)!.key, { signal: s.opts.signal }))!;
+        Object.assign(published, await restoreInto(s, slot, info, step.node.name));
+        this.saved.set(step.node.name, info);
+        this.reportBuiltElsewhere(step, info, claim.waitedFor, slot);
+      }
+      let outcome: StageOutcome;
+      try {
+        outcome = claim.state === 'done' ? { status: 'passed', attempts: 0, published: {} } : await this.runNode(step, slot, published);
+      } finally {
+        if (claim.state === 'claimed') await claim.claim?.release();
+      }
       Object.assign(published, outcome.published);
       // A non-voting node that failed is reported, and the branch goes on (as in a line); a cancelled or interrupted one ends it.
       const ends = outcome.status === 'skipped' || (outcome.status !== 'passed' && (step.node.voting || s.opts.signal?.aborted));
@@ -277,8 +298,38 @@ class TreeRun {
       }
       // The later branches start from this fork's checkpoint, on this lab after the first or on labs of their own.
       for (const kid of kids.slice(1).reverse()) this.stack.push({ start: step, root: kid, published: { ...published } });
+      if (kids.length > 1) this.wake();
       step = kids[0]!;
     }
+  }
+
+  /**
+   * Claims the build of a node whose checkpoint the store keeps across runs (claims live beside
+   * the store), or waits while another run builds it: `done` when its checkpoint is there now.
+   */
+  private async claim(step: PlanStep): Promise<{ state: 'claimed'; claim?: BuildClaim } | { state: 'done'; waitedFor?: ClaimHolder }> {
+    const s = this.state;
+    const ckpt = s.ckpt;
+    if (!step.checkpoint || !ckpt?.persistent) return { state: 'claimed' };
+    const key = ckpt.keys.get(step.node.name)!.key;
+    const got = await claimOrWait(path.join(ckpt.store.root, CLAIMS_DIR), key, {
+      isDone: async () => (await ckpt.store.find(s.scenario.name, key)) !== undefined,
+      what: `${s.scenario.name}: ${step.node.name} (run ${s.dir.runId})`,
+      onWait: (h) => s.log(`harness: ${step.node.name}: waiting for ${h.what}, pid ${h.pid} on ${h.host}, which builds the same node (key ${key})`),
+      signal: s.opts.signal,
+    });
+    if (got.state === 'claimed' && got.tookOver) s.log(`harness: ${step.node.name}: took over the build from ${got.tookOver.what}, pid ${got.tookOver.pid}, which is gone`);
+    return got;
+  }
+
+  /** Reports a node another run built while this one waited. */
+  private reportBuiltElsewhere(step: PlanStep, info: CheckpointInfo, by: ClaimHolder | undefined, slot: LabSlot): void {
+    const s = this.state;
+    s.reported.add(step.stage.name);
+    const why = `built ${by ? `by ${by.what} ` : ''}while this run waited; restored from checkpoint ${info.key}`;
+    const extra = treeFields(s, step, slot);
+    s.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'restored', reason: why, checkpoint: info.key, ...extra });
+    s.reports.push({ name: step.stage.name, status: 'restored', attempts: 0, reason: why, voting: step.node.voting, checkpoint: info.key, ...extra });
   }
 
   /** Runs one node; records its failure (and cancels what depends on it). */

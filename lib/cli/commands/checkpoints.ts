@@ -37,6 +37,8 @@ interface CheckpointJson {
   lastUsed: string | null;
   run: string | null;
   dir: string;
+  /** Every scenario and stage that saved or restored it, the one that saved it first (checkpoints are shared by key). */
+  usedBy: { scenario: string; stage: string }[];
 }
 
 async function list(io: CliIO, root: string, json: boolean): Promise<number> {
@@ -51,6 +53,7 @@ async function list(io: CliIO, root: string, json: boolean): Promise<number> {
       lastUsed: i.lastUsed === i.created ? null : i.lastUsed,
       run: i.run ?? null,
       dir: i.dir,
+      usedBy: i.uses,
     }));
     io.out(`${JSON.stringify({ version: 1, root, checkpoints }, null, 2)}\n`);
     return 0;
@@ -64,6 +67,8 @@ async function list(io: CliIO, root: string, json: boolean): Promise<number> {
   for (const i of infos) {
     const used = i.lastUsed === i.created ? 'never' : `${formatAge(now - Date.parse(i.lastUsed))} ago`;
     rows.push([i.scenario, i.stage, i.key, formatSize(i.size), formatAge(i.ageMs), used]);
+    // A checkpoint shared by key: the other scenarios and stages that use it, one row each.
+    for (const u of i.uses.slice(1)) rows.push([`  + ${u.scenario}`, u.stage, '', '', '', '']);
   }
   io.out(table(rows));
   io.out(`${infos.length} checkpoint${infos.length === 1 ? '' : 's'} in ${root}\n`);
