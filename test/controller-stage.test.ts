@@ -247,6 +247,26 @@ test('run: stages in a tree: a fork of its own, extends, and cancelled_by skippi
   assert.is(await xmllintErrors(r.junit), '');
 });
 
+test('--jobs 2: a running run: stage is aborted when a stage of its cancelled_by fails: skipped, its group stopped', async () => {
+  const pidFile = path.join(t.dir, 'system.pid');
+  // install waits (at most 2 minutes: no timing is asserted, the bound only ends a broken run) until the system test runs, then fails.
+  const r = await run(
+    `name: ctlcancel\n${LAB}stages:\n  - { name: base, run: "echo base" }\n` +
+      `  - { name: install, extends: base, run: "for i in $(seq 1 1200); do [ -s ${pidFile} ] && break; sleep 0.1; done; echo install broke; exit 3" }\n` +
+      `  - { name: system, extends: base, cancelled_by: [install], timeout: 5m, run: "sleep 300 & echo $! > ${pidFile}; wait" }\n`,
+    { parallel: 2 },
+  );
+  assert.is(r.result.exitCode, 1, r.console);
+  const byName = new Map(r.journal.stages.map((s) => [s.name, s]));
+  assert.is(byName.get('install')?.status, 'failed');
+  assert.is(byName.get('system')?.status, 'skipped');
+  assert.match(byName.get('system')?.reason ?? '', /cancelled: stage 'install' failed \(cancelled_by\)/);
+  const pid = Number(await readFile(pidFile, 'utf8'));
+  assert.ok(pid > 0, 'the system test was running when install failed');
+  assert.not.ok(await pidAlive(pid), 'the cancelled command was stopped with its group');
+  assert.is(await xmllintErrors(r.junit), '');
+});
+
 const GOOD = `name: t
 lab:
   provider: local
