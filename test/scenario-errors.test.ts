@@ -42,7 +42,7 @@ const CASES: Case[] = [
   { name: 'missing stages', yaml: GOOD.slice(0, GOOD.indexOf('stages:')), line: 1, message: /missing required key 'stages'/ },
   { name: 'empty stages', yaml: GOOD.slice(0, GOOD.indexOf('stages:')) + 'stages: []\n', line: 7, message: /stages: must list at least 1 item/ },
   { name: 'stage without a name', yaml: GOOD.replace('  - name: deploy\n    playbook', '  - playbook'), line: 8, message: /stages\[0\]\.name: missing required key 'name'/ },
-  { name: 'stage that does nothing', yaml: GOOD.replace('    playbook: site.yml\n', ''), line: 8, message: /stage 'deploy' does nothing: give it a 'playbook' to run or files to 'collect'/ },
+  { name: 'stage that does nothing', yaml: GOOD.replace('    playbook: site.yml\n', ''), line: 8, message: /stage 'deploy' does nothing: give it a 'playbook' to run, a 'run' command, or files to 'collect'/ },
   { name: 'missing playbook file', yaml: GOOD.replace('playbook: site.yml', 'playbook: nope.yml'), line: 9, message: /stages\[0\]\.playbook: no such playbook: .*nope\.yml/ },
   { name: 'duplicate stage names', yaml: GOOD + '  - name: deploy\n    playbook: site.yml\n', line: 12, message: /stage 'deploy' is already stages\[0\]/ },
   { name: 'stage hosts naming no group', yaml: GOOD.replace('hosts: [web]', 'hosts: [wbe]'), line: 10, message: /'wbe' is no group or host of the lab \(did you mean 'web'\?\)/ },

@@ -1,6 +1,6 @@
 /** Checkpoints: input keys, the dependency walk, the store (commit, leases, prune) and tree copies. */
 export { playbookDependencies, type PlaybookDependencies, type DependencyOptions } from './deps.js';
-export { checkpointInputs, explainChange, KEY_LENGTH, type StageInputs, type KeyOptions } from './key.js';
+export { checkpointInputs, explainChange, runStageFiles, KEY_LENGTH, type StageInputs, type KeyOptions } from './key.js';
 export { openStore, storeRoot, type CheckpointStore, type SaveResult, type SaveOptions, type SignalOption } from './store.js';
 export { readCheckpoint, type CheckpointMeta, type CheckpointInfo } from './meta.js';
 export type { Lease, LeaseOptions } from './lease.js';

@@ -17,6 +17,11 @@
  *   `voting`, `always`, `checkpoint`, `results`, `collect`.
  * - `file:<path>`: the content of every file the stage's playbook depends on
  *   ({@link playbookDependencies}); paths are relative to the scenario's folder.
+ * - A `run:` stage (a command on the controller): its definition adds the command, its
+ *   `inputs`/`outputs` globs and the names of the secrets it gets (the vars it sees are the
+ *   scenario's, its own, `-e` and its ancestors' published data, all in the chain already);
+ *   `file:<path>` is each file its `inputs` match, and the script its command names by a path
+ *   (`./lint.sh`, `scripts/build`), when that is a file in the scenario's folder.
  *
  * - `variant:<stage>`: for a variant copy, its combination of axis values.
  *
@@ -27,13 +32,14 @@
  * a key changed, compare the `cumulative` maps (scenario-wide inputs plus the own inputs of the
  * stage and all its ancestors) with {@link explainChange}.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Scenario, Stage, Vars } from '../model/index.js';
 import { sha256, sha256File, stableJson } from './hash.js';
 import { playbookDependencies, type PlaybookDependencies } from './deps.js';
 import { isDir, listTree } from './deps/search.js';
 import { findUserConfig } from '../ansible/user-config.js';
+import { globFiles } from '../util/glob.js';
 import { buildTree, type TreeNode } from '../plan/tree.js';
 
 /** The inputs and key of one stage. */
@@ -76,6 +82,10 @@ function chain(parent: string, inputs: Record<string, string>): string {
 
 /** The part of a stage's definition that changes the hosts (see the module comment). */
 function stageDefinition(stage: Stage, scenarioDir: string): unknown {
+  // Keys of playbook stages stay what they were before `run:` stages existed.
+  if (stage.run !== undefined) {
+    return { run: stage.run, inputs: stage.inputs ?? [], outputs: stage.outputs ?? [], secrets: stage.secrets ?? [], vars: stage.vars, extends: stage.extends ?? null };
+  }
   return {
     playbook: stage.playbook ? path.relative(scenarioDir, stage.playbook) : null,
     hosts: stage.hosts,
@@ -152,6 +162,7 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
           unresolved = d.unresolved;
           for (const f of d.files) inputs[`file:${rel(f)}`] = await hashFile(f).catch(() => 'missing');
         }
+        if (stage.run !== undefined) for (const f of await runStageFiles(stage, dir, opts.signal)) inputs[`file:${rel(f)}`] = await hashFile(f).catch(() => 'missing');
         return { inputs, unresolved };
       })();
       stageInputs.set(stage.name, got);
@@ -179,6 +190,20 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
     out.push(entry);
   }
   return out;
+}
+
+/**
+ * The files a `run:` stage's key hashes: what its `inputs` globs match (relative to the scenario
+ * folder, links to files followed), and the script its command names by a relative path.
+ */
+export async function runStageFiles(stage: Stage, scenarioDir: string, signal?: AbortSignal): Promise<string[]> {
+  const files = new Set((await globFiles(scenarioDir, stage.inputs ?? [], { followFileLinks: true, ...(signal ? { signal } : {}) })).files);
+  const program = Array.isArray(stage.run) ? stage.run[0] : stage.run?.trim().split(/\s+/)[0];
+  if (program && program.includes('/') && !path.isAbsolute(program)) {
+    const p = path.resolve(scenarioDir, program);
+    if (await stat(p).then((st) => st.isFile(), () => false)) files.add(p);
+  }
+  return [...files].sort();
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { Scenario } from '../model/index.js';
-import { playbookDependencies } from '../checkpoint/index.js';
+import path from 'node:path';
+import { playbookDependencies, runStageFiles } from '../checkpoint/index.js';
 
 /**
  * Every file a scenario's run reads: the scenario file, a static lab's inventory, and each
- * stage's playbook (and `lab.on_restore`) with what it includes, imports and uses. The bundle carries them so a run
+ * stage's playbook (and `lab.on_restore`) with what it includes, imports and uses, and the files a
+ * `run:` stage's key hashes (its `inputs`, its script). The bundle carries them so a run
  * can be replayed without the original checkout.
  */
 export async function scenarioSources(scenario: Scenario, signal?: AbortSignal): Promise<string[]> {
@@ -14,6 +16,9 @@ export async function scenarioSources(scenario: Scenario, signal?: AbortSignal):
   for (const playbook of playbooks) {
     const deps = await playbookDependencies(playbook, { signal });
     for (const f of deps.files) files.add(f);
+  }
+  for (const stage of scenario.stages) {
+    if (stage.run !== undefined) for (const f of await runStageFiles(stage, path.dirname(scenario.file), signal)) files.add(f);
   }
   return [...files].sort();
 }

@@ -1,9 +1,6 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { stripVTControlCharacters } from 'node:util';
 import pLimit from 'p-limit';
 import { WholeFloat, type AnsibleEvent, type Host, type RunEvent, type Scenario, type Stage, type StageStatus, type Vars } from '../model/index.js';
 import { emitJson } from '../inventory/emit.js';
@@ -16,13 +13,11 @@ import type { RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
 import { selectHosts, splitHostPattern } from '../inventory/patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
-import { LineBuffer } from './lines.js';
+import { openStageLog, stageLogName } from './stage-log.js';
+import { runControllerStage } from './controller-stage.js';
 import { redactEvent } from '../report/redact.js';
 import { scrubFileInPlace } from '../bundle/scrub.js';
-import { readResultsSuites } from '../report/junit-results.js';
-
-/** A partial line (a prompt, a progress dot) is written out after this long without more output. */
-const PARTIAL_LINE_IDLE_MS = 1000;
+import { countResults } from '../report/junit-results.js';
 
 /** What one attempt came to. */
 interface AttemptResult {
@@ -118,23 +113,12 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
   let hostFailures = 0;
   /** Ansible's own fatal error (`ERROR! ...`), when it printed one. */
   let fatal: string | undefined;
-  const logFile = path.join(stageDir, attempt > 1 ? `output.attempt${attempt}.log` : 'output.log');
-  const lines = new LineBuffer();
-  const log = createWriteStream(logFile, { flags: 'a', mode: 0o644 });
-  const out = (text: string): void => {
-    const clean = ctx.redact(text);
-    ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: clean });
-    const plain = stripVTControlCharacters(clean).replace(/\r/g, '');
-    if (fatal === undefined && plain.startsWith('ERROR! ')) fatal = plain.trim();
-    log.write(plain);
-  };
-  // A partial line left alone for a while (a prompt) still reaches the console and the log.
-  let idle: NodeJS.Timeout | undefined;
-  const onOutput = (chunk: string): void => {
-    lines.push(chunk).forEach(out);
-    if (idle) clearTimeout(idle);
-    idle = setTimeout(() => lines.flush().forEach(out), PARTIAL_LINE_IDLE_MS);
-  };
+  const log = openStageLog({
+    stage: stage.name, attempt, file: path.join(stageDir, stageLogName(attempt)), redact: ctx.redact, emit: ctx.emit,
+    onLine: (plain) => {
+      if (fatal === undefined && plain.startsWith('ERROR! ')) fatal = plain.trim();
+    },
+  });
   const result = await runPlaybook({
     args,
     cwd: path.dirname(stage.playbook!),
@@ -146,7 +130,7 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
     timeoutMs: stage.timeoutMs,
     signal: ctx.signal,
     killGraceMs: ctx.killGraceMs,
-    onOutput,
+    onOutput: (chunk) => log.write(chunk),
     onEvent: (event: AnsibleEvent) => {
       if (event.kind === 'stats') custom = event.custom;
       if (event.kind === 'host_result' && (event.status === 'failed' || event.status === 'unreachable') && !event.ignored && !event.rescued) hostFailures++;
@@ -154,10 +138,7 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
       ctx.emit(redactEvent(event, ctx.redact));
     },
   });
-  if (idle) clearTimeout(idle);
-  lines.flush().forEach(out);
-  log.end();
-  await once(log, 'close');
+  await log.close();
 
   const published: Vars = (custom._run as Vars | undefined) ?? {};
   if (result.reason === 'timeout') {
@@ -219,25 +200,6 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<string 
   return `results: ${bad.sort().join('; ')}`;
 }
 
-/** The test counts of a results file, or why it cannot be read. */
-function countResults(xml: string, remote: string): { tests: number; failures: number; errors: number; problem?: string } {
-  try {
-    let tests = 0;
-    let failures = 0;
-    let errors = 0;
-    for (const suite of readResultsSuites({ host: '', path: remote, xml }, (t) => t)) {
-      for (const c of suite.cases) {
-        tests++;
-        if (c.outcome.kind === 'failure') failures++;
-        else if (c.outcome.kind === 'error') errors++;
-      }
-    }
-    return { tests, failures, errors };
-  } catch (err) {
-    return { tests: 0, failures: 0, errors: 0, problem: (err as Error).message };
-  }
-}
-
 /**
  * Fetches the stage's `collect:` files into `hosts/<host>/`, a few hosts at once, with caps per
  * file and per host. Missing paths are noted, not fatal; a host that cannot be reached fails it.
@@ -293,9 +255,10 @@ function connectionOf(ctx: StageContext, hostName: string): SftpConnection {
   return conn;
 }
 
-/** Runs a stage with its retries; emits stage_start/stage_end for every attempt. */
+/** Runs a stage with its retries; emits stage_start/stage_end for every attempt. A `run:` stage runs on the controller (controller-stage.ts). */
 export async function runStage(ctx: StageContext): Promise<StageOutcome> {
   const { stage } = ctx;
+  if (stage.run !== undefined) return runControllerStage(ctx);
   const stageDir = ctx.dir.stageDir(stage.index, stage.name);
   await mkdir(stageDir, { recursive: true });
   let last: StageOutcome = { status: 'skipped', attempts: 0, published: {} };

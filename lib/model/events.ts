@@ -72,7 +72,14 @@ export type AnsibleEvent =
 export type HarnessEvent =
   | (Base & { kind: 'run_start'; runId: string; scenario: string; runDir: string; stages: string[] })
   | (Base & { kind: 'lab_ready'; provider: string; hosts: string[]; lab?: string })
-  | (InStage & TreePlace & { kind: 'stage_start'; index: number; playbook?: string; voting?: boolean })
+  | (InStage & TreePlace & {
+      kind: 'stage_start';
+      index: number;
+      playbook?: string;
+      /** A `run:` stage's command as written (an argv list shell-quoted). */
+      command?: string;
+      voting?: boolean;
+    })
   | (InStage & TreePlace & {
       kind: 'stage_end';
       index: number;
@@ -89,6 +96,8 @@ export type HarnessEvent =
       retrying?: boolean;
       /** On a timeout: the tasks that started on hosts and never ended. */
       hung?: { task: string; hosts: string[] }[];
+      /** A `run:` stage: the digest (sha256) of the `outputs` it kept (see its `outputs.json`). */
+      outputs?: string;
     })
   | (InStage & { kind: 'stage_output'; text: string })
   | (InStage & {

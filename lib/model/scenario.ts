@@ -23,6 +23,17 @@ export interface Stage {
   index: number;
   /** Absolute path of the playbook to run, if the stage runs one. */
   playbook?: string;
+  /**
+   * A controller stage's command (`run:`): a shell line (run by `/bin/sh -c`) or an argv list,
+   * run in the scenario's folder instead of a playbook. Such a stage has no hosts, tags or collect.
+   */
+  run?: string | string[];
+  /** `run:` stages: globs relative to the scenario folder whose files are hashed into the stage's checkpoint key. */
+  inputs?: string[];
+  /** `run:` stages: globs relative to `HARNESS_STAGE_DIR` of the files kept in the run directory (and bundle). */
+  outputs?: string[];
+  /** `run:` stages: names of scenario secrets passed to the command as environment variables of those names. */
+  secrets?: string[];
   /** Host patterns (groups or hosts) the stage touches; empty means all hosts. */
   hosts: string[];
   vars: Vars;
@@ -36,7 +47,7 @@ export interface Stage {
   always: boolean;
   /** A failure fails the run. @default true */
   voting: boolean;
-  /** Remote globs of JUnit files the system under test writes; merged into our JUnit. */
+  /** Remote globs of JUnit files the system under test writes (for `run:` stages: local files relative to its stage folder); merged into our JUnit. */
   results: string[];
   /** False: failed or unreadable results files do not fail the stage (`results_fail: false`). @default true */
   resultsFail?: boolean;

@@ -205,7 +205,7 @@ export function createConsoleSink(options: ConsoleSinkOptions): EventSink {
           stages.set(e.stage, { name: e.stage, status: 'running', start, attempts: Math.max(e.attempt, prev?.attempts ?? 0), voting: e.voting !== false });
           countOf(e.stage, e.attempt);
           const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
-          const playbook = e.playbook ? `: ${e.playbook}` : '';
+          const playbook = e.playbook ? `: ${e.playbook}` : e.command ? `: $ ${e.command}` : '';
           if (options.tty) out(`\n${paint(['bold', 'cyan'], `━━ stage ${e.stage}${position(e.stage)}${attempt}${playbook} ━━`)}\n`);
           else stageLine(e.stage, `--- stage ${e.stage}${position(e.stage)}${attempt}${playbook} ---`);
           return;

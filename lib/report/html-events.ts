@@ -56,6 +56,8 @@ export interface StageEvents {
   name: string;
   index?: number;
   playbook?: string;
+  /** A `run:` stage's command. */
+  command?: string;
   attempts: AttemptSpan[];
   hosts: Map<string, HostTasks>;
   warnings: string[];
@@ -120,7 +122,7 @@ function wellFormed(e: Record<string, unknown>): boolean {
     case 'lab_ready':
       return isStr(e.provider) && Array.isArray(e.hosts) && e.hosts.every(isStr);
     case 'stage_start':
-      return inStage && isNum(e.index) && optStr(e.playbook);
+      return inStage && isNum(e.index) && optStr(e.playbook) && optStr(e.command);
     case 'stage_end':
       return inStage && isNum(e.index) && isStr(e.status) && optStr(e.reason) && optStr(e.checkpoint) && (e.exitCode === undefined || isNum(e.exitCode));
     case 'host_result':
@@ -216,6 +218,7 @@ export async function summarizeEvents(file: string, opts: { signal?: AbortSignal
         const s = stageOf(e.stage);
         s.index = e.index;
         if (e.playbook) s.playbook = e.playbook;
+        if (e.command) s.command = e.command;
         attemptOf(s, e.attempt).start = e.time;
         return;
       }

@@ -144,8 +144,9 @@ function renderStage(s: StageView, t: (v: unknown) => string, link: (f: FileLink
   if (ran && s.started !== undefined) facts.push(`started ${t(when(s.started))}`);
   if (ran && s.started !== undefined && s.ended !== undefined) facts.push(t(formatDuration(s.ended - s.started)));
   if (s.attempts > 1) facts.push(`${s.attempts} attempts`);
-  if (s.exitCode !== undefined) facts.push(`ansible-playbook exit code ${t(s.exitCode)}`);
+  if (s.exitCode !== undefined) facts.push(`${s.events?.command ? 'command' : 'ansible-playbook'} exit code ${t(s.exitCode)}`);
   if (s.events?.playbook) facts.push(`playbook <code>${t(s.events.playbook)}</code>`);
+  if (s.events?.command) facts.push(`run <code>${t(s.events.command)}</code> on the controller`);
   if (s.checkpoint) facts.push(`checkpoint <code>${t(s.checkpoint)}</code>`);
   if (facts.length) out.push(`<div class="muted">${facts.join(' · ')}</div>`);
   if (s.reason) out.push(`<div class="reason${s.status === 'failed' || s.status === 'error' ? '' : ' info'}">${t(`${s.status === 'skipped' ? 'Skipped' : s.status === 'restored' ? 'Restored' : 'Reason'}: ${s.reason}`)}</div>`);

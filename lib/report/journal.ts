@@ -23,6 +23,8 @@ export interface JournalStage {
   reason?: string;
   exitCode?: number;
   checkpoint?: string;
+  /** A `run:` stage: the sha256 digest of the outputs it kept (`stages/NN-name/outputs.json` lists them). */
+  outputs?: string;
   /** False for a non-voting stage: its failure does not fail the run. */
   voting?: boolean;
   /** In a tree: the node names from the fresh lab down to it. */
@@ -135,6 +137,7 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           if (e.reason !== undefined) s.reason = e.reason;
           if (e.exitCode !== undefined) s.exitCode = e.exitCode;
           if (e.checkpoint !== undefined) s.checkpoint = e.checkpoint;
+          if (e.outputs !== undefined) s.outputs = e.outputs;
           if (e.voting === false) s.voting = false;
           placeOf(s, e);
           write(j);
@@ -205,7 +208,7 @@ function check(value: unknown, file: string): Journal {
       if (typeof s.index !== 'number') bad(`${at}.index`, 'must be a number');
       if (typeof s.status !== 'string' || !STAGE_STATUSES.includes(s.status))
         bad(`${at}.status`, `must be one of ${STAGE_STATUSES.join(', ')}, got ${JSON.stringify(s.status)}`);
-      for (const key of ['started', 'ended', 'reason', 'checkpoint'])
+      for (const key of ['started', 'ended', 'reason', 'checkpoint', 'outputs'])
         if (s[key] !== undefined && typeof s[key] !== 'string') bad(`${at}.${key}`, 'must be a string');
       for (const key of ['attempts', 'exitCode'])
         if (s[key] !== undefined && typeof s[key] !== 'number') bad(`${at}.${key}`, 'must be a number');

@@ -112,3 +112,22 @@ export function resultsSuites(file: ResultsFile, redact: Redact, classname: stri
     ];
   }
 }
+
+/** The test counts of a results file (`remote`: its path, for suite names), or why it cannot be read. */
+export function countResults(xml: string, remote: string): { tests: number; failures: number; errors: number; problem?: string } {
+  try {
+    let tests = 0;
+    let failures = 0;
+    let errors = 0;
+    for (const suite of readResultsSuites({ host: '', path: remote, xml }, (t) => t)) {
+      for (const c of suite.cases) {
+        tests++;
+        if (c.outcome.kind === 'failure') failures++;
+        else if (c.outcome.kind === 'error') errors++;
+      }
+    }
+    return { tests, failures, errors };
+  } catch (err) {
+    return { tests: 0, failures: 0, errors: 0, problem: (err as Error).message };
+  }
+}

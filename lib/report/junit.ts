@@ -28,6 +28,8 @@ const INCLUDE_ACTIONS = /(^|\.)(include_tasks|include_role|include)$/;
 
 /** The pseudo-host of the test cases the harness adds about a stage as a whole. */
 export const STAGE_CASE_HOST = 'harness';
+/** The pseudo-host of a `run:` stage's case (and of its local results files): the controller. */
+export const CONTROLLER_CASE_HOST = 'controller';
 /** At most this many failure lines (items, messages) are kept per test case. */
 const MAX_LINES = 50;
 /** What building one test case costs before a rewrite measured it (ms; ~3-7 µs measured on a 2-CPU box). */
@@ -66,6 +68,8 @@ interface StageSuite {
   start: number;
   end?: number;
   playbook?: string;
+  /** A `run:` stage's command: the stage is one test case of its own. */
+  command?: string;
   status?: StageStatus;
   reason?: string;
   exitCode?: number;
@@ -221,6 +225,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     if (!s.voting) properties.push(['voting', 'false']);
     if (s.status) properties.push(['status', s.status]);
     if (s.playbook) properties.push(['playbook', s.playbook]);
+    if (s.command) properties.push(['command', s.command]);
     if (s.exitCode !== undefined) properties.push(['exitCode', String(s.exitCode)]);
     if (s.checkpoint) properties.push(['checkpoint', s.checkpoint]);
     if (s.reason) properties.push(['reason', s.reason]);
@@ -274,6 +279,18 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         time: (s.end - s.start) / 1000,
         outcome: { kind: 'passed' },
         systemOut: `stage ${s.stage} was not run: the lab was restored from checkpoint ${from}${reason ? ` (${reason})` : ''}`,
+      });
+    } else if (s.command !== undefined) {
+      // A `run:` stage is one case: the command, passed, failed (its output) or errored (timeout).
+      const name = `[${CONTROLLER_CASE_HOST}] ${cap(s.command, 200)}`;
+      const time = (s.end - s.start) / 1000;
+      const failed = e.status === 'failed' || e.status === 'error';
+      const type = e.status === 'failed' ? 'command' : /time[sd]? ?out|timeout/i.test(reason) ? 'timeout' : 'error';
+      const message = firstLine(reason) || `the command ${e.status}`; // the reason names the exit code
+      s.stageCases.push({
+        name, classname, time,
+        outcome: failed ? { kind: e.status === 'failed' ? 'failure' : 'error', type, message, detail: reason || undefined } : { kind: 'passed' },
+        ...(failed ? { systemOut: output() } : {}),
       });
     } else if (e.status === 'error' && 'hung' in e && e.hung?.length) {
       // A timeout names the tasks that hung, on their hosts' cases, instead of a case of its own.
@@ -477,6 +494,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
           if (e.path && e.path.length > 1) s.path = xmlSafe(redact(e.path.join(' > ')));
           if (e.voting === false) s.voting = false;
           if (e.playbook !== undefined) s.playbook = clean(e.playbook, 1000);
+          if (e.command !== undefined) s.command = clean(e.command, 1000);
           dirty = true;
           break;
         }

@@ -24,6 +24,7 @@ interface RawStage {
   name: string; description?: string; playbook?: string; hosts?: string | string[]; vars?: Vars; checkpoint?: boolean;
   timeout?: string; retries?: number; always?: boolean; voting?: boolean; results?: string | string[]; results_fail?: boolean;
   collect?: Record<string, string | string[]>; tags?: string | string[]; skip_tags?: string | string[]; extends?: string; cancelled_by?: string | string[];
+  run?: string | string[]; inputs?: string | string[]; outputs?: string | string[]; secrets?: string | string[];
 }
 interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
@@ -299,6 +300,42 @@ function checkPatterns(patterns: string[], lab: Lab, at: FieldPath, problems: Pr
   });
 }
 
+/** Keys only `run:` stages take. */
+const RUN_ONLY = ['inputs', 'outputs', 'secrets'] as const;
+/** Keys of playbook stages a `run:` stage refuses: it runs on the controller, not on hosts. */
+const PLAYBOOK_ONLY = ['playbook', 'hosts', 'tags', 'skip_tags', 'collect'] as const;
+
+/**
+ * The checks of a `run:` stage: no playbook keys; `secrets` names declared secrets; `outputs`
+ * and `results` stay inside its stage folder; `inputs` are relative to the scenario folder.
+ */
+function runStageProblems(s: RawStage, at: FieldPath, secrets: Secret[], problems: Problems): void {
+  for (const k of PLAYBOOK_ONLY) {
+    if (s[k] !== undefined) problems.add([...at, k], `a 'run:' stage runs its command on the controller and takes no '${k}': move the playbook part to a stage of its own, or drop '${k}'`, true);
+  }
+  const each = (key: 'inputs' | 'outputs' | 'results' | 'secrets', check: (v: string) => string | undefined): void => {
+    const value = s[key];
+    list(value).forEach((v, i) => {
+      const why = check(v);
+      if (why) problems.add(Array.isArray(value) ? [...at, key, i] : [...at, key], why);
+    });
+  };
+  const inside = (key: string) => (v: string): string | undefined => {
+    if (path.isAbsolute(v)) return `'${v}' is an absolute path: ${key} are relative to the stage's folder (HARNESS_STAGE_DIR)`;
+    if (v.split('/').includes('..')) return `'${v}' leaves the stage's folder ('..'): ${key} are relative to HARNESS_STAGE_DIR and stay inside it`;
+    return undefined;
+  };
+  each('outputs', inside('outputs'));
+  each('results', inside('results'));
+  each('inputs', (v) => (path.isAbsolute(v) ? `'${v}' is an absolute path: inputs are relative to the scenario's folder, so the checkpoint key is the same in every checkout` : undefined));
+  const names = secrets.map((x) => x.name);
+  each('secrets', (v) => {
+    if (names.includes(v)) return undefined;
+    const hint = didYouMean(v, names);
+    return `'${v}' is no secret of the scenario${hint ? ` (did you mean '${hint}'?)` : names.length ? `; it has: ${names.join(', ')}` : ''}: declare it under the scenario's 'secrets'`;
+  });
+}
+
 /** Options for {@link loadScenario}. */
 export interface LoadOptions {
   /** Skip reading a static lab's inventory (e.g. for `harness schema`-level checks). @default false */
@@ -463,7 +500,11 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (why) problems.add([...at, 'name'], why);
     if (seen.has(s.name)) problems.add([...at, 'name'], `stage '${s.name}' is already stages[${seen.get(s.name)}]; stage names must be unique`);
     seen.set(s.name, index);
-    if (!s.playbook && !s.collect) problems.add(at, `stage '${s.name}' does nothing: give it a 'playbook' to run or files to 'collect'`);
+    if (s.run !== undefined) runStageProblems(s, at, secrets, problems);
+    else {
+      if (!s.playbook && !s.collect) problems.add(at, `stage '${s.name}' does nothing: give it a 'playbook' to run, a 'run' command, or files to 'collect'`);
+      for (const k of RUN_ONLY) if (s[k] !== undefined) problems.add([...at, k], `'${k}' belongs to 'run:' stages (commands on the controller); a playbook stage takes none`, true);
+    }
     let playbook: string | undefined;
     if (s.playbook) {
       playbook = resolve(s.playbook);
@@ -482,7 +523,7 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (Array.isArray(s.hosts) && s.hosts.length === 0) {
       problems.add([...at, 'hosts'], "an empty list would select no host (Ansible refuses 'hosts: []' in a play): leave 'hosts' out or write 'hosts: all' for every host, or name groups or hosts");
     }
-    const templates: [FieldPath, string | string[] | undefined][] = [[[...at, 'results'], s.results], ...Object.entries(s.collect ?? {}).map(([k, v]): [FieldPath, string | string[]] => [[...at, 'collect', k], v])];
+    const templates: [FieldPath, string | string[] | undefined][] = [[[...at, 'results'], s.run === undefined ? s.results : undefined], ...Object.entries(s.collect ?? {}).map(([k, v]): [FieldPath, string | string[]] => [[...at, 'collect', k], v])];
     for (const [fieldPath, value] of templates) {
       list(value).forEach((t, i) => {
         const why = templateProblem(t);
@@ -515,6 +556,12 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
       if (ms === 0) problems.add([...at, 'timeout'], `a timeout of ${s.timeout} would stop the stage at once: give a positive duration, e.g. 30m, or leave 'timeout' out for none`);
       else if (ms !== undefined && ms > MAX_DURATION_MS) problems.add([...at, 'timeout'], `${s.timeout} is longer than the longest timeout, 24d (Node's timers stop at 24.8 days): give at most 24d, or leave 'timeout' out for none`);
       stage.timeoutMs = ms;
+    }
+    if (s.run !== undefined) {
+      stage.run = s.run;
+      if (s.inputs !== undefined) stage.inputs = list(s.inputs);
+      if (s.outputs !== undefined) stage.outputs = list(s.outputs);
+      if (s.secrets !== undefined) stage.secrets = list(s.secrets);
     }
     if (s.collect) stage.collect = Object.fromEntries(Object.entries(s.collect).map(([k, v]) => [k, list(v)]));
     if (s.description) stage.description = s.description;

@@ -65,6 +65,19 @@ const stage: JsonSchema = {
     name: { type: 'string', minLength: 1, description: 'The stage name (unique).' },
     description: { type: 'string' },
     playbook: { type: 'string', minLength: 1, description: 'Playbook to run, relative to the scenario file.' },
+    run: {
+      description: 'A command run on the controller instead of a playbook: a shell line (run by /bin/sh -c) or an argv list, in the scenario folder.',
+      type: ['string', 'array'],
+      minLength: 1,
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+    },
+    inputs: stringList('run: stages: globs (relative to the scenario folder) of the files hashed into the checkpoint key.'),
+    outputs: stringList('run: stages: globs (relative to HARNESS_STAGE_DIR) of the files kept in the run directory and bundle.'),
+    secrets: {
+      ...stringList('run: stages: names of scenario secrets the command gets as environment variables.'),
+      items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    },
     hosts: stringList('Host patterns (groups or hosts) the stage touches; default: all.'),
     vars: { ...vars, description: 'Extra vars of this stage (over the scenario vars).' },
     checkpoint: { type: 'boolean', description: 'Snapshot the lab after the stage passes.' },
@@ -72,7 +85,7 @@ const stage: JsonSchema = {
     retries: { type: 'integer', minimum: 0, maximum: 10, description: 'Reruns of a failed stage.' },
     always: { type: 'boolean', description: 'Run even after an earlier stage failed (collect, cleanup).' },
     voting: { type: 'boolean', description: 'false: a failure is reported but does not fail the run.' },
-    results: stringList('Globs of JUnit files the system under test writes on the hosts; merged into junit.xml.'),
+    results: stringList('Globs of JUnit files the system under test writes on the hosts (run: stages: local files relative to HARNESS_STAGE_DIR); merged into junit.xml.'),
     results_fail: { type: 'boolean', description: 'false: failed or unreadable results files do not fail the stage (default true).' },
     collect: {
       type: 'object',

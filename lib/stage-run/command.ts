@@ -48,6 +48,11 @@ export function commandArgv(command: string | readonly string[]): [string, strin
   return [program, args];
 }
 
+/** A command as people read it: a shell line as written, an argv list shell-quoted. */
+export function commandText(command: string | readonly string[]): string {
+  return typeof command === 'string' ? command : command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 /**
  * Runs the command and resolves when it has exited and its output is written. Never rejects for
  * the command's own failures (see `exitCode`, `spawnError`); stdin is /dev/null, so a command

@@ -35,6 +35,8 @@ interface PlanStageJson {
   variant?: Record<string, unknown>;
   action: StepAction;
   playbook: string | null;
+  /** A `run:` stage's command (shell line or argv list); absent for playbook stages. */
+  run?: string | string[];
   hosts: { patterns: string[]; selected: string[] };
   checkpoint: boolean;
   always: boolean;
@@ -85,6 +87,7 @@ const plan: Command = {
     const { selectHosts } = await import('../../inventory/patterns.js');
     const { whyStale } = await import('../../engine/checkpoints.js');
     const { prepareRun } = await import('../../engine/prepare-run.js');
+    const { commandText } = await import('../../stage-run/command.js');
     const { parseExtraVars } = await import('../extra-vars.js');
     const vars = parseExtraVars(args.extraVar as string | string[] | undefined);
     const s = await loadScenario(args.scenario as string);
@@ -119,7 +122,8 @@ const plan: Command = {
         ...(step.node?.variant ? { variant: Object.fromEntries(step.node.variant) } : {}),
         action,
         playbook: stage.playbook ?? null,
-        hosts: { patterns: stage.hosts, selected: selectHosts(s.lab, stage.hosts).map((h) => h.name) },
+        ...(stage.run !== undefined ? { run: stage.run } : {}),
+        hosts: { patterns: stage.hosts, selected: stage.run !== undefined ? [] : selectHosts(s.lab, stage.hosts).map((h) => h.name) },
         checkpoint: step.checkpoint,
         always: stage.always,
         voting: step.node ? step.node.voting : stage.voting,
@@ -149,7 +153,7 @@ const plan: Command = {
     for (const st of stages) {
       const depth = tplan.line ? 0 : st.path.length - 1;
       const indent = '  '.repeat(depth);
-      const what = st.playbook ? path.relative(process.cwd(), st.playbook) : 'collect only';
+      const what = st.playbook ? path.relative(process.cwd(), st.playbook) : st.run !== undefined ? `run: ${commandText(st.run)} (on the controller)` : 'collect only';
       const flags = [
         st.fork && 'fork point',
         st.checkpoint && 'checkpoint',
@@ -158,7 +162,8 @@ const plan: Command = {
         st.retries && `retries ${st.retries}`,
         st.timeoutMs && `timeout ${formatDuration(st.timeoutMs)}`,
       ].filter(Boolean);
-      io.out(`${String(st.index).padStart(2)}. ${indent}${depth ? '└ ' : ''}${st.name.padEnd(Math.max(1, 14 - indent.length))} ${ACTION_WORDS[st.action].padEnd(20)} ${what}\n    ${indent}hosts: ${st.hosts.patterns.length ? st.hosts.patterns.join(', ') : 'all'} -> ${st.hosts.selected.join(', ') || '(none)'}${flags.length ? `\n    ${indent}${flags.join(', ')}` : ''}\n`);
+      const hostsLine = st.run !== undefined ? '' : `\n    ${indent}hosts: ${st.hosts.patterns.length ? st.hosts.patterns.join(', ') : 'all'} -> ${st.hosts.selected.join(', ') || '(none)'}`;
+      io.out(`${String(st.index).padStart(2)}. ${indent}${depth ? '└ ' : ''}${st.name.padEnd(Math.max(1, 14 - indent.length))} ${ACTION_WORDS[st.action].padEnd(20)} ${what}${hostsLine}${flags.length ? `\n    ${indent}${flags.join(', ')}` : ''}\n`);
       const key = st.key;
       if (!key) continue;
       const state = {
