@@ -1,6 +1,7 @@
 import { EXIT, HarnessError } from '../errors.js';
 import type { LabProvider } from '../lab/provider.js';
 import { prepareAnsible } from './prepare.js';
+import { ensureHostsReady } from './ready.js';
 import { skipStage, type RunState } from './run-state.js';
 
 /**
@@ -27,5 +28,6 @@ export async function allocateLab(state: RunState, provider: LabProvider = state
   }
   state.emit({ kind: 'lab_ready', time: Date.now(), provider: provider.name, hosts: state.allocated.lab.hosts.map((h) => h.name) });
   state.ansibleFiles = await prepareAnsible(dir, state.allocated, opts.tty ?? false, scenario.file);
+  await ensureHostsReady(state, 'allocation');
   return true;
 }

@@ -2,6 +2,7 @@ import { LabError } from '../errors.js';
 import type { Stage } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import { formatDuration } from '../util/duration.js';
+import { ensureHostsReady } from './ready.js';
 import type { RunState } from './run-state.js';
 import { runStage } from './stage.js';
 import { stageContext } from './steps.js';
@@ -27,6 +28,7 @@ export async function restoreCheckpoint(state: RunState): Promise<void> {
   } finally {
     await got.lease.release();
   }
+  await ensureHostsReady(state, 'restore');
   Object.assign(state.published, got.info.published);
   state.lastCheckpointDir = got.info.dataDir;
 
