@@ -44,7 +44,8 @@ export function sshArgv(host: Host, lab: AllocatedLab, command: string): string[
     '-o', 'ConnectTimeout=10',
     '-o', 'ServerAliveInterval=5',
     '-o', 'ServerAliveCountMax=2',
-    ...(lab.sshExtraArgs ?? []),
+    // The provider's host key handling, else Ansible's in our ansible.cfg (host key checking off), without touching ~/.ssh/known_hosts.
+    ...(lab.sshExtraArgs ?? ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']),
     ...(c.key ? ['-i', c.key, '-o', 'IdentitiesOnly=yes'] : []),
     '-p', String(c.port),
     '-l', c.user,
