@@ -188,4 +188,27 @@ test('lab.authorized_keys in a scenario: before the first stage, on a command la
   assert.match(local.out, /2 added \(h1: \S+\/h1\/home\/[^/]+\/\.ssh\/authorized_keys/);
 });
 
+test('after a checkpoint restore the hosts are validated again and the keys added again, before the next stage', async () => {
+  const team = await newKey('team');
+  await writeFile(path.join(t.dir, 'team.keys'), `${team.pub}\n`);
+  await writeFile(path.join(t.dir, 'p.yml'), OK_PLAYBOOK);
+  await writeFile(path.join(t.dir, 'login.yml'), LOGIN_WITH(team.key));
+  const alloc = await allocateScript('node-0');
+  const yaml = `name: restore\nlab:\n  provider: command\n  allocate: ${alloc}\n  release: ${LAB}/release.sh\n  snapshot: ${LAB}/snapshot.sh\n  restore: ${LAB}/restore.sh\n  authorized_keys: team.keys\nstages:\n  - { name: a, playbook: p.yml, checkpoint: true }\n  - { name: login, playbook: login.yml }\n`;
+  const first = await runFile(yaml);
+  assert.is(first.exitCode, 0, first.out);
+  const second = await runFile(yaml);
+  assert.is(second.exitCode, 0, second.out);
+  const j = await readJournal(path.join(second.runDir, 'journal.json'));
+  assert.equal(j.stages.map((s) => s.status), ['restored', 'passed']);
+  // Once after allocation, once after the restore (which came before the login stage).
+  assert.is(second.out.match(/harness: 1 host\(s\) answer SSH and run Python/g)?.length, 2, second.out);
+  let at = 0;
+  for (const w of ['answer SSH', 'restored checkpoint', 'answer SSH', 'lab.authorized_keys', 'stage login']) {
+    const next = second.out.indexOf(w, at);
+    assert.ok(next >= 0, `'${w}' after position ${at}:\n${second.out}`);
+    at = next + 1;
+  }
+});
+
 test.run();
