@@ -6,7 +6,7 @@ import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
 import { runScenario } from '../lib/run.js';
-import { planRun } from '../lib/engine/plan.js';
+import { planTree } from '../lib/engine/plan.js';
 import { readJournal } from '../lib/report/index.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { harness, tempDir } from './helpers/cli.js';
@@ -134,7 +134,7 @@ test('--until STAGE: the always-stages after it still run (logs, teardown); the 
       `  - { name: deploy, playbook: @F/ok.yml }\n  - { name: test, playbook: @F/touch.yml }\n  - { name: teardown, playbook: @F/touch.yml, always: true, hosts: [web-0] }\n`,
   );
   const scenario = await loadScenario(file);
-  assert.equal(planRun(scenario, { until: 'deploy' }).map((s) => s.action), ['run', 'skip-after-until', 'run'], 'the plan says so too');
+  assert.equal(planTree(scenario, { until: 'deploy' }).steps.map((s) => s.action), ['run', 'skip-after-until'], 'the plan says so too (the always-stage ends the job)');
   const result = await runScenario(scenario, { out: path.join(t.dir, 'run'), until: 'deploy', bundle: false, env: { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache') } });
   assert.is(result.exitCode, 0, JSON.stringify(result));
   assert.equal(result.stages.map((s) => `${s.name}:${s.status}`), ['deploy:passed', 'test:skipped', 'teardown:passed']);

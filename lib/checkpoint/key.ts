@@ -18,8 +18,11 @@
  * - `file:<path>`: the content of every file the stage's playbook depends on
  *   ({@link playbookDependencies}); paths are relative to the scenario's folder.
  *
- * Keys chain: `root = H(scenario-wide inputs)`, `key(stage) = H(key(parent) + its own inputs)`,
- * where the parent is the stage named by `extends`, else the stage before. So a change at or
+ * - `variant:<stage>`: for a variant copy, its combination of axis values.
+ *
+ * Keys chain over the stage tree: `root = H(scenario-wide inputs)`, `key(node) = H(key(parent) +
+ * its own inputs)`, where the parent is the stage named by `extends`, else the node listed
+ * before (always-stages are no nodes and take no key). So a change at or
  * before a stage changes its key and every later one, and nothing after it does. To say *why*
  * a key changed, compare the `cumulative` maps (scenario-wide inputs plus the own inputs of the
  * stage and all its ancestors) with {@link explainChange}.
@@ -31,6 +34,7 @@ import { sha256, sha256File, stableJson } from './hash.js';
 import { playbookDependencies, type PlaybookDependencies } from './deps.js';
 import { isDir, listTree } from './deps/search.js';
 import { findUserConfig } from '../ansible/user-config.js';
+import { buildTree, type TreeNode } from '../plan/tree.js';
 
 /** The inputs and key of one stage. */
 export interface StageInputs {
@@ -82,7 +86,10 @@ function stageDefinition(stage: Stage, scenarioDir: string): unknown {
   };
 }
 
-/** The key and inputs of every stage of `scenario`, in stage order. */
+/**
+ * The key and inputs of every node of the scenario's stage tree ({@link buildTree}), in tree
+ * order; `stage` is the node's name (`STAGE[axis=value]` for a variant copy).
+ */
 export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Promise<StageInputs[]> {
   const dir = path.dirname(scenario.file);
   const rel = (p: string): string => path.relative(dir, p).split(path.sep).join('/');
@@ -133,22 +140,43 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
   };
 
   const root = sha256(`${KEY_FORMAT}\n${chain('', global)}`);
-  const full = new Map<string, string>();
-  const out: StageInputs[] = [];
-  for (const [i, stage] of scenario.stages.entries()) {
-    opts.signal?.throwIfAborted();
-    const inputs: Record<string, string> = { [`stage:${stage.name}`]: sha256(stableJson(stageDefinition(stage, dir))) };
-    let unresolved: string[] = [];
-    if (stage.playbook) {
-      const d = await depsOf(stage.playbook);
-      unresolved = d.unresolved;
-      for (const f of d.files) inputs[`file:${rel(f)}`] = await hashFile(f).catch(() => 'missing');
+  const stageInputs = new Map<string, Promise<{ inputs: Record<string, string>; unresolved: string[] }>>();
+  const ownInputs = (stage: Stage): Promise<{ inputs: Record<string, string>; unresolved: string[] }> => {
+    let got = stageInputs.get(stage.name);
+    if (!got) {
+      got = (async () => {
+        const inputs: Record<string, string> = { [`stage:${stage.name}`]: sha256(stableJson(stageDefinition(stage, dir))) };
+        let unresolved: string[] = [];
+        if (stage.playbook) {
+          const d = await depsOf(stage.playbook);
+          unresolved = d.unresolved;
+          for (const f of d.files) inputs[`file:${rel(f)}`] = await hashFile(f).catch(() => 'missing');
+        }
+        return { inputs, unresolved };
+      })();
+      stageInputs.set(stage.name, got);
     }
-    const parent = stage.extends !== undefined ? out.find((s) => s.stage === stage.extends) : i > 0 ? out[i - 1] : undefined;
-    const hash = chain(parent ? full.get(parent.stage)! : root, inputs);
-    full.set(stage.name, hash);
+    return got;
+  };
+
+  // One key per node of the stage tree (always-stages are no nodes: they take no checkpoint).
+  const tree = buildTree(scenario.stages, scenario.variants);
+  const full = new Map<TreeNode, string>();
+  const byNode = new Map<TreeNode, StageInputs>();
+  const out: StageInputs[] = [];
+  for (const node of tree.nodes) {
+    opts.signal?.throwIfAborted();
+    const own = await ownInputs(node.stage);
+    const inputs: Record<string, string> = { ...own.inputs };
+    // A variant's combination is its own input: the same stage with other axis values is another node.
+    if (node.variant) inputs[`variant:${node.stage.name}`] = sha256(stableJson(Object.fromEntries(node.variant)));
+    const parent = node.parent ? byNode.get(node.parent) : undefined;
+    const hash = chain(node.parent ? full.get(node.parent)! : root, inputs);
+    full.set(node, hash);
     const cumulative = { ...(parent ? parent.cumulative : global), ...inputs };
-    out.push({ stage: stage.name, key: hash.slice(0, KEY_LENGTH), inputs, cumulative, unresolved });
+    const entry: StageInputs = { stage: node.name, key: hash.slice(0, KEY_LENGTH), inputs, cumulative, unresolved: own.unresolved };
+    byNode.set(node, entry);
+    out.push(entry);
   }
   return out;
 }

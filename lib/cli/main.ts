@@ -20,6 +20,8 @@ async function commands(): Promise<Command[]> {
     import('./commands/report.js'),
     import('./commands/checkpoints.js'),
     import('./commands/reproduce.js'),
+    import('./commands/bisect.js'),
+    import('./commands/gate.js'),
   ]);
   return mods.map((m) => m.default);
 }

@@ -1,23 +1,24 @@
 import { InputError } from '../errors.js';
 import type { Scenario, Vars } from '../model/index.js';
 import { checkpointInputs, explainChange, openStore, storeRoot, type CheckpointInfo, type CheckpointStore, type StageInputs } from '../checkpoint/index.js';
+import { buildTree } from '../plan/tree.js';
 import { VERSION } from '../version.js';
-import { stageIndex } from './plan.js';
+import { planTree, type PlanOptions, type TreePlan } from './plan.js';
 
-/** The checkpoints of one run: every stage's key, and the checkpoint to restore, if any. */
+/** The checkpoints of one run: every node's key, and the stored checkpoints it can start from. */
 export interface CheckpointPlan {
   store: CheckpointStore;
-  /** Keys and inputs, one per stage, in stage order. */
-  keys: StageInputs[];
-  /** The checkpoint the run starts from: stages up to `index` are restored, not run. */
-  restore?: { index: number; info: CheckpointInfo };
+  /** Keys and inputs by node name. */
+  keys: Map<string, StageInputs>;
+  /** Valid stored checkpoints by node name (only those the run may restore). */
+  stored: Map<string, CheckpointInfo>;
+  /** False: `--no-checkpoints` (the store is the run's own, discarded at its end). */
+  persistent: boolean;
 }
 
 /** Options of {@link planCheckpoints}. */
-export interface CheckpointPlanOptions {
+export interface CheckpointPlanOptions extends Omit<PlanOptions, 'stored' | 'checkpoints'> {
   overrides: Vars;
-  from?: string;
-  until?: string;
   ansibleVersion?: string;
   /** The store. @default the one under the cache folder of `env` */
   store?: CheckpointStore;
@@ -33,42 +34,46 @@ async function describeExisting(store: CheckpointStore, scenario: Scenario): Pro
   return `checkpoints of '${scenario.name}': ${list.map((c) => `${c.stage} (${c.key.slice(0, 8)}, ${c.created})`).join(', ')}`;
 }
 
-/** Why the checkpoint of `stage` no longer matches, from the newest one stored for it. */
+/** Why the checkpoint of a node no longer matches, from the newest one stored for it. */
 export async function whyStale(store: CheckpointStore, scenario: Scenario, key: StageInputs): Promise<string[] | undefined> {
   const latest = await store.latestForStage(scenario.name, key.stage);
   return latest ? explainChange(latest.inputs, key.cumulative) : undefined;
 }
 
-/**
- * Computes every stage's checkpoint key and picks the checkpoint to restore: with `--from
- * STAGE`, the one of the stage just before it (an InputError naming what exists if there is
- * none); otherwise the newest valid one up to `--until`.
- */
-export async function planCheckpoints(scenario: Scenario, opts: CheckpointPlanOptions): Promise<CheckpointPlan> {
-  const store = opts.store ?? openStore(storeRoot(opts.env));
+/** The keys of every node of the scenario's tree, by node name. */
+export async function nodeKeys(scenario: Scenario, opts: { overrides: Vars; ansibleVersion?: string; signal?: AbortSignal }): Promise<Map<string, StageInputs>> {
   const keys = await checkpointInputs(scenario, { overrides: opts.overrides, harnessVersion: VERSION, ansibleVersion: opts.ansibleVersion, signal: opts.signal });
-  const find = (i: number): Promise<CheckpointInfo | undefined> => store.find(scenario.name, keys[i]!.key, { signal: opts.signal });
+  return new Map(keys.map((k) => [k.stage, k]));
+}
 
+/**
+ * Computes every node's checkpoint key, looks up the stored checkpoints a run could start from
+ * (each node that takes one: `checkpoint: true` or a fork point), and plans the tree on them:
+ * with `--from STAGE`, each job starts from the checkpoint of the node before it (an InputError
+ * naming what exists if there is none); otherwise from the deepest valid one on its path.
+ */
+export async function planCheckpoints(scenario: Scenario, opts: CheckpointPlanOptions): Promise<{ ckpt: CheckpointPlan; plan: TreePlan }> {
+  const store = opts.store ?? openStore(storeRoot(opts.env));
+  const keys = await nodeKeys(scenario, opts);
+  const stored = new Map<string, CheckpointInfo>();
+  for (const node of buildTree(scenario.stages, scenario.variants).nodes) {
+    if (!node.stage.checkpoint && !node.fork) continue;
+    const info = await store.find(scenario.name, keys.get(node.name)!.key, { signal: opts.signal });
+    if (info) stored.set(node.name, info);
+  }
+  const plan = planTree(scenario, { ...opts, checkpoints: true, stored: (n) => stored.has(n.name) });
   if (opts.from !== undefined) {
-    const from = stageIndex(scenario, opts.from, '--from');
-    if (from === 0) return { store, keys };
-    const prev = scenario.stages[from - 1]!;
-    const info = prev.checkpoint ? await find(from - 1) : undefined;
-    if (!info) {
-      const why = prev.checkpoint ? await whyStale(store, scenario, keys[from - 1]!) : undefined;
+    for (const job of plan.jobs) {
+      const start = job.start;
+      if (!start || stored.has(start.name)) continue;
+      const takes = start.stage.checkpoint || start.fork;
+      const why = takes ? await whyStale(store, scenario, keys.get(start.name)!) : undefined;
       throw new InputError(
-        `--from ${opts.from}: it starts from the checkpoint of stage '${prev.name}', and there is none` +
-          (prev.checkpoint ? (why?.length ? ` for these inputs (${why.join('; ')})` : '') : ` ('${prev.name}' has no 'checkpoint: true')`) +
+        `--from ${opts.from}: it starts from the checkpoint of stage '${start.name}', and there is none` +
+          (takes ? (why?.length ? ` for these inputs (${why.join('; ')})` : '') : ` ('${start.name}' has no 'checkpoint: true')`) +
           `; ${await describeExisting(store, scenario)}. Run without --from to make it.`,
       );
     }
-    return { store, keys, restore: { index: from - 1, info } };
   }
-  const until = opts.until !== undefined ? stageIndex(scenario, opts.until, '--until') : scenario.stages.length - 1;
-  for (let i = until; i >= 0; i--) {
-    if (!scenario.stages[i]!.checkpoint) continue;
-    const info = await find(i);
-    if (info) return { store, keys, restore: { index: i, info } };
-  }
-  return { store, keys };
+  return { ckpt: { store, keys, stored, persistent: true }, plan };
 }

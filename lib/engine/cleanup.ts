@@ -1,9 +1,12 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { LabError } from '../errors.js';
 import { releaseRecorded } from '../lab/release.js';
 import type { ReleaseReport } from '../lab/record.js';
 import { markJournalInterrupted } from '../report/journal-interrupted.js';
 import { markManifestInterrupted } from '../report/manifest.js';
 import { runDirPaths } from './rundir.js';
+import { LABS_DIR } from './labs.js';
 
 /** What {@link cleanupRun} did. */
 export interface CleanupReport extends ReleaseReport {
@@ -19,7 +22,14 @@ export interface CleanupReport extends ReleaseReport {
  */
 export async function cleanupRun(runDir: string, opts: { graceMs?: number; reason?: string } = {}): Promise<CleanupReport> {
   const dir = runDirPaths(runDir);
+  // Lab 1 records at the top of the run directory; further labs of a tree run in labs/lab-N/.
   const report = await releaseRecorded(dir.root, opts);
+  const more = await readdir(path.join(dir.root, LABS_DIR)).catch(() => [] as string[]);
+  for (const lab of more.filter((n) => /^lab-\d+$/.test(n)).sort()) {
+    const r = await releaseRecorded(path.join(dir.root, LABS_DIR, lab), opts);
+    report.released.push(...r.released);
+    report.skipped.push(...r.skipped);
+  }
   const reason = opts.reason ?? 'interrupted: the harness stopped before the run ended (its lab was released afterwards)';
   const journal = await markJournalInterrupted(dir.journal, reason);
   const manifest = await markManifestInterrupted(dir.manifest, reason);

@@ -23,8 +23,14 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** The command line, for the manifest. */
   command?: string[];
-  /** Use this provider instead of the scenario's (tests, `reproduce --lab`). */
+  /** Use this provider instead of the scenario's (tests, `reproduce --lab`) for the first lab. */
   provider?: LabProvider;
+  /** Makes the provider of each further lab (`--jobs N`). @default the scenario's provider */
+  providerFactory?: () => Promise<LabProvider>;
+  /** `--job NAME`: run only these paths of the tree. */
+  jobs?: string[];
+  /** `--jobs N`: up to N branches at once, each on a lab of its own. @default 1 */
+  parallel?: number;
   /** Grace between SIGTERM and SIGKILL when a stage is stopped. @default 5000 */
   killGraceMs?: number;
   /** Pack `<run dir>.tar.gz` beside the run directory at the end. @default true */
@@ -46,6 +52,12 @@ export interface StageReport {
   voting: boolean;
   /** The checkpoint the stage was restored from or saved to. */
   checkpoint?: string;
+  /** In a tree: the node names from the fresh lab down to it. */
+  path?: string[];
+  /** In a tree: the lab it ran on. */
+  lab?: string;
+  /** For an always-stage in a tree: the jobs whose end it is. */
+  jobs?: string[];
 }
 
 /** The outcome of a run: exit code as the CLI uses it, and where everything is. */

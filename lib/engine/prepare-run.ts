@@ -1,10 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { Scenario, Vars } from '../model/index.js';
 import { findAnsible, type AnsibleInstall } from '../ansible/index.js';
-import { planCheckpoints, type CheckpointPlan } from './checkpoints.js';
-import { planRun, type PlanStep } from './plan.js';
+import { openStore } from '../checkpoint/index.js';
+import { cacheDir } from '../paths.js';
+import { nodeKeys, planCheckpoints, type CheckpointPlan } from './checkpoints.js';
+import { planTree, type TreePlan } from './plan.js';
 
 /** Options of {@link prepareRun}. */
 export interface PrepareOptions {
+  /** `--job NAME`: only these paths of the tree. */
+  jobs?: readonly string[];
   from?: string;
   until?: string;
   extraVars?: Vars;
@@ -20,23 +26,33 @@ export interface PrepareOptions {
 export interface PreparedRun {
   /** Undefined only with `ansibleOptional` when none was found. */
   ansible?: AnsibleInstall;
+  /**
+   * The keys and the store; with `--no-checkpoints`, a store of the run's own (created on first
+   * save, removed at the run's end) when its branches need fork checkpoints, else undefined.
+   */
   ckpt?: CheckpointPlan;
-  /** Each stage and what the run does with it. */
-  plan: PlanStep[];
+  /** The tree and what the run does with each node. */
+  plan: TreePlan;
 }
 
 /**
- * The first step of `run` and all of `plan`: checks `--from`/`--until`, finds
+ * The first step of `run` and all of `plan`: checks `--job`/`--from`/`--until`, finds
  * `ansible-playbook` (a LabError, exit 3, if missing), computes the checkpoint keys and picks
- * the checkpoint to restore, then plans each stage. Writes nothing.
+ * the checkpoints each job starts from, then plans each node. Writes nothing.
  */
 export async function prepareRun(scenario: Scenario, opts: PrepareOptions = {}): Promise<PreparedRun> {
   const env = opts.env ?? process.env;
-  planRun(scenario, { from: opts.from, until: opts.until }); // stage names checked before anything else
+  const planOpts = { jobs: opts.jobs, from: opts.from, until: opts.until };
+  const bare = planTree(scenario, { ...planOpts, checkpoints: opts.checkpoints ?? true }); // names checked before anything else
   const ansible = opts.ansibleOptional ? await findAnsible({ env }).catch(() => undefined) : await findAnsible({ env });
-  const ckpt = (opts.checkpoints ?? true)
-    ? await planCheckpoints(scenario, { overrides: opts.extraVars ?? {}, from: opts.from, until: opts.until, ansibleVersion: ansible?.version, env })
-    : undefined;
-  const plan = planRun(scenario, { from: opts.from, until: opts.until, restoreThrough: ckpt?.restore?.index });
-  return { ansible, ckpt, plan };
+  const overrides = opts.extraVars ?? {};
+  if (opts.checkpoints ?? true) {
+    const { ckpt, plan } = await planCheckpoints(scenario, { ...planOpts, overrides, ansibleVersion: ansible?.version, env });
+    return { ansible, ckpt, plan };
+  }
+  if (!bare.steps.some((s) => s.checkpoint)) return { ansible, plan: bare };
+  // --no-checkpoints with branches: fork points are still saved, for this run only.
+  const keys = await nodeKeys(scenario, { overrides, ansibleVersion: ansible?.version });
+  const store = openStore(path.join(cacheDir(env), 'run-checkpoints', randomBytes(6).toString('hex')));
+  return { ansible, ckpt: { store, keys, stored: new Map(), persistent: false }, plan: bare };
 }

@@ -1,13 +1,33 @@
-import type { RunEvent, Scenario, Vars } from '../model/index.js';
-import type { AllocatedLab, LabProvider } from '../lab/provider.js';
+import type { Lab, RunEvent, Scenario } from '../model/index.js';
+import type { LabProvider } from '../lab/provider.js';
 import type { AnsibleInstall } from '../ansible/index.js';
 import type { Fanout, Redact } from '../report/index.js';
 import type { ManifestInput } from '../report/manifest.js';
 import type { CheckpointPlan } from './checkpoints.js';
-import type { PlanStep } from './plan.js';
+import type { PlanStep, TreePlan } from './plan.js';
+import type { AllocatedLab } from '../lab/provider.js';
 import type { AnsibleFiles } from './prepare.js';
 import type { RunDir } from './rundir.js';
 import type { RunOptions, RunResult, StageReport } from './options.js';
+
+/** One lab of the run. */
+export interface LabSlot {
+  /** `lab-1`, `lab-2`, ... */
+  name: string;
+  provider: LabProvider;
+  /** The run directory as this lab's stages see it (its inventory, ansible.cfg, private folder). */
+  dir: RunDir;
+  allocated?: AllocatedLab;
+  /** The hosts it last had (kept after release, for the manifest). */
+  lab?: Lab;
+  ansibleFiles?: AnsibleFiles;
+  /** The checkpoint the lab was last restored from or saved to (saves share its unchanged files). */
+  lastCheckpointDir?: string;
+  /** Something ran on it since it was allocated: it is no fresh lab any more. */
+  used: boolean;
+  /** Busy with a branch. */
+  busy: boolean;
+}
 
 /** How the run stands: `passed` until a step says otherwise. */
 export interface RunOutcome {
@@ -18,8 +38,8 @@ export interface RunOutcome {
 
 /**
  * One run as its steps pass it along: what was prepared (fixed), and what the steps found
- * (the lab, published data, reports, the outcome). Each step reads and updates it; nothing
- * else holds run state.
+ * (the labs, reports, the outcome). Each step reads and updates it; nothing else holds run
+ * state. What belongs to one lab (its hosts, files, last checkpoint) is in its {@link LabSlot}.
  */
 export interface RunState {
   readonly scenario: Scenario;
@@ -27,10 +47,10 @@ export interface RunState {
   readonly env: NodeJS.ProcessEnv;
   readonly secrets: Map<string, string>;
   readonly ansible: AnsibleInstall;
-  /** The lab provider this run allocates from (the scenario's, or one handed in). */
-  readonly provider: LabProvider;
+  /** A new lab provider (each instance holds one lab): the first is the one handed in, if any. */
+  readonly newProvider: () => Promise<LabProvider>;
   readonly ckpt?: CheckpointPlan;
-  readonly plan: PlanStep[];
+  readonly plan: TreePlan;
   readonly dir: RunDir;
   readonly redact: Redact;
   readonly sinks: Fanout;
@@ -41,24 +61,31 @@ export interface RunState {
   log(message: string): void;
   emit(event: RunEvent): void;
 
-  /** Set by allocate. */
-  allocated?: AllocatedLab;
-  ansibleFiles?: AnsibleFiles;
-  /** set_stats data published so far (restored checkpoints included). */
-  published: Vars;
-  /** The checkpoint the lab was last restored from or saved to. */
-  lastCheckpointDir?: string;
-  /** The first voting stage that failed. */
+  /** Every lab the run allocated, in order (lab-1 first). */
+  labs: LabSlot[];
+  /** The first voting node that failed. */
   failedStage?: string;
+  /** Nodes that failed (voting or not), for `cancelled_by`. */
+  failedNodes: Set<string>;
+  /** Nodes reported already (each node is reported once: run, restored or skipped). */
+  reported: Set<string>;
   reports: StageReport[];
   outcome: RunOutcome;
   /** A thrown value that was not one of ours: rethrown after the finish. */
   crash?: unknown;
 }
 
-/** Reports a stage as skipped (event and report). */
-export function skipStage(state: RunState, index: number, why: string): void {
-  const s = state.scenario.stages[index]!;
-  state.emit({ kind: 'stage_end', time: Date.now(), stage: s.name, attempt: 1, index, status: 'skipped', reason: why });
-  state.reports.push({ name: s.name, status: 'skipped', attempts: 0, reason: why, voting: s.voting });
+/** The tree fields of a node's events and report (none for a plain line of stages). */
+export function treeFields(state: RunState, step: PlanStep, lab?: LabSlot): { path?: string[]; lab?: string } {
+  if (state.plan.line) return {};
+  return { path: step.path, ...(lab ? { lab: lab.name } : {}) };
+}
+
+/** Reports a node as skipped (event and report), once. */
+export function skipStep(state: RunState, step: PlanStep, why: string, lab?: LabSlot): void {
+  if (state.reported.has(step.stage.name)) return;
+  state.reported.add(step.stage.name);
+  const extra = treeFields(state, step, lab);
+  state.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'skipped', reason: why, ...extra });
+  state.reports.push({ name: step.stage.name, status: 'skipped', attempts: 0, reason: why, voting: step.node.voting, ...extra });
 }

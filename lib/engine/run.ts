@@ -1,44 +1,78 @@
+import { rm } from 'node:fs/promises';
 import { EXIT, exitCodeOf, HarnessError } from '../errors.js';
-import { allocateLab } from './allocate.js';
-import { releaseLab } from './release.js';
-import { restoreCheckpoint } from './restore.js';
 import type { RunOutcome, RunState } from './run-state.js';
-import { runSteps } from './steps.js';
+import { skipStep } from './run-state.js';
+import { releaseSlot } from './labs.js';
+import { runTree } from './tree-run.js';
 
 export type { RunOptions, RunResult, StageReport } from './options.js';
 export { startRun } from './start.js';
 export type { RunState, RunOutcome } from './run-state.js';
 
-/** The outcome once the stages ran: interrupted, failed (a voting stage), or passed. */
-function stepsOutcome(state: RunState): RunOutcome {
+/**
+ * Puts the reports in the order of the plan (a line: the list's order; a tree: depth first), each
+ * stage that is no node (an always-stage run, on-restore) right after the report before it.
+ */
+function sortReports(state: RunState): void {
+  const order = new Map<string, number>(state.plan.line ? state.scenario.stages.map((s) => [s.name, s.index]) : state.plan.steps.map((s) => [s.stage.name, s.index]));
+  let prev = -1;
+  const ranked = state.reports.map((r, i) => {
+    const known = order.get(r.name);
+    prev = known ?? prev + 1e-6;
+    return { r, rank: prev, i };
+  });
+  ranked.sort((a, b) => a.rank - b.rank || a.i - b.i);
+  state.reports.splice(0, state.reports.length, ...ranked.map((x) => x.r));
+}
+
+/** The outcome once the nodes ran: interrupted, failed (a voting node), or passed. */
+function treeOutcome(state: RunState): RunOutcome {
   const { signal } = state.opts;
   if (signal?.aborted) return { status: 'interrupted', exitCode: EXIT.interrupted, reason: `interrupted (${String(signal.reason ?? 'signal')})` };
+  if (state.outcome.status === 'error' || state.outcome.status === 'interrupted') return state.outcome;
   if (state.failedStage) return { status: 'failed', exitCode: EXIT.stageFailed, reason: `stage '${state.failedStage}' failed` };
   return { status: 'passed', exitCode: EXIT.ok };
 }
 
 /**
- * The engine's part of a started run: allocate → restore → run the stages → release (on every
- * path). Sets `state.outcome`; a thrown value becomes the outcome `error` (and `state.crash`
+ * The engine's part of a started run: the nodes `--from`/`--until` leave out are reported, the
+ * tree runs (labs allocated, checkpoints restored and taken, branches, always-stages; see
+ * {@link runTree}), every lab is released on every path, and a node never reached is reported
+ * skipped. Sets `state.outcome`; a thrown value becomes the outcome `error` (and `state.crash`
  * when it is not one of ours, for the caller to rethrow after finishing).
  */
 export async function executeRun(state: RunState): Promise<void> {
   try {
-    if (await allocateLab(state)) {
-      await restoreCheckpoint(state);
-      await runSteps(state);
-      state.outcome = stepsOutcome(state);
+    for (const step of state.plan.steps) {
+      if (step.action === 'skip-before-from') skipStep(state, step, `--from ${state.opts.from}: starts later`);
+      if (step.action === 'skip-after-until') skipStep(state, step, `--until ${state.opts.until}: stopped before it`);
     }
+    await runTree(state);
+    state.outcome = treeOutcome(state);
   } catch (err) {
     const { signal } = state.opts;
     if (signal?.aborted) {
       // Whatever a step threw once Ctrl-C came (often the signal's reason itself) is the interruption.
       state.outcome = { status: 'interrupted', exitCode: EXIT.interrupted, reason: `interrupted (${String(signal.reason ?? 'signal')})` };
-      return;
+    } else {
+      if (!(err instanceof HarnessError)) state.crash = err;
+      state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: `the harness failed: ${err instanceof Error ? err.message : String(err)}` };
     }
-    if (!(err instanceof HarnessError)) state.crash = err;
-    state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: `the harness failed: ${err instanceof Error ? err.message : String(err)}` };
   } finally {
-    await releaseLab(state);
+    for (const slot of state.labs) if (slot.allocated) await releaseSlot(state, slot);
+    const why = state.outcome.reason ?? 'not reached';
+    for (const step of state.plan.steps) skipStep(state, step, why);
+    // A line names its always-stages up front (the journal lists them): one that never ran is skipped.
+    if (state.plan.line) {
+      for (const a of state.plan.tree.always) {
+        if (state.reported.has(a.name)) continue;
+        state.reported.add(a.name);
+        state.emit({ kind: 'stage_end', time: Date.now(), stage: a.name, attempt: 1, index: a.index, status: 'skipped', reason: why });
+        state.reports.push({ name: a.name, status: 'skipped', attempts: 0, reason: why, voting: a.voting });
+      }
+    }
+    sortReports(state);
+    // --no-checkpoints: the fork checkpoints were this run's own.
+    if (state.ckpt && !state.ckpt.persistent) await rm(state.ckpt.store.root, { recursive: true, force: true }).catch(() => {});
   }
 }

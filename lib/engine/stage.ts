@@ -54,6 +54,8 @@ export interface StageContext {
   env: NodeJS.ProcessEnv;
   /** Ansible's verbosity, 0-4. */
   verbosity: number;
+  /** Why the stage was cancelled, once `signal` aborted it for that (`cancelled_by`, `fail_fast: all`): it is then skipped, not errored. */
+  cancelled?: () => string | undefined;
   /** Called when an attempt passed, before its stage_end: takes the checkpoint, returns its key. */
   onPassed?: (published: Vars) => Promise<string | undefined>;
 }
@@ -164,6 +166,8 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
     const where = hung.length ? ` in ${hung.map((u) => `task '${u.task}' on ${u.hosts.join(', ')}`).join('; ')}` : '';
     return { status: 'error', reason: `timed out after ${formatDuration(stage.timeoutMs ?? 0)}${where}; the stage's processes were killed`, exitCode: result.exitCode ?? undefined, published, ...(hung.length ? { hung } : {}) };
   }
+  const cancelled = result.reason === 'aborted' ? ctx.cancelled?.() : undefined;
+  if (cancelled) return { status: 'skipped', reason: cancelled, exitCode: result.exitCode ?? undefined, published };
   if (result.reason === 'aborted') return { status: 'error', reason: `interrupted (${String(ctx.signal?.reason ?? 'signal')})`, exitCode: result.exitCode ?? undefined, published };
   if (result.exitCode === 0) return { status: 'passed', exitCode: 0, published };
   const what = hostFailures ? `${hostFailures} task result(s) failed or unreachable` : fatal ? fatal.split('\n')[0]! : 'no host failed: see output.log';

@@ -18,9 +18,18 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
   const env = opts.env ?? process.env;
   const checkpoints = opts.checkpoints ?? true;
   const secrets = await resolveSecrets(scenario, env); // bad input (exit 2) before missing tools (exit 3)
-  const prepared = await prepareRun(scenario, { from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env });
+  const prepared = await prepareRun(scenario, { jobs: opts.jobs, from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env });
   const ansible = prepared.ansible!;
-  const provider = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
+  // The first lab's provider is made now (a bad lab spec fails before anything is written); further labs get their own.
+  const first = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
+  let handedOut = false;
+  const newProvider = async () => {
+    if (!handedOut) {
+      handedOut = true;
+      return first;
+    }
+    return opts.providerFactory ? opts.providerFactory() : createProvider(scenario.spec, scenario.file);
+  };
 
   const dir = await createRunDir(scenario.name, { out: opts.out });
   const redact = createRedactor([...secrets.values()]);
@@ -35,17 +44,17 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
     scenario, ansible, started, redact,
     command: opts.command ?? [],
     extraVars: opts.extraVars ?? {},
-    options: { from: opts.from, until: opts.until, checkpoints },
+    options: { from: opts.from, until: opts.until, checkpoints, ...(opts.jobs?.length ? { jobs: opts.jobs } : {}), ...(opts.parallel && opts.parallel > 1 ? { parallel: opts.parallel } : {}) },
   };
   const state: RunState = {
-    scenario, opts, env, secrets, ansible, provider, ckpt: prepared.ckpt, plan: prepared.plan, dir, redact, sinks, started, manifest,
+    scenario, opts, env, secrets, ansible, newProvider, ckpt: prepared.ckpt, plan: prepared.plan, dir, redact, sinks, started, manifest,
+    labs: [], failedNodes: new Set(), reported: new Set(),
     log: (m) => opts.write?.(`${m}\n`),
     emit: (e) => sinks.handle(e),
-    published: {},
     reports: [],
     outcome: { status: 'passed', exitCode: EXIT.ok },
   };
   await writeManifest(dir.manifest, { ...manifest, result: { runId: dir.runId, status: 'running', exitCode: null, stages: [] }, lab: scenario.lab });
-  state.emit({ kind: 'run_start', time: started, runId: dir.runId, scenario: scenario.name, runDir: dir.root, stages: scenario.stages.map((s) => s.name) });
+  state.emit({ kind: 'run_start', time: started, runId: dir.runId, scenario: scenario.name, runDir: dir.root, stages: prepared.plan.line ? scenario.stages.map((s) => s.name) : prepared.plan.steps.map((s) => s.stage.name) });
   return state;
 }

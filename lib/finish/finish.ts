@@ -36,7 +36,7 @@ export async function finishRun(state: RunState, opts: FinishOptions = {}): Prom
   await guarded(state, 'writing the run records (journal, JUnit, events)', () => state.sinks.closeAll());
   const result = (): RunResult => ({ runId: dir.runId, runDir: dir.root, status: state.outcome.status, exitCode: state.outcome.exitCode, reason: state.outcome.reason, stages: state.reports });
   await guarded(state, 'writing manifest.json', () =>
-    writeManifest(dir.manifest, { ...state.manifest, result: result(), ended: Date.now(), lab: state.allocated?.lab ?? state.scenario.lab }),
+    writeManifest(dir.manifest, { ...state.manifest, result: result(), ended: Date.now(), lab: state.labs[0]?.lab ?? state.scenario.lab }),
   );
   await guarded(state, 'writing report.html', async () => {
     await writeReport(dir.root, { redact: state.redact });

@@ -22,10 +22,19 @@ interface Base {
   time: number;
 }
 interface InStage extends Base {
-  /** The stage's name. */
+  /** The stage's name: its node's name in a tree (`STAGE[axis=value]` for a variant, `STAGE@NODE` for an always-stage run at the end of a branch). */
   stage: string;
   /** 1-based attempt of the stage (retries make more). */
   attempt: number;
+}
+/** Where a node sits and runs, for scenarios whose stages form a tree (absent for a line). */
+interface TreePlace {
+  /** Node names from the fresh lab down to this one. */
+  path?: string[];
+  /** The lab it ran on (`lab-1`, `lab-2`, ...). */
+  lab?: string;
+  /** For an always-stage: the jobs whose end it is. */
+  jobs?: string[];
 }
 
 /** Events coming from Ansible through our callback plugin (see lib/ansible/). */
@@ -62,9 +71,9 @@ export type AnsibleEvent =
 /** Events of the harness itself: runs, stages, labs, checkpoints. */
 export type HarnessEvent =
   | (Base & { kind: 'run_start'; runId: string; scenario: string; runDir: string; stages: string[] })
-  | (Base & { kind: 'lab_ready'; provider: string; hosts: string[] })
-  | (InStage & { kind: 'stage_start'; index: number; playbook?: string; voting?: boolean })
-  | (InStage & {
+  | (Base & { kind: 'lab_ready'; provider: string; hosts: string[]; lab?: string })
+  | (InStage & TreePlace & { kind: 'stage_start'; index: number; playbook?: string; voting?: boolean })
+  | (InStage & TreePlace & {
       kind: 'stage_end';
       index: number;
       status: StageStatus;

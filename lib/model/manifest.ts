@@ -37,7 +37,7 @@ export interface Manifest {
   vars: Vars;
   extraVars: Vars;
   /** The run's options that a rerun needs again. */
-  options: { from?: string; until?: string; checkpoints: boolean };
+  options: { from?: string; until?: string; checkpoints: boolean; jobs?: string[]; parallel?: number };
   /** Where each secret comes from (never its value). */
   secrets: { name: string; ref: SecretRef }[];
   lab: {

@@ -1,5 +1,5 @@
 import type { Lab, LabValidateSpec, ProviderName } from './lab.js';
-import type { SourcePos, Vars } from './values.js';
+import type { SourcePos, VarValue, Vars } from './values.js';
 
 /** Where a secret's value comes from; the value itself is never stored in the model. */
 export type SecretRef = { env: string } | { file: string };
@@ -42,6 +42,8 @@ export interface Stage {
   resultsFail?: boolean;
   /** Files to fetch from hosts after the stage. */
   collect?: CollectSpec;
+  /** Abort this stage (even while it runs) and skip it once one of these stages fails (`cancelled_by`). */
+  cancelledBy?: string[];
   /** Ansible tags to run / skip. */
   tags: string[];
   skipTags: string[];
@@ -87,4 +89,20 @@ export interface Scenario {
   vars: Vars;
   secrets: Secret[];
   stages: Stage[];
+  /** The variant matrix (`variants:`): stages from `from` on run once per combination. */
+  variants?: VariantsSpec;
+  /** `all`: the first voting failure cancels every node not finished yet; `branch` (default): it skips its own subtree only. */
+  failFast?: 'branch' | 'all';
+}
+
+/** A variant matrix as written (see lib/plan/tree.ts). */
+export interface VariantsSpec {
+  /** The stage whose subtree runs once per combination. */
+  from: string;
+  /** Axes in the order written, each with its values in order. */
+  matrix: ReadonlyArray<readonly [axis: string, values: readonly VarValue[]]>;
+  /** Partial combinations to leave out. */
+  exclude?: ReadonlyArray<Record<string, VarValue>>;
+  /** Partial combinations whose nodes are reported but never fail the run. */
+  nonVoting?: ReadonlyArray<Record<string, VarValue>>;
 }

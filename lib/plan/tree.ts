@@ -17,23 +17,14 @@
  * Pure: no I/O. The engine, `plan` and the reports consume the tree.
  */
 import { InputError } from '../errors.js';
-import type { Stage, VarValue } from '../model/index.js';
-import { didYouMean } from '../scenario/suggest.js';
+import type { Stage, VariantsSpec, VarValue } from '../model/index.js';
+import { didYouMean } from '../util/suggest.js';
 
 /** One value per axis, in the order the axes are written. */
 export type VariantValues = ReadonlyArray<readonly [axis: string, value: VarValue]>;
 
 /** A variant matrix as a scenario declares it. */
-export interface VariantSpec {
-  /** The stage whose subtree is copied per combination. */
-  from: string;
-  /** Axes in the order written, each with its values in order. */
-  matrix: ReadonlyArray<readonly [axis: string, values: readonly VarValue[]]>;
-  /** Partial combinations to leave out (every axis named must match). */
-  exclude?: ReadonlyArray<Record<string, VarValue>>;
-  /** Partial combinations whose nodes are reported but never fail the run. */
-  nonVoting?: ReadonlyArray<Record<string, VarValue>>;
-}
+export type VariantSpec = VariantsSpec;
 
 /** A node of the tree: one execution of a stage (per variant, for variant stages). */
 export interface TreeNode {

@@ -34,6 +34,8 @@ export interface ProbeResult {
   message?: string;
   /** Where the probe's run directory is, if it made one. */
   runDir?: string;
+  /** The probe run's bundle, if one was packed. */
+  bundle?: string;
   durationMs?: number;
 }
 

@@ -25,6 +25,12 @@ export interface JournalStage {
   checkpoint?: string;
   /** False for a non-voting stage: its failure does not fail the run. */
   voting?: boolean;
+  /** In a tree: the node names from the fresh lab down to it. */
+  path?: string[];
+  /** In a tree: the lab it ran on. */
+  lab?: string;
+  /** For an always-stage in a tree: the jobs whose end it is. */
+  jobs?: string[];
 }
 
 /** `journal.json`: the run's stage states, rewritten atomically on every change. */
@@ -54,6 +60,13 @@ const RUN_STATUSES: readonly string[] = ['running', 'passed', 'failed', 'interru
 const STAGE_STATUSES: readonly string[] = ['pending', 'running', 'passed', 'failed', 'error', 'skipped', 'restored'];
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Copies a tree node's place (path, lab, jobs) from its event. */
+function placeOf(s: JournalStage, e: { path?: string[]; lab?: string; jobs?: string[] }): void {
+  if (e.path) s.path = e.path;
+  if (e.lab) s.lab = e.lab;
+  if (e.jobs) s.jobs = e.jobs;
+}
 
 /**
  * The journal sink: keeps `journal.json` true to the run, rewriting it atomically at run start,
@@ -104,6 +117,7 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           s.started = iso(e.time);
           s.attempts = Math.max(s.attempts ?? 0, e.attempt);
           if (e.voting === false) s.voting = false;
+          placeOf(s, e);
           delete s.ended;
           delete s.reason;
           delete s.exitCode;
@@ -122,6 +136,7 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           if (e.exitCode !== undefined) s.exitCode = e.exitCode;
           if (e.checkpoint !== undefined) s.checkpoint = e.checkpoint;
           if (e.voting === false) s.voting = false;
+          placeOf(s, e);
           write(j);
           return;
         }

@@ -60,6 +60,8 @@ interface LiveCase {
 
 interface StageSuite {
   stage: string;
+  /** In a tree: the node's path (`a > b > c`), the suite's name. */
+  path?: string;
   attempt: number;
   start: number;
   end?: number;
@@ -223,7 +225,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     if (s.checkpoint) properties.push(['checkpoint', s.checkpoint]);
     if (s.reason) properties.push(['reason', s.reason]);
     return {
-      name: suiteName(s.stage, s.attempt),
+      name: suiteName(s.path ?? s.stage, s.attempt),
       time: ((s.end ?? lastTime) - s.start) / 1000,
       timestamp: junitTimestamp(s.start),
       properties,
@@ -472,6 +474,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
           resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)), 'final');
           const s = suiteFor(e.stage, e.attempt, e.time);
           s.start = e.time;
+          if (e.path && e.path.length > 1) s.path = xmlSafe(redact(e.path.join(' > ')));
           if (e.voting === false) s.voting = false;
           if (e.playbook !== undefined) s.playbook = clean(e.playbook, 1000);
           dirty = true;
@@ -511,6 +514,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
         case 'stage_end': {
           const s = suiteFor(e.stage, e.attempt, e.time);
           if (e.voting === false) s.voting = false;
+          if (e.path && e.path.length > 1) s.path = xmlSafe(redact(e.path.join(' > ')));
           if (!s.done) endStage(s, e);
           if (e.attempt > 1 && e.status === 'passed') resolveHeld((h) => h.stage === s.stage && h.attempt < e.attempt, 'flaky');
           else if (e.attempt > 1 && !e.retrying && (e.status === 'failed' || e.status === 'error')) {

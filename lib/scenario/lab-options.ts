@@ -13,7 +13,7 @@ import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { playbookProblems } from './playbook-check.js';
 import { readTextFile } from './read-text.js';
 import type { FieldPath } from './positions.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../util/suggest.js';
 
 /** One problem of `lab.options`: where, whether the key is at fault, and what. */
 export interface OptionProblem {

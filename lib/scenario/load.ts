@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
-import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type CommandLabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type Vars } from '../model/index.js';
+import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type CommandLabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type VariantsSpec, type VarValue, type Vars } from '../model/index.js';
 import { readInventory } from '../inventory/index.js';
 import { findUserConfig, userSettings } from '../ansible/user-config.js';
 import { matchPattern, patternProblem, splitHostPattern } from '../inventory/patterns.js';
@@ -13,8 +13,9 @@ import { playbookProblems } from './playbook-check.js';
 import { labReadiness, optionProblems } from './lab-options.js';
 import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from '../inventory/names.js';
 import { formatPath, Locator, type FieldPath } from './positions.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../util/suggest.js';
 import { schemaIssues } from './validate-schema.js';
+import { buildTree, isLine } from '../plan/tree.js';
 
 /* The raw shapes the schema admits (checked before they are read). */
 interface RawHost { groups?: string[]; vars?: Vars; address?: string; port?: number; user?: string }
@@ -22,10 +23,12 @@ interface RawGroup { children?: string[]; vars?: Vars }
 interface RawStage {
   name: string; description?: string; playbook?: string; hosts?: string | string[]; vars?: Vars; checkpoint?: boolean;
   timeout?: string; retries?: number; always?: boolean; voting?: boolean; results?: string | string[]; results_fail?: boolean;
-  collect?: Record<string, string | string[]>; tags?: string | string[]; skip_tags?: string | string[]; extends?: string;
+  collect?: Record<string, string | string[]>; tags?: string | string[]; skip_tags?: string | string[]; extends?: string; cancelled_by?: string | string[];
 }
 interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
+  variants?: { from: string; matrix: Record<string, VarValue[]>; exclude?: Record<string, VarValue>[]; non_voting?: Record<string, VarValue>[] };
+  fail_fast?: 'branch' | 'all';
   lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string; validate?: boolean | { timeout?: string; playbook?: string }; authorized_keys?: string; allocate?: string; release?: string; snapshot?: string; restore?: string; timeout?: string };
 }
 
@@ -306,6 +309,63 @@ export interface LoadOptions {
  * Reads and validates a scenario file into the typed model. Throws {@link InputError} with
  * every problem of the file at once, each with its line, column and field path.
  */
+/** The variant matrix as the model holds it (axes in the order written). */
+function variantsSpec(v: NonNullable<RawScenario['variants']>): VariantsSpec {
+  return {
+    from: v.from,
+    matrix: Object.entries(v.matrix).map(([axis, values]) => [axis, values] as const),
+    ...(v.exclude ? { exclude: v.exclude } : {}),
+    ...(v.non_voting ? { nonVoting: v.non_voting } : {}),
+  };
+}
+
+/** `cancelled_by` and `variants` problems, each at its field. */
+function treeProblems(raw: RawScenario, stages: Stage[], problems: Problems): void {
+  const names = stages.map((s) => s.name);
+  for (const [index, s] of raw.stages.entries()) {
+    list(s.cancelled_by).forEach((c, i) => {
+      const where: FieldPath = Array.isArray(s.cancelled_by) ? ['stages', index, 'cancelled_by', i] : ['stages', index, 'cancelled_by'];
+      if (c === s.name) problems.add(where, 'a stage cannot be cancelled by itself');
+      else if (!names.includes(c)) {
+        const hint = didYouMean(c, names);
+        problems.add(where, `'${c}' is no stage of the scenario${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      }
+    });
+  }
+  const v = raw.variants;
+  if (!v) return;
+  const from = raw.stages.find((s) => s.name === v.from);
+  if (!from) {
+    const hint = didYouMean(v.from, names);
+    problems.add(['variants', 'from'], `'${v.from}' is no stage of the scenario${hint ? ` (did you mean '${hint}'?)` : ''}`);
+  } else if (from.always) problems.add(['variants', 'from'], `'${v.from}' is an always-stage (the end of every job); name the first stage that runs per variant`);
+  const axes = Object.keys(v.matrix);
+  for (const [axis, values] of Object.entries(v.matrix)) {
+    const why = varNameProblem(axis);
+    if (why) problems.add(['variants', 'matrix', axis], why, true);
+    if (!values.length) problems.add(['variants', 'matrix', axis], `the axis '${axis}' has no values: give it at least one, e.g. [on, off]`);
+    const seenValues = new Set<string>();
+    values.forEach((x, i) => {
+      if (x !== null && typeof x === 'object') problems.add(['variants', 'matrix', axis, i], 'a variant value is a string, number or boolean (it names the variant)');
+      const k = JSON.stringify(x);
+      if (seenValues.has(k)) problems.add(['variants', 'matrix', axis, i], `${k} is listed twice on the axis '${axis}'`);
+      seenValues.add(k);
+    });
+  }
+  for (const key of ['exclude', 'non_voting'] as const) {
+    (v[key] ?? []).forEach((combo, i) => {
+      for (const [axis, value] of Object.entries(combo)) {
+        if (!axes.includes(axis)) {
+          const hint = didYouMean(axis, axes);
+          problems.add(['variants', key, i, axis], `'${axis}' is no axis of variants.matrix${hint ? ` (did you mean '${hint}'?)` : `; the axes are: ${axes.join(', ')}`}`, true);
+        } else if (!(v.matrix[axis] ?? []).some((x) => JSON.stringify(x) === JSON.stringify(value))) {
+          problems.add(['variants', key, i, axis], `${JSON.stringify(value)} is no value of the axis '${axis}' (its values: ${(v.matrix[axis] ?? []).map((x) => JSON.stringify(x)).join(', ')})`);
+        }
+      }
+    });
+  }
+}
+
 export async function loadScenario(file: string, options: LoadOptions = {}): Promise<Scenario> {
   const abs = path.resolve(file);
   const text = await readTextFile(abs, file, 'scenario file');
@@ -416,8 +476,12 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     }
     if (s.extends !== undefined && !(seen.has(s.extends) && seen.get(s.extends)! < index)) {
       const hint = didYouMean(s.extends, [...seen.keys()]);
-      problems.add([...at, 'extends'], `'${s.extends}' is no earlier stage${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      const later = raw.stages.findIndex((x) => x.name === s.extends);
+      problems.add([...at, 'extends'], later > index ? `'${s.extends}' comes later (stages[${later}]): a stage extends an earlier one (the list is the tree written depth-first), so move it up` : s.extends === s.name ? 'a stage cannot extend itself' : `'${s.extends}' is no earlier stage${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    } else if (s.extends !== undefined && raw.stages[seen.get(s.extends)!]?.always) {
+      problems.add([...at, 'extends'], `'${s.extends}' is an always-stage: it is the end of every job, not a node to branch from; extend the stage before it`);
     }
+    if (s.extends !== undefined && s.always) problems.add([...at, 'extends'], "an always-stage runs at the end of every job and takes no 'extends'", true);
     const hosts = list(s.hosts);
     if (Array.isArray(s.hosts) && s.hosts.length === 0) {
       problems.add([...at, 'hosts'], "an empty list would select no host (Ansible refuses 'hosts: []' in a play): leave 'hosts' out or write 'hosts: all' for every host, or name groups or hosts");
@@ -460,8 +524,27 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (s.description) stage.description = s.description;
     if (s.extends) stage.extends = s.extends;
     if (s.results_fail === false) stage.resultsFail = false;
+    if (s.cancelled_by !== undefined) stage.cancelledBy = list(s.cancelled_by);
     stages.push(stage);
   }
+  treeProblems(raw, stages, problems);
+  const variants = raw.variants ? variantsSpec(raw.variants) : undefined;
+  if (problems.items.length === 0) {
+    try {
+      const tree = buildTree(stages, variants);
+      if (!isLine(tree) && (raw.lab.provider === 'static' || (raw.lab.provider === 'command' && !raw.lab.snapshot))) {
+        const forks = tree.nodes.filter((n) => n.children.length > 1).map((n) => n.name);
+        problems.add(['stages'], `the stages form a tree (${forks.length ? `'${forks[0]}' is a fork point` : 'several roots'}), and a ${raw.lab.provider} lab cannot take the checkpoints its branches start from: ${raw.lab.provider === 'static' ? 'use a local, qemu or command lab' : "give the command lab 'snapshot' and 'restore' scripts"}, or write the stages as one line`, true);
+      }
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      problems.add(['stages'], err.message, true);
+    }
+  }
   problems.throwIfAny();
-  return { name: raw.name, description: raw.description ?? '', file: abs, spec, lab, vars: { ...(raw.vars ?? {}) }, secrets, stages };
+  return {
+    name: raw.name, description: raw.description ?? '', file: abs, spec, lab, vars: { ...(raw.vars ?? {}) }, secrets, stages,
+    ...(variants ? { variants } : {}),
+    ...(raw.fail_fast ? { failFast: raw.fail_fast } : {}),
+  };
 }

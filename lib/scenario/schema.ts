@@ -81,7 +81,27 @@ const stage: JsonSchema = {
     },
     tags: stringList('Ansible tags to run.'),
     skip_tags: stringList('Ansible tags to skip.'),
-    extends: { type: 'string', description: 'The stage whose checkpoint this one starts from.' },
+    extends: { type: 'string', description: 'Start a branch from the lab state right after this earlier stage (default: the stage listed before).' },
+    cancelled_by: stringList('Stages whose failure aborts this one, even while it runs (it is then skipped).'),
+  },
+};
+
+const combination: JsonSchema = {
+  type: 'object',
+  description: 'A partial combination: axis name to value.',
+  minProperties: 1,
+  additionalProperties: true,
+};
+const variants: JsonSchema = {
+  type: 'object',
+  description: 'A variant matrix: the stages from `from` on run once per combination, with the axes as vars.',
+  additionalProperties: false,
+  required: ['from', 'matrix'],
+  properties: {
+    from: { type: 'string', minLength: 1, description: 'The first stage that runs per variant; stages before it are shared.' },
+    matrix: { type: 'object', minProperties: 1, description: 'Axes by name, each a list of values.', additionalProperties: { type: 'array' } },
+    exclude: { type: 'array', items: combination, description: 'Combinations to leave out.' },
+    non_voting: { type: 'array', items: combination, description: 'Combinations that are reported but never fail the run.' },
   },
 };
 
@@ -138,6 +158,8 @@ export const SCENARIO_SCHEMA: JsonSchema = {
     lab,
     vars: { ...vars, description: 'Extra vars of every stage.' },
     secrets: { type: 'object', description: 'Secrets by var name, by reference only.', additionalProperties: secret },
-    stages: { type: 'array', minItems: 1, items: stage, description: 'The stages, run in order.' },
+    stages: { type: 'array', minItems: 1, items: stage, description: 'The stages: a tree written depth-first (a stage continues from the one before it, or from its `extends`).' },
+    variants,
+    fail_fast: { enum: ['branch', 'all'], description: 'branch (default): a failed voting stage skips its own subtree; all: it cancels every stage not finished yet.' },
   },
 };

@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { WholeFloat } from '../model/index.js';
 import { SCENARIO_SCHEMA } from './schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../util/suggest.js';
 import { pointerToPath, type FieldPath } from './positions.js';
 
 /** A schema violation: where (path, and whether the key itself is at fault) and what. */

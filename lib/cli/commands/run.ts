@@ -16,6 +16,13 @@ async function scenarioOfResume(resume: string | undefined): Promise<string> {
   return scenarioFileOfRun(resume);
 }
 
+/** `--jobs N`: a whole number from 1 to 64. */
+function jobsOption(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InputError(`--jobs ${String(value)}: give a whole number of labs from 1 to 64`);
+  return n;
+}
+
 const run: Command = {
   command: 'run [scenario]',
   describe: 'Run a scenario stage by stage; writes a run directory with junit.xml, journal and logs',
@@ -26,6 +33,8 @@ const run: Command = {
       .option('extra-var', { alias: 'e', type: 'string', requiresArg: true, describe: "KEY=VALUE (a string), @FILE (YAML/JSON) or '{...}', over every other var; repeatable, the later wins" })
       .option('from', { type: 'string', describe: 'Start at this stage' })
       .option('until', { type: 'string', describe: 'Stop after this stage' })
+      .option('job', { type: 'string', array: true, requiresArg: true, describe: 'Run only this job: the path to this leaf of the stage tree (repeatable)' })
+      .option('jobs', { type: 'number', default: 1, requiresArg: true, describe: 'Run up to N branches of the tree at once, each on a lab of its own' })
       .option('resume', { type: 'string', describe: 'Continue a failed or interrupted run (default: the newest) from its last good checkpoint, with its parameters' })
       .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
       .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
@@ -55,6 +64,8 @@ const run: Command = {
         extraVars,
         from: args.from as string | undefined,
         until,
+        ...(args.job ? { jobs: args.job as string[] } : {}),
+        parallel: jobsOption(args.jobs),
         checkpoints: args.checkpoints as boolean,
         killGraceMs: (args.killGrace as number) * 1000,
         verbosity: Math.min(4, (args.verbose as number | undefined) ?? 0),
