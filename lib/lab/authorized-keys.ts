@@ -28,18 +28,19 @@ function words(line: string): string[] {
 /** Parses a keys file (pure): blank lines and `#` comments are skipped, anything else must be a public key. */
 export function parseAuthorizedKeys(text: string): ParsedKeys {
   const out: ParsedKeys = { keys: [], problems: [] };
-  text.split(/\r?\n/).forEach((raw, i) => {
+  const lines = text.split(/\r?\n/);
+  // A private key is named once, and no line of it is ever shown.
+  const privateAt = lines.findIndex((l) => /PRIVATE KEY/.test(l));
+  if (privateAt >= 0) return { keys: [], problems: [{ line: privateAt + 1, message: 'this file holds a private key: give the public half (the .pub file), never a private key' }] };
+  lines.forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
-    if (/PRIVATE KEY/.test(line)) {
-      out.problems.push({ line: i + 1, message: 'this is a private key: give the public half (the .pub file), never a private key' });
-      return;
-    }
     const w = words(line);
     const at = w.findIndex((x) => KEY_TYPE.test(x));
     const blob = at >= 0 ? w[at + 1] : undefined;
     if (at < 0 || !blob || !/^[A-Za-z0-9+/]+={0,3}$/.test(blob)) {
-      out.problems.push({ line: i + 1, message: `'${line.slice(0, 40)}${line.length > 40 ? '...' : ''}' is no SSH public key: each line is '[options] TYPE BASE64 [comment]', e.g. the content of ~/.ssh/id_ed25519.pub` });
+      // The line is not shown: a file named by mistake may hold a secret.
+      out.problems.push({ line: i + 1, message: "is no SSH public key: each line is '[options] TYPE BASE64 [comment]', e.g. the content of ~/.ssh/id_ed25519.pub" });
       return;
     }
     if (!out.keys.includes(line)) out.keys.push(line);
