@@ -86,7 +86,7 @@ test('a non-voting failure is reported but the run passes', async () => {
 });
 
 test('an unreachable host is a failure of type unreachable in JUnit', async () => {
-  const r = await run(`name: unreach\n${STATIC('unreachable.ini')}stages:\n  - { name: deploy, playbook: @F/ok.yml }\n`);
+  const r = await run(`name: unreach\nlab: { provider: static, inventory: @F/unreachable.ini, validate: false }\nstages:\n  - { name: deploy, playbook: @F/ok.yml }\n`);
   assert.is(r.result.exitCode, 1);
   assert.is(await xmllintErrors(r.junit), '');
   const cases = await junitCases(r.junit);

@@ -4,6 +4,8 @@
 # with processes. The contract (see the README, "Plug in your own lab"):
 #   in:  HARNESS_RESOURCES (file to write: what release.sh needs), HARNESS_LAB_DIR (a folder of ours)
 #   out: stdout = {"hosts": [{"name", "address", "port", "user", "vars"}...], "ssh_key", "known_hosts"}
+#        (the hosts share this machine: harness_authorized_keys_file names the file each sshd reads,
+#        so lab.authorized_keys go there, not into this machine's /root/.ssh/authorized_keys)
 #        logs on stderr only.
 # Settings (environment): LAB_HOSTS="name ..." (default "node-0 node-1").
 set -euo pipefail
@@ -55,7 +57,7 @@ CFG
   [ -n "${scan:-}" ] || { echo "could not start sshd for $name" >&2; exit 1; }
   echo "$scan" >> "$HARNESS_LAB_DIR/known_hosts"
   echo "$name: sshd pid $pid on 127.0.0.1:$port" >&2
-  json+="$sep{\"name\": \"$name\", \"address\": \"127.0.0.1\", \"port\": $port, \"user\": \"root\", \"vars\": {\"harness_host_root\": \"$d/root\", \"ansible_python_interpreter\": \"/usr/bin/python3\"}}"
+  json+="$sep{\"name\": \"$name\", \"address\": \"127.0.0.1\", \"port\": $port, \"user\": \"root\", \"vars\": {\"harness_host_root\": \"$d/root\", \"harness_authorized_keys_file\": \"$d/authorized_keys\", \"ansible_python_interpreter\": \"/usr/bin/python3\"}}"
   sep=", "
   scan=""
 done

@@ -12,6 +12,7 @@ import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
 import { formatDuration } from '../util/duration.js';
 import { prepareAnsible } from './prepare.js';
+import { ensureHostsReady } from './ready.js';
 import type { RunDir } from './rundir.js';
 import type { LabSlot, RunState } from './run-state.js';
 
@@ -75,6 +76,7 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
   slot.lastCheckpointDir = undefined;
   state.emit({ kind: 'lab_ready', time: Date.now(), provider: slot.provider.name, hosts: slot.allocated.lab.hosts.map((h) => h.name), ...(state.plan.line ? {} : { lab: slot.name }) });
   slot.ansibleFiles = await prepareAnsible(slot.dir, slot.allocated, opts.tty ?? false, scenario.file);
+  await ensureHostsReady(state, slot, 'allocation');
 }
 
 /**
@@ -111,5 +113,6 @@ export async function restoreInto(state: RunState, slot: LabSlot, info: Checkpoi
   }
   slot.lastCheckpointDir = got.info.dataDir;
   slot.used = true;
+  await ensureHostsReady(state, slot, 'restore');
   return got.info.published;
 }

@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { WholeFloat, type AnsibleEvent, type Host, type RunEvent, type Scenario, type Stage, type StageStatus, type Vars } from '../model/index.js';
 import { emitJson } from '../inventory/emit.js';
 import type { AllocatedLab } from '../lab/provider.js';
+import { hostConnection, hostVar, reachedOverSsh } from '../lab/connection.js';
 import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
 import { fetchFiles, type SftpConnection } from '../transfer/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -168,20 +169,18 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<string 
   const { stage, lab } = ctx;
   const limit = pLimit(FETCH_CONCURRENCY);
   const bad: string[] = [];
-  const warn = (message: string): void => {
-    ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message });
-    ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text: `harness: warning: ${message}\n` });
-  };
+  const warn = (message: string): Promise<void> => stageWarning(ctx, attempt, message);
   await Promise.all(
     selectHosts(lab.lab, stage.hosts).map((host) =>
       limit(async () => {
+        if (!reachedOverSsh(host, lab.lab)) return warn(notOverSsh(host, lab, 'results'));
         const patterns = stage.results.map((p) => expandHostVars(p, host.vars));
         const dest = path.join(ctx.dir.hostsDir, host.name);
         try {
           const got = await fetchFiles(connectionOf(ctx, host.name), patterns, dest, { signal: ctx.signal, maxFileBytes: MAX_FILE_BYTES });
           // The run directory keeps what it fetched as safe as the bundle: text redacted in place.
           for (const f of got.fetched) await scrubFileInPlace(f.local, ctx.redact, ctx.signal);
-          for (const m of got.missing) warn(`results: ${m} matched no file on ${host.name}`);
+          for (const m of got.missing) await warn(`results: ${m} matched no file on ${host.name}`);
           for (const f of got.fetched) {
             if (!/\.xml$/i.test(f.local)) continue;
             const xml = ctx.redact(await readFile(f.local, 'utf8'));
@@ -191,7 +190,7 @@ async function fetchResults(ctx: StageContext, attempt: number): Promise<string 
             ctx.emit({ kind: 'results_file', time: Date.now(), stage: stage.name, attempt, host: host.name, path: f.remote, xml, ...counted });
           }
         } catch (err) {
-          warn(`results of ${host.name} could not be fetched: ${(err as Error).message}`);
+          await warn(`results of ${host.name} could not be fetched: ${(err as Error).message}`);
         }
       }),
     ),
@@ -218,6 +217,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
   await Promise.all(
     [...jobs.values()].map(({ host, paths }) =>
       limit(async () => {
+        if (!reachedOverSsh(host, ctx.lab.lab)) return stageWarning(ctx, attempt, notOverSsh(host, ctx.lab, 'collect'));
         const say = (text: string): void => ctx.emit({ kind: 'stage_output', time: Date.now(), stage: ctx.stage.name, attempt, text });
         try {
           const got = await fetchFiles(connectionOf(ctx, host.name), paths, path.join(ctx.dir.hostsDir, host.name), {
@@ -232,6 +232,7 @@ async function collect(ctx: StageContext, attempt: number): Promise<string | und
           say(`collected ${got.fetched.length} file(s), ${bytes} bytes, from ${host.name}${got.missing.length ? `; missing: ${got.missing.join(', ')}` : ''}${got.skipped.length ? `; ${got.skipped.length} skipped (caps, links)` : ''}\n`);
         } catch (err) {
           notes.push(`${host.name}: ${(err as Error).message}`);
+          await stageWarning(ctx, attempt, `collect: nothing collected from ${host.name}: ${(err as Error).message}`);
         }
       }),
     ),
@@ -247,12 +248,28 @@ export function expandHostVars(text: string, vars: Vars): string {
   });
 }
 
-/** How SFTP reaches a host: the lab's address, key and, when the provider knows them, host keys. */
+/** How SFTP reaches a host: its own connection vars, else the lab's key, and, when the provider knows them, host keys. */
 function connectionOf(ctx: StageContext, hostName: string): SftpConnection {
-  const h = ctx.lab.lab.hosts.find((x) => x.name === hostName)!;
-  const conn: SftpConnection = { host: h.address ?? hostName, port: h.port ?? 22, username: h.user ?? 'root', privateKeyPath: ctx.lab.sshKey ?? '' };
+  const c = hostConnection(ctx.lab.lab.hosts.find((x) => x.name === hostName)!, ctx.lab);
+  const conn: SftpConnection = { host: c.address, port: c.port, username: c.user };
+  if (c.key) conn.privateKeyPath = c.key;
   if (ctx.lab.knownHostsFile) conn.knownHostsFile = ctx.lab.knownHostsFile;
   return conn;
+}
+
+/** Why files of a host Ansible reaches without SSH (`ansible_connection: local`, docker, ...) are not fetched. */
+function notOverSsh(host: Host, lab: AllocatedLab, what: 'results' | 'collect'): string {
+  return `${what}: nothing fetched from ${host.name}: Ansible reaches it with ansible_connection=${String(hostVar(lab.lab, host, 'ansible_connection'))}, and the harness fetches files over SFTP only`;
+}
+
+/** A warning of the stage: an event, a console line and a line in the attempt's output log. */
+async function stageWarning(ctx: StageContext, attempt: number, message: string): Promise<void> {
+  const { stage } = ctx;
+  const text = ctx.redact(`harness: warning: ${message}\n`);
+  ctx.emit({ kind: 'warning', time: Date.now(), stage: stage.name, attempt, message: ctx.redact(message) });
+  ctx.emit({ kind: 'stage_output', time: Date.now(), stage: stage.name, attempt, text });
+  const log = path.join(ctx.dir.stageDir(stage.index, stage.name), attempt > 1 ? `output.attempt${attempt}.log` : 'output.log');
+  await appendFile(log, text, { mode: 0o644 }).catch(() => {});
 }
 
 /** Runs a stage with its retries; emits stage_start/stage_end for every attempt. A `run:` stage runs on the controller (controller-stage.ts). */
@@ -267,11 +284,11 @@ export async function runStage(ctx: StageContext): Promise<StageOutcome> {
     ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, playbook: stage.playbook, ...voting });
     let r: AttemptResult = { status: 'passed', published: {} };
     if (stage.playbook) r = await runAttempt(ctx, attempt, stageDir);
-    if (stage.results.length && ctx.lab.sshKey) {
+    if (stage.results.length) {
       const problem = await fetchResults(ctx, attempt);
       if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
     }
-    if (stage.collect && ctx.lab.sshKey) {
+    if (stage.collect) {
       const problem = await collect(ctx, attempt);
       if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };
     }

@@ -20,12 +20,22 @@ export interface AllocateContext {
 export interface AllocatedLab {
   /** The lab with `address`/`port`/`user` and the `harness_*` vars set on every host. */
   lab: Lab;
-  /** Private key file Ansible and SFTP use, if the provider made one. */
+  /**
+   * The private key Ansible, validation and SFTP use for hosts without their own, if the provider has one.
+   * A key per host is the host's `ansible_ssh_private_key_file` var (the command provider sets it from a
+   * host's `ssh_key`): one source Ansible reads too; lib/lab/connection.ts resolves both.
+   */
   sshKey?: string;
   /** Extra `ansible.cfg` `[ssh_connection]`/`[defaults]` settings, e.g. known-hosts handling. */
   sshExtraArgs?: string[];
   /** The hosts' keys (a known_hosts file), when the provider knows them: SFTP checks them too. */
   knownHostsFile?: string;
+  /**
+   * Per host name: the file on the host its sshd reads the connecting user's keys from, when it
+   * is not `~/.ssh/authorized_keys` (a local lab: the host's own disk, not this machine's home).
+   * `lab.authorized_keys` go there; a host var `harness_authorized_keys_file` does the same.
+   */
+  authorizedKeysFiles?: Record<string, string>;
 }
 
 /** Where hosts come from: the interface every `lib/lab/<provider>` implements. */

@@ -34,14 +34,22 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
     return {
       create: (spec, scenarioFile) => {
         if (!spec.command) throw new LabError('a command lab needs its allocate and release scripts (lab.allocate, lab.release)');
-        return createCommandProvider({ ...spec.command, cwd: scenarioFile ? path.dirname(scenarioFile) : process.cwd() });
+        const cwd = scenarioFile ? path.dirname(scenarioFile) : process.cwd();
+        const key = spec.options.ssh_key;
+        return createCommandProvider({ ...spec.command, cwd, ...(typeof key === 'string' && key ? { sshKey: path.resolve(cwd, key) } : {}) });
       },
       releaseRecorded: (runDir) => releaseCommandRecorded(runDir),
     };
   },
   static: async () => {
-    const { createStaticProvider } = await import('./static.js');
-    return { create: () => createStaticProvider(), releaseRecorded: releaseRecordedProcesses };
+    const [path, { createStaticProvider }] = await Promise.all([import('node:path'), import('./static.js')]);
+    return {
+      create: (spec, scenarioFile) => {
+        const key = spec.options.ssh_key;
+        return createStaticProvider(typeof key === 'string' && key ? { sshKey: path.resolve(scenarioFile ? path.dirname(scenarioFile) : process.cwd(), key) } : {});
+      },
+      releaseRecorded: releaseRecordedProcesses,
+    };
   },
 };
 

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { LabError } from '../errors.js';
 import type { Host } from '../model/index.js';
 import { formatDuration } from '../util/duration.js';
+import { hostConnection, hostVar } from './connection.js';
 import type { AllocatedLab } from './provider.js';
 
 /** Options of {@link validateHosts}. */
@@ -37,20 +38,18 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v 
 
 /** The `ssh` argument list that runs `command` on `host` the way Ansible would reach it. */
 export function sshArgv(host: Host, lab: AllocatedLab, command: string): string[] {
-  const key = str(host.vars.ansible_ssh_private_key_file) ?? lab.sshKey;
-  const port = host.port ?? Number(str(host.vars.ansible_port) ?? 22);
-  const user = host.user ?? str(host.vars.ansible_user) ?? 'root';
-  const address = host.address ?? str(host.vars.ansible_host) ?? host.name;
+  const c = hostConnection(host, lab);
   return [
     '-o', 'BatchMode=yes',
     '-o', 'ConnectTimeout=10',
     '-o', 'ServerAliveInterval=5',
     '-o', 'ServerAliveCountMax=2',
-    ...(lab.sshExtraArgs ?? []),
-    ...(key ? ['-i', key, '-o', 'IdentitiesOnly=yes'] : []),
-    '-p', String(port),
-    '-l', user,
-    '--', address,
+    // The provider's host key handling, else Ansible's in our ansible.cfg (host key checking off), without touching ~/.ssh/known_hosts.
+    ...(lab.sshExtraArgs ?? ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']),
+    ...(c.key ? ['-i', c.key, '-o', 'IdentitiesOnly=yes'] : []),
+    '-p', String(c.port),
+    '-l', c.user,
+    '--', c.address,
     command,
   ];
 }
@@ -77,7 +76,7 @@ export async function validateHosts(lab: AllocatedLab, opts: ValidateHostsOption
   const checks = await Promise.all(
     lab.lab.hosts.map((host) =>
       limit(async (): Promise<HostCheck> => {
-        const python = str(host.vars.ansible_python_interpreter) ?? 'python3';
+        const python = str(hostVar(lab.lab, host, 'ansible_python_interpreter')) ?? 'python3';
         const argv = sshArgv(host, lab, `${python} -c 'import sys; print("python %d.%d" % sys.version_info[:2])'`);
         let backoff = opts.firstBackoffMs ?? 1000;
         for (let tries = 1; ; tries++) {

@@ -37,3 +37,14 @@ export interface Lab {
   /** Vars of the `all` group. */
   vars: Vars;
 }
+
+/** How the harness checks a lab's hosts after every allocation and checkpoint restore (`lab.validate`). */
+export interface LabValidateSpec {
+  /** Every host must answer SSH and run Python within this long. @default 5 minutes */
+  timeoutMs: number;
+  /** Absolute path of the team's own checks, a playbook run against the lab after the built-in check. */
+  playbook?: string;
+}
+
+/** The default of `lab.validate.timeout`. */
+export const DEFAULT_VALIDATE_TIMEOUT_MS = 5 * 60_000;

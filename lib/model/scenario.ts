@@ -1,4 +1,4 @@
-import type { Lab, ProviderName } from './lab.js';
+import type { Lab, LabValidateSpec, ProviderName } from './lab.js';
 import type { SourcePos, VarValue, Vars } from './values.js';
 
 /** Where a secret's value comes from; the value itself is never stored in the model. */
@@ -81,6 +81,10 @@ export interface LabSpec {
   command?: CommandLabSpec;
   /** Absolute path of a playbook run right after a checkpoint is restored (services that start at boot). */
   onRestore?: string;
+  /** Host validation after every allocation and restore: on with the defaults when undefined, off with `lab.validate: false`. */
+  validate?: LabValidateSpec | false;
+  /** Absolute path of a file of SSH public keys added to every host's authorized_keys before the first stage (`lab.authorized_keys`). */
+  authorizedKeys?: string;
   options: Vars;
 }
 

@@ -2,10 +2,16 @@
  * `lab.options` checked at load, per provider, with the providers' own resolvers: every
  * problem points at its option, so a run never starts with options its provider refuses.
  */
-import { InputError } from '../errors.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError, type Problem } from '../errors.js';
+import { parseAuthorizedKeys } from '../lab/authorized-keys.js';
 import { LOCAL_OPTION_NAMES, resolveLocalOptions, type LocalProviderOptions } from '../lab/local/options.js';
 import { parseQemuOptions, QEMU_OPTION_NAMES } from '../lab/qemu/options.js';
-import type { ProviderName, Vars } from '../model/index.js';
+import { DEFAULT_VALIDATE_TIMEOUT_MS, type LabSpec, type ProviderName, type Vars } from '../model/index.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import { playbookProblems } from './playbook-check.js';
+import { readTextFile } from './read-text.js';
 import type { FieldPath } from './positions.js';
 import { didYouMean } from '../util/suggest.js';
 
@@ -59,8 +65,79 @@ export function optionProblems(provider: ProviderName, options: Vars, scenarioFi
         });
       }
     case 'static':
-      return Object.keys(options).map((k) => ({ path: ['lab', 'options', k], atKey: true, message: `a static lab takes no options: remove '${k}'` }));
+    case 'command': {
+      // Both reach hosts someone else made: the key for hosts without their own.
+      const out = unknownKeys(options, SSH_KEY_OPTIONS, provider);
+      if ('ssh_key' in options && (typeof options.ssh_key !== 'string' || !options.ssh_key)) out.push({ path: ['lab', 'options', 'ssh_key'], atKey: false, message: 'must be the path of a private key file (relative to the scenario)' });
+      return out;
+    }
     default:
       return [];
   }
+}
+
+/** The options of `static` and `command` labs. */
+const SSH_KEY_OPTIONS: readonly string[] = ['ssh_key'];
+
+/** The readiness keys of `lab` as a scenario file writes them. */
+export interface RawLabReady {
+  provider: ProviderName;
+  options?: Vars;
+  validate?: boolean | { timeout?: string; playbook?: string };
+  authorized_keys?: string;
+}
+
+/** What {@link labReadiness} found: the spec's readiness fields and the problems, at a field or in a file of their own. */
+export interface LabReadiness {
+  spec: Pick<LabSpec, 'validate' | 'authorizedKeys'>;
+  problems: OptionProblem[];
+  /** Problems inside the files named (the validate playbook, the keys file), with their own file and line. */
+  fileProblems: Problem[];
+}
+
+/**
+ * Checks `lab.validate`, `lab.authorized_keys` and an `options.ssh_key` file: durations in range,
+ * the playbook a list of plays, every line of the keys file a public key (paths relative to the scenario).
+ */
+export async function labReadiness(raw: RawLabReady, scenarioFile: string): Promise<LabReadiness> {
+  const dir = path.dirname(scenarioFile);
+  const out: LabReadiness = { spec: {}, problems: [], fileProblems: [] };
+  const v = raw.validate ?? true;
+  if (v === false) out.spec.validate = false;
+  else {
+    const o = v === true ? {} : v;
+    let timeoutMs = DEFAULT_VALIDATE_TIMEOUT_MS;
+    if (o.timeout !== undefined) {
+      const ms = parseDuration(o.timeout) ?? 0;
+      if (ms === 0) out.problems.push({ path: ['lab', 'validate', 'timeout'], atKey: false, message: `a timeout of ${o.timeout} gives the hosts no time to answer: give a positive duration, e.g. 5m, or 'validate: false' for no validation` });
+      else if (ms > MAX_DURATION_MS) out.problems.push({ path: ['lab', 'validate', 'timeout'], atKey: false, message: `${o.timeout} is longer than the longest timeout, 24d` });
+      timeoutMs = ms;
+    }
+    out.spec.validate = { timeoutMs };
+    if (o.playbook) {
+      const playbook = path.resolve(dir, o.playbook);
+      const st = await stat(playbook).catch(() => undefined);
+      if (!st?.isFile()) out.problems.push({ path: ['lab', 'validate', 'playbook'], atKey: false, message: `no such playbook: ${playbook} (paths are relative to the scenario file)` });
+      else out.fileProblems.push(...(await playbookProblems(playbook, playbook, `lab.validate.playbook of ${scenarioFile}`)));
+      out.spec.validate.playbook = playbook;
+    }
+  }
+  if (raw.authorized_keys) {
+    const file = path.resolve(dir, raw.authorized_keys);
+    try {
+      const parsed = parseAuthorizedKeys(await readTextFile(file, file, 'keys file'));
+      for (const p of parsed.problems) out.fileProblems.push({ file, line: p.line, message: `${p.message} (lab.authorized_keys of ${scenarioFile})` });
+      if (!parsed.keys.length && !parsed.problems.length) out.problems.push({ path: ['lab', 'authorized_keys'], atKey: false, message: `${file} holds no key: give a file with one SSH public key per line` });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      out.problems.push({ path: ['lab', 'authorized_keys'], atKey: false, message: `${file}: ${err.problems[0]?.message ?? err.message} (paths are relative to the scenario file)` });
+    }
+    out.spec.authorizedKeys = file;
+  }
+  const key = raw.options?.ssh_key;
+  if ((raw.provider === 'static' || raw.provider === 'command') && typeof key === 'string' && key) {
+    const file = path.resolve(dir, key);
+    if (!(await stat(file).then((s) => s.isFile(), () => false))) out.problems.push({ path: ['lab', 'options', 'ssh_key'], atKey: false, message: `no such key file: ${file} (paths are relative to the scenario file)` });
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { matchPattern, patternProblem, splitHostPattern } from '../inventory/pat
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { readTextFile } from './read-text.js';
 import { playbookProblems } from './playbook-check.js';
-import { optionProblems } from './lab-options.js';
+import { labReadiness, optionProblems } from './lab-options.js';
 import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from '../inventory/names.js';
 import { formatPath, Locator, type FieldPath } from './positions.js';
 import { didYouMean } from '../util/suggest.js';
@@ -30,7 +30,7 @@ interface RawScenario {
   name: string; description?: string; vars?: Vars; secrets?: Record<string, SecretRef>; stages: RawStage[];
   variants?: { from: string; matrix: Record<string, VarValue[]>; exclude?: Record<string, VarValue>[]; non_voting?: Record<string, VarValue>[] };
   fail_fast?: 'branch' | 'all';
-  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string; allocate?: string; release?: string; snapshot?: string; restore?: string; timeout?: string };
+  lab: { provider: ProviderName; hosts?: Record<string, RawHost | null>; groups?: Record<string, RawGroup | null>; vars?: Vars; inventory?: string; options?: Vars; on_restore?: string; validate?: boolean | { timeout?: string; playbook?: string }; authorized_keys?: string; allocate?: string; release?: string; snapshot?: string; restore?: string; timeout?: string };
 }
 
 /** A path as people read it: relative to the working directory when below it, else absolute. */
@@ -430,6 +430,10 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
     if (!(await isFile(spec.onRestore))) problems.add(['lab', 'on_restore'], `no such playbook: ${spec.onRestore} (paths are relative to the scenario file)`);
     else problems.items.push(...(await playbookProblems(spec.onRestore, shownPath(spec.onRestore), `lab.on_restore of ${file}`)));
   }
+  const ready = await labReadiness(raw.lab, abs);
+  for (const p of ready.problems) problems.add(p.path, p.message, p.atKey);
+  problems.items.push(...ready.fileProblems);
+  Object.assign(spec, ready.spec);
   if (raw.lab.provider === 'static') {
     if (raw.lab.hosts) problems.add(['lab', 'hosts'], "a static lab reads its hosts from 'inventory'; declare them there", true);
     if (!raw.lab.inventory) problems.add(['lab'], "a static lab needs 'inventory': the path of an existing INI or YAML inventory", true);

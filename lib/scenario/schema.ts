@@ -140,6 +140,20 @@ const lab: JsonSchema = {
       minLength: 1,
       description: 'A playbook run right after a checkpoint is restored, to start what the hosts run at boot (a local lab keeps files, not processes).',
     },
+    validate: {
+      type: ['object', 'boolean'],
+      description: 'Host validation after every allocation and checkpoint restore: every host answers SSH and runs Python (retried while hosts boot), then the optional playbook. false: none.',
+      additionalProperties: false,
+      properties: {
+        timeout: { ...duration, description: 'Every host must answer SSH and run Python within this long (default 5m).' },
+        playbook: { type: 'string', minLength: 1, description: "The team's own checks (clean disks, rekick done): a playbook run against the lab, relative to the scenario file; failing is a lab error." },
+      },
+    },
+    authorized_keys: {
+      type: 'string',
+      minLength: 1,
+      description: "A file of SSH public keys (relative to the scenario) added to root's authorized_keys on every host before the first stage (the connecting user's on a local lab).",
+    },
   },
 };
 

@@ -4,6 +4,7 @@
  * listing are never followed; nothing is written outside the local folder; sizes are bounded.
  */
 import { readFile, realpath, mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +19,8 @@ export interface SftpConnection {
   host: string;
   port: number;
   username: string;
-  privateKeyPath: string;
+  /** The private key; without it, what OpenSSH would try: the agent (`SSH_AUTH_SOCK`), then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`. */
+  privateKeyPath?: string;
   /** A `known_hosts` file to check the host key against; without it any host key is accepted. */
   knownHostsFile?: string;
 }
@@ -194,6 +196,30 @@ class Fetcher {
   }
 }
 
+/** The OpenSSH client's default identities, tried in this order when no key is named. */
+const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+/** How ssh2 logs in: the named key, else the agent and the default identities that exist (one auth method each). */
+async function authOf(conn: SftpConnection, where: string): Promise<Record<string, unknown>> {
+  if (conn.privateKeyPath) {
+    try {
+      return { privateKey: await readFile(conn.privateKeyPath) };
+    } catch (err) {
+      throw new LabError(`cannot read the SSH key ${conn.privateKeyPath} to fetch files from ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const agent = process.env.SSH_AUTH_SOCK;
+  const methods: Record<string, unknown>[] = agent ? [{ type: 'agent', username: conn.username, agent }] : [];
+  for (const name of DEFAULT_IDENTITIES) {
+    const key = await readFile(path.join(os.homedir(), '.ssh', name)).catch(() => undefined);
+    if (key) methods.push({ type: 'publickey', username: conn.username, key });
+  }
+  if (!methods.length) {
+    throw new LabError(`no SSH key to fetch files from ${where}: give the host ansible_ssh_private_key_file, or the lab an ssh_key option (lab.options.ssh_key), or run an ssh-agent`);
+  }
+  return { ...(agent ? { agent } : {}), authHandler: methods };
+}
+
 /**
  * Fetches `patterns` from a host into `destDir`, each file at `destDir` + its remote absolute
  * path. A pattern is a file, a folder (fetched recursively) or a glob (`*`, `?`, `[...]`,
@@ -216,19 +242,14 @@ export async function fetchFiles(conn: SftpConnection, patterns: string[], destD
   const onAbort = () => void client.end().catch(() => {});
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    let privateKey: Buffer;
-    try {
-      privateKey = await readFile(conn.privateKeyPath);
-    } catch (err) {
-      throw new LabError(`cannot read the SSH key ${conn.privateKeyPath} to fetch files from ${where}: ${(err as Error).message}`, { cause: err });
-    }
+    const auth = await authOf(conn, where);
     const hostVerifier = conn.knownHostsFile ? await hostVerifierFrom(conn.knownHostsFile, conn.host, conn.port) : undefined;
     try {
       await client.connect({
         host: conn.host,
         port: conn.port,
         username: conn.username,
-        privateKey,
+        ...auth,
         readyTimeout: opts.connectTimeoutMs ?? 10_000,
         // A server that stops answering mid-transfer is dropped after ~15 s.
         keepaliveInterval: 5_000,

@@ -34,6 +34,8 @@ export interface CommandLabOptions {
   env?: NodeJS.ProcessEnv;
   /** Applied to the scripts' logs. @default identity */
   redact?: (text: string) => string;
+  /** The private key (absolute) for hosts when the script names none (`lab.options.ssh_key`). */
+  sshKey?: string;
 }
 
 /** The `command` section of `lab.json`: enough to release after a crash. */
@@ -131,6 +133,7 @@ export function createCommandProvider(o: CommandLabOptions): LabProvider & Parti
       for (const h of hosts) for (const g of h.groups) if (!groups.some((x) => x.name === g)) groups.push({ name: g, children: [], vars: {} });
       const allocated: AllocatedLab = { lab: { ...lab, provider: 'command', hosts, groups } };
       if (out.ssh_key) allocated.sshKey = path.resolve(o.cwd, out.ssh_key);
+      else if (o.sshKey) allocated.sshKey = o.sshKey;
       if (out.known_hosts) {
         const kh = path.resolve(o.cwd, out.known_hosts);
         allocated.knownHostsFile = kh;

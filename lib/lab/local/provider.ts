@@ -34,6 +34,11 @@ import { restoreLocalCheckpoint, saveLocalCheckpoint } from './checkpoint.js';
 import { renderSshdConfig } from './sshd-config.js';
 import { ensurePrivsepDir, logTail, spawnSshd, validateSshdConfig, type SshdProcess } from './sshd.js';
 
+/** The login user's authorized_keys on a host's own disk (`lab.authorized_keys` go there): `<root>/home/<user>/.ssh/authorized_keys`. */
+function userKeysFile(root: string, user: string): string {
+  return path.join(root, 'home', user, '.ssh', 'authorized_keys');
+}
+
 /** How many times a host's sshd is restarted on another port when its port was taken meanwhile. */
 const PORT_ATTEMPTS = 5;
 
@@ -223,6 +228,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
         sshKey: clientKey.privateKey,
         sshExtraArgs: ['-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`],
         knownHostsFile: knownHosts,
+        authorizedKeysFiles: Object.fromEntries(hosts.map((h) => [h.name, userKeysFile(path.join(hostsRoot, h.name), o.user)])),
       };
     } catch (err) {
       await this.stopAll();
@@ -250,7 +256,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       const port = await freePort(address, signal);
-      const text = renderSshdConfig({ address, port, hostKey: f.hostKey, pidFile: f.pidFile, authorizedKeys: clientKey.publicKeyFile, user: o.user, extra });
+      const text = renderSshdConfig({ address, port, hostKey: f.hostKey, pidFile: f.pidFile, authorizedKeys: clientKey.publicKeyFile, moreAuthorizedKeys: [userKeysFile(root, o.user)], user: o.user, extra });
       await writeFile(f.config, text, { mode: 0o600 });
       try {
         await validateSshdConfig(o.sshdPath, f.config, signal);

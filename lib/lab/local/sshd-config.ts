@@ -11,6 +11,8 @@ export interface SshdConfigInput {
   pidFile: string;
   /** The file listing the keys allowed to log in (the run's one client public key). */
   authorizedKeys: string;
+  /** More keys files (the host's own, where `lab.authorized_keys` go); they need not exist. */
+  moreAuthorizedKeys?: string[];
   /** The only user allowed to log in. */
   user: string;
   /** Lines put first, so they win over ours (sshd keeps a keyword's first value). */
@@ -33,7 +35,7 @@ export function renderSshdConfig(c: SshdConfigInput): string {
     'AddressFamily inet',
     `HostKey ${arg(c.hostKey, 'host key')}`,
     `PidFile ${arg(c.pidFile, 'pid file')}`,
-    `AuthorizedKeysFile ${arg(c.authorizedKeys.replaceAll('%', '%%'), 'authorized keys')}`,
+    `AuthorizedKeysFile ${[c.authorizedKeys, ...(c.moreAuthorizedKeys ?? [])].map((f) => arg(f.replaceAll('%', '%%'), 'authorized keys')).join(' ')}`,
     `AllowUsers ${c.user}`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',

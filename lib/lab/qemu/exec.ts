@@ -96,6 +96,4 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 }
 
 /** Quotes `s` for a POSIX shell (QEMU runs `exec:` migration URIs through /bin/sh). */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../../util/shell.js';
