@@ -1,10 +1,19 @@
-import jrb from 'junit-report-builder';
+import { createRequire } from 'node:module';
 import type { Builder } from 'junit-report-builder';
 import { junitSeconds } from './text.js';
 
-// junit-report-builder is CommonJS with a default-export type: under nodenext the default import
-// is module.exports at run time but typed as the namespace, so take `.default` when it is there.
-const factory: Builder = ((jrb as unknown as { default?: Builder }).default ?? jrb) as Builder;
+let builder: Builder | undefined;
+/**
+ * junit-report-builder, loaded on the first case that is not plain (~0.1 s to load: a run whose
+ * cases all pass never loads it). It is CommonJS; take `.default` when it is there.
+ */
+function factory(): Builder {
+  if (!builder) {
+    const jrb = createRequire(import.meta.url)('junit-report-builder') as Builder & { default?: Builder };
+    builder = jrb.default ?? jrb;
+  }
+  return builder;
+}
 
 /** How one test case ended. Messages and details must already be XML-safe and redacted. */
 export type CaseOutcome =
@@ -87,7 +96,7 @@ type Built = {
 
 /** The `<testcase>` elements of `cases`, built by junit-report-builder, indented for a suite. */
 function buildCases(cases: readonly CaseData[]): { xml: string; failures: number; errors: number; skipped: number } {
-  const suite = factory.newBuilder().testSuite();
+  const suite = factory().newBuilder().testSuite();
   const skipMessages: (string | undefined)[] = [];
   const reruns: (CaseRerun[] | undefined)[] = [];
   let failures = 0;
@@ -154,15 +163,13 @@ function plainCase(c: CaseData): string {
 }
 
 /**
- * Builds one `<testsuite>` with junit-report-builder, indented to sit under `<testsuites>`.
+ * Builds one `<testsuite>` as junit-report-builder writes it, indented to sit under `<testsuites>`.
  * Every attribute it writes is one the Jenkins xUnit schema allows on that element. Cases that
- * failed, errored or carry output are built by the library a thousand at a time; plain ones
- * (passed, skipped) are written directly in the library's exact form ({@link plainCase}).
+ * failed, errored or carry output are built by the library a thousand at a time; the suite
+ * element, its properties and the plain cases (passed, skipped) are written directly in the
+ * library's exact form ({@link plainCase}; test/report-junit-suite.test.ts compares the bytes).
  */
 export function buildSuite(data: SuiteData): SuiteXml {
-  const shell = factory.newBuilder().testSuite().name(data.name).time(junitSeconds(data.time));
-  if (data.timestamp) shell.timestamp(data.timestamp);
-  for (const [name, value] of data.properties ?? []) shell.property(name, value);
   const parts: Buffer[] = [];
   let failures = 0;
   let errors = 0;
@@ -194,23 +201,12 @@ export function buildSuite(data: SuiteData): SuiteXml {
     }
     i = j;
   }
-  const el = shell.build() as unknown as Built;
-  el.att('tests', data.cases.length);
-  el.att('failures', failures);
-  el.att('errors', errors);
-  el.att('skipped', skipped);
-  let xml = el.end({ pretty: true, indent: '  ', offset: 1 }).replace(/^\s*<\?xml[^>]*\?>\n?/, '');
-  if (!xml.endsWith('\n')) xml += '\n';
-  let out = Buffer.from(xml);
-  if (parts.length) {
-    // Put the cases before the closing tag (or open a suite the library wrote as empty, `<testsuite .../>`).
-    const close = xml.lastIndexOf('</testsuite>');
-    if (close >= 0) {
-      const lineStart = Buffer.byteLength(xml.slice(0, xml.lastIndexOf('\n', close) + 1));
-      out = Buffer.concat([out.subarray(0, lineStart), ...parts, out.subarray(lineStart)]);
-    } else {
-      out = Buffer.concat([Buffer.from(`${xml.replace(/\/>\s*$/, '>')}\n`), ...parts, Buffer.from('  </testsuite>\n')]);
-    }
-  }
-  return { xml: out, tests: data.cases.length, failures, errors, skipped, time: junitSeconds(data.time) };
+  const time = junitSeconds(data.time);
+  const counts = `tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="${skipped}"`;
+  const head = `  <testsuite name="${attEscape(data.name)}" time="${time}"${data.timestamp ? ` timestamp="${attEscape(data.timestamp)}"` : ''} ${counts}`;
+  const properties = data.properties?.length
+    ? `    <properties>\n${data.properties.map(([name, value]) => `      <property name="${attEscape(name)}" value="${attEscape(value)}"/>\n`).join('')}    </properties>\n`
+    : '';
+  const xml = !properties && !parts.length ? Buffer.from(`${head}/>\n`) : Buffer.concat([Buffer.from(`${head}>\n${properties}`), ...parts, Buffer.from('  </testsuite>\n')]);
+  return { xml, tests: cases.length, failures, errors, skipped, time };
 }
