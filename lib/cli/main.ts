@@ -20,6 +20,7 @@ async function commands(): Promise<Command[]> {
     import('./commands/report.js'),
     import('./commands/checkpoints.js'),
     import('./commands/reproduce.js'),
+    import('./commands/export.js'),
   ]);
   return mods.map((m) => m.default);
 }
