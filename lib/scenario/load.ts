@@ -157,7 +157,7 @@ function parseYaml(text: string, file: string): { data: unknown; locator: () => 
     const slow = parseWithPositions(text, file); // throws the positioned errors
     return { data: slow.data, locator: () => slow.locator };
   }
-  if (expandsBeyond(data, MAX_EXPANDED_VALUES)) {
+  if (expandsBeyond(text, data, MAX_EXPANDED_VALUES)) {
     const { LineCounter, parseDocument } = yamlLib();
     const lines = new LineCounter();
     throw aliasBomb(parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines, file);

@@ -24,7 +24,7 @@ function plainlyAPlaybook(text: string): boolean {
   } catch {
     return false;
   }
-  return Array.isArray(data) && data.length > 0 && data.every((p) => p !== null && typeof p === 'object' && Object.getPrototypeOf(p) === Object.prototype) && !expandsBeyond(data, MAX_ALIASES);
+  return Array.isArray(data) && data.length > 0 && data.every((p) => p !== null && typeof p === 'object' && Object.getPrototypeOf(p) === Object.prototype) && !expandsBeyond(text, data, MAX_ALIASES);
 }
 
 /**
