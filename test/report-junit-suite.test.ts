@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Builder } from 'junit-report-builder';
 import { buildSuite, type CaseData, type SuiteData } from '../lib/report/junit-suite.js';
 import { junitSeconds } from '../lib/report/text.js';
+import { childElements, parseXml, textOf } from '../lib/report/xml-parse.js';
 
 const test = suite('report: junit suite text');
 
@@ -18,6 +19,12 @@ type Built = {
   att(name: string, value: string | number): unknown;
   end(o: object): string;
 };
+
+/** What the code before did to CDATA text before the library: every `]]>` after the first split. */
+function cdataSafe(text: string): string {
+  const first = text.indexOf(']]>');
+  return first < 0 ? text : text.slice(0, first + 3) + text.slice(first + 3).replaceAll(']]>', ']]]]><![CDATA[>');
+}
 
 /** The suite as junit-report-builder alone writes it (every case through the library). */
 function libraryXml(data: SuiteData): string {
@@ -39,7 +46,8 @@ function libraryXml(data: SuiteData): string {
       counts.skipped++;
       tc.skipped();
     }
-    if (c.systemOut) tc.standardOutput(c.systemOut);
+    if (c.systemOut) tc.standardOutput(cdataSafe(c.systemOut));
+    if (c.systemErr) tc.standardError(cdataSafe(c.systemErr));
   }
   const el = s.build() as unknown as Built;
   let i = 0;
@@ -58,12 +66,26 @@ function libraryXml(data: SuiteData): string {
 
 const passed = (name: string): CaseData => ({ name, classname: 'stage.play', time: 0.25, outcome: { kind: 'passed' } });
 const odd = 'a&b <c> "d" \'e\'\tf\ng\rh ]]> i';
+// Characters XML 1.0 forbids (the library drops them), a lone surrogate of each kind, ANSI colour.
+const illegal = 'x\x00y\x1b[31mred\x1b[0m \uD800lone \uDC00low \uFFFE end 😀';
 
 const suites: [string, SuiteData][] = [
   ['an empty suite', { name: 'empty', time: 0, cases: [] }],
   ['an empty suite with a timestamp and properties', { name: 'p', time: 1.5, timestamp: '2026-12-01T10:00:00', properties: [['voting', 'false'], ['attempt', '2']], cases: [] }],
   ['plain cases only', { name: 'plain', time: 12.345, timestamp: '2026-12-01T10:00:00', cases: [passed('t1'), { ...passed('t2'), outcome: { kind: 'skipped', message: 'when: false' } }, { ...passed('t3'), outcome: { kind: 'skipped' } }] }],
   ['names, values and messages that need escaping', { name: odd, time: 3, timestamp: '2026-12-01T10:00:00', properties: [[odd, odd], ['empty', '']], cases: [{ ...passed(odd), classname: odd }, { ...passed('s'), outcome: { kind: 'skipped', message: odd } }] }],
+  ['passed and skipped cases with output, CDATA ends and forbidden characters', {
+    name: `out ${illegal}`,
+    time: 2,
+    properties: [[illegal, illegal]],
+    cases: [
+      { ...passed('o'), systemOut: 'line 1\nline 2 ]]> after ]]> again ]]]> end' },
+      { ...passed('e'), systemErr: 'only err' },
+      { ...passed('both'), systemOut: `out ${illegal}`, systemErr: 'err ]]> once' },
+      { ...passed(illegal), classname: illegal, outcome: { kind: 'skipped', message: illegal }, systemOut: 'skipped with output' },
+      { ...passed('empty output'), systemOut: '' },
+    ],
+  }],
   ['plain cases mixed with failures, errors and output', {
     name: 'mixed',
     time: 7,
@@ -86,12 +108,19 @@ for (const [what, data] of suites) {
   });
 }
 
-test('a suite of plain cases does not load junit-report-builder', async () => {
+test("a ']]>' that only dropping a forbidden character makes still cannot end the CDATA early (the library's order would)", () => {
+  const xml = buildSuite({ name: 's', time: 1, cases: [{ ...passed('a'), systemErr: 'err ]]\x01> joined' }] }).xml.toString();
+  const root = parseXml(`<testsuites>${xml}</testsuites>`);
+  const text = textOf(childElements(childElements(childElements(root, 'testsuite')[0]!, 'testcase')[0]!, 'system-err')[0]!);
+  assert.is(text, 'err ]]> joined');
+});
+
+test('a suite of plain cases (with output too) does not load junit-report-builder', async () => {
   const { spawnSync } = await import('node:child_process');
   const code = [
     "import { createRequire } from 'node:module';",
     `const { buildSuite } = await import(${JSON.stringify(new URL('../lib/report/junit-suite.js', import.meta.url).href)});`,
-    "buildSuite({ name: 's', time: 1, properties: [['k', 'v']], cases: [{ name: 'a', classname: 'c', time: 0, outcome: { kind: 'passed' } }] });",
+    "buildSuite({ name: 's', time: 1, properties: [['k', 'v']], cases: [{ name: 'a', classname: 'c', time: 0, outcome: { kind: 'passed' }, systemOut: 'o' }] });",
     "const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/junit-report-builder/'));",
     "const before = loaded();",
     "buildSuite({ name: 's', time: 1, cases: [{ name: 'a', classname: 'c', time: 0, outcome: { kind: 'failure', type: 'failed', message: 'm' } }] });",

@@ -141,32 +141,51 @@ function buildCases(cases: readonly CaseData[]): { xml: string; failures: number
   return { xml: first >= 0 && last > first ? text.slice(first + 1, last + 1) : '', failures, errors, skipped };
 }
 
-/** Escapes an attribute value exactly as xmlbuilder (under junit-report-builder) does. */
-function attEscape(text: string): string {
+/**
+ * The characters XML 1.0 does not allow, as xmlbuilder (under junit-report-builder) finds them to
+ * drop them (its own expression: a lone low surrogate takes the character before it along).
+ */
+const INVALID_XML = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
+const legal = (text: string): string => text.replace(INVALID_XML, '');
+
+/** An attribute value exactly as xmlbuilder writes it: characters XML forbids dropped, then escaped. */
+function attEscape(raw: string): string {
+  const text = legal(raw);
   if (!/[&<"\t\n\r]/.test(text)) return text;
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
 }
 
-/** A case with no failure, error or output: the bulk of a big run (one per task and host). */
-const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.systemOut && !c.systemErr && !c.reruns?.length;
+/** A CDATA section exactly as the library writes our text: every `]]>` split (see {@link cdataSafe}). */
+const cdata = (raw: string): string => `<![CDATA[${legal(cdataSafe(raw)).replace(']]>', ']]]]><![CDATA[>')}]]>`;
+
+/** A case with no failure, error or earlier attempts: the bulk of a big run (one per task and host). */
+const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.reruns?.length;
 
 /**
  * The `<testcase>` of a plain case, byte for byte what junit-report-builder writes for it (same
- * attributes, order, escaping and indentation), without building its element tree: per case, the
- * library costs ~4 µs and most of a big run's garbage.
+ * attributes, order, escaping, children and indentation), without building its element tree:
+ * per case, the library costs ~4 µs and most of a big run's garbage.
  */
 function plainCase(c: CaseData): string {
   const head = `    <testcase classname="${attEscape(c.classname)}" name="${attEscape(c.name)}" time="${junitSeconds(c.time)}"`;
-  if (c.outcome.kind !== 'skipped') return `${head}/>\n`;
-  const message = c.outcome.message;
-  return `${head}>\n      <skipped${message ? ` message="${attEscape(message)}"` : ''}/>\n    </testcase>\n`;
+  const skipped = c.outcome.kind === 'skipped';
+  if (!skipped && !c.systemOut && !c.systemErr) return `${head}/>\n`;
+  const message = c.outcome.kind === 'skipped' ? c.outcome.message : undefined;
+  return (
+    `${head}>\n` +
+    (skipped ? `      <skipped${message ? ` message="${attEscape(message)}"` : ''}/>\n` : '') +
+    (c.systemOut ? `      <system-out>${cdata(c.systemOut)}</system-out>\n` : '') +
+    (c.systemErr ? `      <system-err>${cdata(c.systemErr)}</system-err>\n` : '') +
+    '    </testcase>\n'
+  );
 }
 
 /**
  * Builds one `<testsuite>` as junit-report-builder writes it, indented to sit under `<testsuites>`.
  * Every attribute it writes is one the Jenkins xUnit schema allows on that element. Cases that
- * failed, errored or carry output are built by the library a thousand at a time; the suite
- * element, its properties and the plain cases (passed, skipped) are written directly in the
+ * failed, errored or carry earlier attempts are built by the library a thousand at a time; the
+ * suite element, its properties and the plain cases (passed, skipped, with or without output) are
+ * written directly in the
  * library's exact form ({@link plainCase}; test/report-junit-suite.test.ts compares the bytes).
  */
 export function buildSuite(data: SuiteData): SuiteXml {
