@@ -109,10 +109,15 @@ for (const [what, data] of suites) {
 }
 
 test("a ']]>' that only dropping a forbidden character makes still cannot end the CDATA early (the library's order would)", () => {
-  const xml = buildSuite({ name: 's', time: 1, cases: [{ ...passed('a'), systemErr: 'err ]]\x01> joined' }] }).xml.toString();
-  const root = parseXml(`<testsuites>${xml}</testsuites>`);
-  const text = textOf(childElements(childElements(childElements(root, 'testsuite')[0]!, 'testcase')[0]!, 'system-err')[0]!);
-  assert.is(text, 'err ]]> joined');
+  const cases: CaseData[] = [
+    { ...passed('a'), systemErr: 'err ]]\x01> joined' },
+    { ...passed('b'), outcome: { kind: 'failure', type: 'failed', message: 'm', detail: 'detail ]]\x01> joined' }, systemOut: 'out ]]\x02> joined' },
+  ];
+  const root = parseXml(`<testsuites>${buildSuite({ name: 's', time: 1, cases }).xml.toString()}</testsuites>`);
+  const [a, b] = childElements(childElements(root, 'testsuite')[0]!, 'testcase');
+  assert.is(textOf(childElements(a!, 'system-err')[0]!), 'err ]]> joined');
+  assert.is(textOf(childElements(b!, 'system-out')[0]!), 'out ]]> joined');
+  assert.match(textOf(childElements(b!, 'failure')[0]!), /detail \]\]> joined/);
 });
 
 test('a suite of plain cases (with output too) does not load junit-report-builder', async () => {

@@ -68,10 +68,20 @@ export interface SuiteXml {
 }
 
 /**
+ * The characters XML 1.0 does not allow, as xmlbuilder (under junit-report-builder) finds them to
+ * drop them (its own expression: a lone low surrogate takes the character before it along).
+ */
+const INVALID_XML = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
+const legal = (text: string): string => text.replace(INVALID_XML, '');
+
+/**
  * xmlbuilder (under junit-report-builder) escapes only the first `]]>` of a CDATA text; escape
  * every later one ourselves, so the section never ends early. The library then does the first.
+ * Characters XML forbids are dropped first: the library drops them only after its escape, so a
+ * `]]\x01>` would become a `]]>` that ends the section.
  */
-function cdataSafe(text: string): string {
+function cdataSafe(raw: string): string {
+  const text = legal(raw);
   const first = text.indexOf(']]>');
   if (first < 0) return text;
   const head = text.slice(0, first + 3);
@@ -141,13 +151,6 @@ function buildCases(cases: readonly CaseData[]): { xml: string; failures: number
   return { xml: first >= 0 && last > first ? text.slice(first + 1, last + 1) : '', failures, errors, skipped };
 }
 
-/**
- * The characters XML 1.0 does not allow, as xmlbuilder (under junit-report-builder) finds them to
- * drop them (its own expression: a lone low surrogate takes the character before it along).
- */
-const INVALID_XML = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
-const legal = (text: string): string => text.replace(INVALID_XML, '');
-
 /** An attribute value exactly as xmlbuilder writes it: characters XML forbids dropped, then escaped. */
 function attEscape(raw: string): string {
   const text = legal(raw);
@@ -156,7 +159,7 @@ function attEscape(raw: string): string {
 }
 
 /** A CDATA section exactly as the library writes our text: every `]]>` split (see {@link cdataSafe}). */
-const cdata = (raw: string): string => `<![CDATA[${legal(cdataSafe(raw)).replace(']]>', ']]]]><![CDATA[>')}]]>`;
+const cdata = (raw: string): string => `<![CDATA[${cdataSafe(raw).replace(']]>', ']]]]><![CDATA[>')}]]>`;
 
 /** A case with no failure, error or earlier attempts: the bulk of a big run (one per task and host). */
 const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.reruns?.length;
