@@ -22,6 +22,7 @@ async function commands(): Promise<Command[]> {
     import('./commands/reproduce.js'),
     import('./commands/bisect.js'),
     import('./commands/gate.js'),
+    import('./commands/export.js'),
   ]);
   return mods.map((m) => m.default);
 }

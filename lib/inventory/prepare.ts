@@ -87,9 +87,10 @@ export function prepareInventory(lab: Lab): WritableInventory {
     hosts.push({ name: h.name, vars: effectiveVars(h) });
     // Host names are unique (checked above), so a host is pushed once per distinct group: no
     // `includes` scan, which was quadratic in the size of a large group.
-    for (const gname of new Set(h.groups ?? [])) {
+    const hg = h.groups ?? [];
+    for (const gname of hg.length < 2 ? hg : new Set(hg)) {
       if (IMPLICIT.has(gname)) continue;
-      declare(gname, `host '${h.name}'`).hosts.push(h.name);
+      (groups.get(gname) ?? declare(gname, `host '${h.name}'`)).hosts.push(h.name);
     }
   }
   for (const g of lab.groups ?? []) {

@@ -4,7 +4,8 @@
  * dates are timestamps), `<<` merge keys, duplicate keys (the last wins), explicit `!!` tags.
  * The `yaml` package does the syntax; the values are built here.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node as YNode } from 'yaml';
+import type { Document, LineCounter, Node as YNode, Scalar } from 'yaml';
+import { yamlLib } from '../util/yaml.js';
 import { NO_UNSAFE, PyDict, PyUnsupported, type PyKey, type PyValue } from './py-value.js';
 import type { Loaded } from './py-json.js';
 
@@ -145,7 +146,7 @@ class Builder {
   deref(node: unknown): YNode | null {
     let n = node as YNode | null;
     let hops = 0;
-    while (n && isAlias(n)) {
+    while (n && yamlLib().isAlias(n)) {
       const target = n.resolve(this.doc) as YNode | undefined;
       if (!target) this.fail(`found undefined alias '${n.source}'`, n);
       n = target!;
@@ -168,14 +169,14 @@ class Builder {
 
   private build(node: YNode): PyValue {
     const tag = node.tag;
-    if (isScalar(node)) return this.scalar(node);
-    if (isSeq(node)) {
+    if (yamlLib().isScalar(node)) return this.scalar(node);
+    if (yamlLib().isSeq(node)) {
       if (tag && tag !== `${STD}seq` && tag !== '!') return this.unsupportedTag(tag, node);
       const arr = node.items.map((item) => this.value(item));
       this.lines.set(arr, this.line(node) ?? 0);
       return arr;
     }
-    if (isMap(node)) {
+    if (yamlLib().isMap(node)) {
       if (tag && tag !== `${STD}map` && tag !== '!') return this.unsupportedTag(tag, node);
       const d = new PyDict();
       this.lines.set(d, this.line(node) ?? 0);
@@ -201,24 +202,24 @@ class Builder {
 
   /** PyYAML's `flatten_mapping`: `<<` merges first (earlier maps of a list win), then own keys. */
   private flatten(node: YNode): Array<[unknown, unknown]> {
-    if (!isMap(node)) return this.fail('expected a mapping for merging', node);
+    if (!yamlLib().isMap(node)) return this.fail('expected a mapping for merging', node);
     const merged: Array<[unknown, unknown]> = [];
     const own: Array<[unknown, unknown]> = [];
     for (const pair of node.items) {
-      if (!isPair(pair)) continue;
+      if (!yamlLib().isPair(pair)) continue;
       const k = pair.key as YNode | null;
-      const isMerge = isScalar(k) && ((k.type === Scalar.PLAIN && !k.tag && k.source === '<<') || k.tag === `${STD}merge`);
+      const isMerge = yamlLib().isScalar(k) && ((k.type === 'PLAIN' && !k.tag && k.source === '<<') || k.tag === `${STD}merge`);
       if (!isMerge) {
         own.push([pair.key, pair.value]);
         continue;
       }
       const v = this.deref(pair.value);
-      if (isMap(v)) merged.push(...this.flatten(v));
-      else if (isSeq(v)) {
+      if (yamlLib().isMap(v)) merged.push(...this.flatten(v));
+      else if (yamlLib().isSeq(v)) {
         const parts: Array<Array<[unknown, unknown]>> = [];
         for (const sub of v.items) {
           const s = this.deref(sub);
-          if (!isMap(s)) this.fail('expected a mapping for merging', s ?? v);
+          if (!yamlLib().isMap(s)) this.fail('expected a mapping for merging', s ?? v);
           parts.push(this.flatten(s!));
         }
         for (const part of parts.reverse()) merged.push(...part);
@@ -229,7 +230,7 @@ class Builder {
 
   private key(raw: unknown): PyKey {
     const node = this.deref(raw);
-    if (isScalar(node) && node.type === Scalar.PLAIN && !node.tag && node.source === '=') return '=';
+    if (yamlLib().isScalar(node) && node.type === 'PLAIN' && !node.tag && node.source === '=') return '=';
     const v = this.value(node);
     if (v === null || typeof v !== 'object') return v;
     if (v instanceof PyUnsupported) return this.fail(`${v.what} as a key cannot be kept as an inventory var`, node);
@@ -240,7 +241,7 @@ class Builder {
     const text = String(node.source ?? node.value ?? '');
     let tag = node.tag;
     // a plain scalar, or any scalar tagged with the bare `!`, goes through the implicit resolver
-    if (tag === '!' || (!tag && node.type === Scalar.PLAIN)) tag = `${STD}${resolvePlain(text)}`;
+    if (tag === '!' || (!tag && node.type === 'PLAIN')) tag = `${STD}${resolvePlain(text)}`;
     else if (!tag) tag = `${STD}str`;
     try {
       switch (tag) {
@@ -275,6 +276,7 @@ class Builder {
  * Throws {@link PyYamlError} with the line of the problem.
  */
 export function parsePyYaml(text: string): Loaded {
+  const { LineCounter, parseDocument } = yamlLib();
   const lc = new LineCounter();
   const doc = parseDocument(text, { schema: 'failsafe', version: '1.1', uniqueKeys: false, lineCounter: lc, merge: false, strict: false });
   const first = doc.errors[0];

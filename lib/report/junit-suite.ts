@@ -1,10 +1,19 @@
-import jrb from 'junit-report-builder';
+import { createRequire } from 'node:module';
 import type { Builder } from 'junit-report-builder';
 import { junitSeconds } from './text.js';
 
-// junit-report-builder is CommonJS with a default-export type: under nodenext the default import
-// is module.exports at run time but typed as the namespace, so take `.default` when it is there.
-const factory: Builder = ((jrb as unknown as { default?: Builder }).default ?? jrb) as Builder;
+let builder: Builder | undefined;
+/**
+ * junit-report-builder, loaded on the first case that is not plain (~0.1 s to load: a run whose
+ * cases all pass never loads it). It is CommonJS; take `.default` when it is there.
+ */
+function factory(): Builder {
+  if (!builder) {
+    const jrb = createRequire(import.meta.url)('junit-report-builder') as Builder & { default?: Builder };
+    builder = jrb.default ?? jrb;
+  }
+  return builder;
+}
 
 /** How one test case ended. Messages and details must already be XML-safe and redacted. */
 export type CaseOutcome =
@@ -59,10 +68,20 @@ export interface SuiteXml {
 }
 
 /**
+ * The characters XML 1.0 does not allow, as xmlbuilder (under junit-report-builder) finds them to
+ * drop them (its own expression: a lone low surrogate takes the character before it along).
+ */
+const INVALID_XML = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
+const legal = (text: string): string => text.replace(INVALID_XML, '');
+
+/**
  * xmlbuilder (under junit-report-builder) escapes only the first `]]>` of a CDATA text; escape
  * every later one ourselves, so the section never ends early. The library then does the first.
+ * Characters XML forbids are dropped first: the library drops them only after its escape, so a
+ * `]]\x01>` would become a `]]>` that ends the section.
  */
-function cdataSafe(text: string): string {
+function cdataSafe(raw: string): string {
+  const text = legal(raw);
   const first = text.indexOf(']]>');
   if (first < 0) return text;
   const head = text.slice(0, first + 3);
@@ -87,7 +106,7 @@ type Built = {
 
 /** The `<testcase>` elements of `cases`, built by junit-report-builder, indented for a suite. */
 function buildCases(cases: readonly CaseData[]): { xml: string; failures: number; errors: number; skipped: number } {
-  const suite = factory.newBuilder().testSuite();
+  const suite = factory().newBuilder().testSuite();
   const skipMessages: (string | undefined)[] = [];
   const reruns: (CaseRerun[] | undefined)[] = [];
   let failures = 0;
@@ -132,37 +151,47 @@ function buildCases(cases: readonly CaseData[]): { xml: string; failures: number
   return { xml: first >= 0 && last > first ? text.slice(first + 1, last + 1) : '', failures, errors, skipped };
 }
 
-/** Escapes an attribute value exactly as xmlbuilder (under junit-report-builder) does. */
-function attEscape(text: string): string {
+/** An attribute value exactly as xmlbuilder writes it: characters XML forbids dropped, then escaped. */
+function attEscape(raw: string): string {
+  const text = legal(raw);
   if (!/[&<"\t\n\r]/.test(text)) return text;
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
 }
 
-/** A case with no failure, error or output: the bulk of a big run (one per task and host). */
-const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.systemOut && !c.systemErr && !c.reruns?.length;
+/** A CDATA section exactly as the library writes our text: every `]]>` split (see {@link cdataSafe}). */
+const cdata = (raw: string): string => `<![CDATA[${cdataSafe(raw).replace(']]>', ']]]]><![CDATA[>')}]]>`;
+
+/** A case with no failure, error or earlier attempts: the bulk of a big run (one per task and host). */
+const isPlain = (c: CaseData): boolean => (c.outcome.kind === 'passed' || c.outcome.kind === 'skipped') && !c.reruns?.length;
 
 /**
  * The `<testcase>` of a plain case, byte for byte what junit-report-builder writes for it (same
- * attributes, order, escaping and indentation), without building its element tree: per case, the
- * library costs ~4 µs and most of a big run's garbage.
+ * attributes, order, escaping, children and indentation), without building its element tree:
+ * per case, the library costs ~4 µs and most of a big run's garbage.
  */
 function plainCase(c: CaseData): string {
   const head = `    <testcase classname="${attEscape(c.classname)}" name="${attEscape(c.name)}" time="${junitSeconds(c.time)}"`;
-  if (c.outcome.kind !== 'skipped') return `${head}/>\n`;
-  const message = c.outcome.message;
-  return `${head}>\n      <skipped${message ? ` message="${attEscape(message)}"` : ''}/>\n    </testcase>\n`;
+  const skipped = c.outcome.kind === 'skipped';
+  if (!skipped && !c.systemOut && !c.systemErr) return `${head}/>\n`;
+  const message = c.outcome.kind === 'skipped' ? c.outcome.message : undefined;
+  return (
+    `${head}>\n` +
+    (skipped ? `      <skipped${message ? ` message="${attEscape(message)}"` : ''}/>\n` : '') +
+    (c.systemOut ? `      <system-out>${cdata(c.systemOut)}</system-out>\n` : '') +
+    (c.systemErr ? `      <system-err>${cdata(c.systemErr)}</system-err>\n` : '') +
+    '    </testcase>\n'
+  );
 }
 
 /**
- * Builds one `<testsuite>` with junit-report-builder, indented to sit under `<testsuites>`.
+ * Builds one `<testsuite>` as junit-report-builder writes it, indented to sit under `<testsuites>`.
  * Every attribute it writes is one the Jenkins xUnit schema allows on that element. Cases that
- * failed, errored or carry output are built by the library a thousand at a time; plain ones
- * (passed, skipped) are written directly in the library's exact form ({@link plainCase}).
+ * failed, errored or carry earlier attempts are built by the library a thousand at a time; the
+ * suite element, its properties and the plain cases (passed, skipped, with or without output) are
+ * written directly in the
+ * library's exact form ({@link plainCase}; test/report-junit-suite.test.ts compares the bytes).
  */
 export function buildSuite(data: SuiteData): SuiteXml {
-  const shell = factory.newBuilder().testSuite().name(data.name).time(junitSeconds(data.time));
-  if (data.timestamp) shell.timestamp(data.timestamp);
-  for (const [name, value] of data.properties ?? []) shell.property(name, value);
   const parts: Buffer[] = [];
   let failures = 0;
   let errors = 0;
@@ -194,23 +223,12 @@ export function buildSuite(data: SuiteData): SuiteXml {
     }
     i = j;
   }
-  const el = shell.build() as unknown as Built;
-  el.att('tests', data.cases.length);
-  el.att('failures', failures);
-  el.att('errors', errors);
-  el.att('skipped', skipped);
-  let xml = el.end({ pretty: true, indent: '  ', offset: 1 }).replace(/^\s*<\?xml[^>]*\?>\n?/, '');
-  if (!xml.endsWith('\n')) xml += '\n';
-  let out = Buffer.from(xml);
-  if (parts.length) {
-    // Put the cases before the closing tag (or open a suite the library wrote as empty, `<testsuite .../>`).
-    const close = xml.lastIndexOf('</testsuite>');
-    if (close >= 0) {
-      const lineStart = Buffer.byteLength(xml.slice(0, xml.lastIndexOf('\n', close) + 1));
-      out = Buffer.concat([out.subarray(0, lineStart), ...parts, out.subarray(lineStart)]);
-    } else {
-      out = Buffer.concat([Buffer.from(`${xml.replace(/\/>\s*$/, '>')}\n`), ...parts, Buffer.from('  </testsuite>\n')]);
-    }
-  }
-  return { xml: out, tests: data.cases.length, failures, errors, skipped, time: junitSeconds(data.time) };
+  const time = junitSeconds(data.time);
+  const counts = `tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="${skipped}"`;
+  const head = `  <testsuite name="${attEscape(data.name)}" time="${time}"${data.timestamp ? ` timestamp="${attEscape(data.timestamp)}"` : ''} ${counts}`;
+  const properties = data.properties?.length
+    ? `    <properties>\n${data.properties.map(([name, value]) => `      <property name="${attEscape(name)}" value="${attEscape(value)}"/>\n`).join('')}    </properties>\n`
+    : '';
+  const xml = !properties && !parts.length ? Buffer.from(`${head}/>\n`) : Buffer.concat([Buffer.from(`${head}>\n${properties}`), ...parts, Buffer.from('  </testsuite>\n')]);
+  return { xml, tests: cases.length, failures, errors, skipped, time };
 }

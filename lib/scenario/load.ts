@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
 import { floatValue, WholeFloat, type Group, type Host, type Lab, type LabSpec, type CommandLabSpec, type ProviderName, type Scenario, type Secret, type SecretRef, type Stage, type VariantsSpec, type VarValue, type Vars } from '../model/index.js';
@@ -9,6 +9,8 @@ import { findUserConfig, userSettings } from '../ansible/user-config.js';
 import { matchPattern, patternProblem, splitHostPattern } from '../inventory/patterns.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { readTextFile } from './read-text.js';
+import { expandsBeyond } from './expansion.js';
+import { yamlLib } from '../util/yaml.js';
 import { playbookProblems } from './playbook-check.js';
 import { labReadiness, optionProblems } from './lab-options.js';
 import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from '../inventory/names.js';
@@ -82,6 +84,7 @@ async function isFile(p: string): Promise<boolean> {
  * come with their line and column, and the returned locator finds any field's line.
  */
 function parseWithPositions(text: string, file: string): { data: unknown; locator: Locator } {
+  const { isScalar, LineCounter, parseDocument, visit } = yamlLib();
   const lines = new LineCounter();
   // yaml's own uniqueKeys check compares every key with every other (quadratic: seconds for a
   // 10,000-host lab), so duplicates are found here with a set per mapping instead.
@@ -120,27 +123,9 @@ function parseWithPositions(text: string, file: string): { data: unknown; locato
 /** The most values aliases may expand a file to (a billion-laughs file expands to billions). */
 const MAX_EXPANDED_VALUES = 1_000_000;
 
-/** Whether `data` (a graph: js-yaml shares aliased nodes) expands to more than `limit` values. */
-function expandsBeyond(data: unknown, limit: number): boolean {
-  const sizes = new Map<object, number>();
-  const size = (v: unknown): number => {
-    if (v === null || typeof v !== 'object') return 1;
-    const known = sizes.get(v);
-    if (known !== undefined) return known;
-    sizes.set(v, Infinity); // a node that holds itself expands without end
-    let n = 1;
-    for (const child of Object.values(v)) {
-      n += size(child);
-      if (n > limit) break;
-    }
-    sizes.set(v, n);
-    return n;
-  };
-  return size(data) > limit;
-}
-
 /** The error for a file whose aliases expand to too much, at its first alias. */
 function aliasBomb(doc: Document, lines: LineCounter, file: string): InputError {
+  const { visit } = yamlLib();
   let pos: { line: number; col: number } | undefined;
   visit(doc, {
     Alias(_, node) {
@@ -176,7 +161,8 @@ function parseYaml(text: string, file: string): { data: unknown; locator: () => 
     const slow = parseWithPositions(text, file); // throws the positioned errors
     return { data: slow.data, locator: () => slow.locator };
   }
-  if (expandsBeyond(data, MAX_EXPANDED_VALUES)) {
+  if (expandsBeyond(text, data, MAX_EXPANDED_VALUES)) {
+    const { LineCounter, parseDocument } = yamlLib();
     const lines = new LineCounter();
     throw aliasBomb(parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines, file);
   }

@@ -3,12 +3,29 @@
  * holds a list of plays (mappings), as `ansible-playbook` requires. Problems point at the
  * playbook's own file and line.
  */
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import jsYaml from 'js-yaml';
 import { InputError, type Problem } from '../errors.js';
+import { yamlLib } from '../util/yaml.js';
+import { expandsBeyond } from './expansion.js';
 import { readTextFile } from './read-text.js';
 
 /** Aliases a playbook may expand before it is taken for an alias bomb. */
 const MAX_ALIASES = 10_000;
+
+/**
+ * Whether a fast parser (js-yaml) reads `text` as a non-empty list of mappings without aliases
+ * that expand to more than {@link MAX_ALIASES} values: then it is a playbook. Anything else
+ * (a syntax error, Ansible's own tags, a big or odd file) is left to the positioned check.
+ */
+function plainlyAPlaybook(text: string): boolean {
+  let data: unknown;
+  try {
+    data = jsYaml.load(text);
+  } catch {
+    return false;
+  }
+  return Array.isArray(data) && data.length > 0 && data.every((p) => p !== null && typeof p === 'object' && Object.getPrototypeOf(p) === Object.prototype) && !expandsBeyond(text, data, MAX_ALIASES);
+}
 
 /**
  * The problems of the playbook at `abs` (shown as `shown`); `ref` names the scenario field that
@@ -22,6 +39,8 @@ export async function playbookProblems(abs: string, shown: string, ref: string):
     if (err instanceof InputError) return err.problems.map((p) => ({ ...p, message: `${p.message} (${ref})` }));
     throw err;
   }
+  if (plainlyAPlaybook(text)) return [];
+  const { isMap, isSeq, LineCounter, parseDocument } = yamlLib();
   const lines = new LineCounter();
   // Ansible reads YAML 1.1; its own tags (!vault, !unsafe) are only warnings here.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, version: '1.1', prettyErrors: false });

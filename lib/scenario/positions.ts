@@ -1,4 +1,5 @@
-import { isMap, isPair, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yamlLib } from '../util/yaml.js';
 
 /** A path into the parsed document: keys and array indexes. */
 export type FieldPath = (string | number)[];
@@ -50,6 +51,7 @@ export class Locator {
   private keyNode(path: FieldPath): Node | undefined {
     const parent = this.doc.getIn(path.slice(0, -1), true);
     const last = path[path.length - 1];
+    const { isMap, isPair, isScalar } = yamlLib();
     if (!isMap(parent)) return undefined;
     for (const item of parent.items) {
       if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(last)) return item.key;

@@ -1,6 +1,9 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject } from 'ajv';
 import { WholeFloat } from '../model/index.js';
 import { SCENARIO_SCHEMA } from './schema.js';
+import { SCHEMA_AJV_OPTIONS, schemaDigest } from './schema-digest.js';
+import { SCHEMA_DIGEST, validate as generated } from './schema-validator.generated.js';
 import { didYouMean } from '../util/suggest.js';
 import { pointerToPath, type FieldPath } from './positions.js';
 
@@ -11,9 +14,22 @@ export interface SchemaIssue {
   message: string;
 }
 
-let compiled: ValidateFunction | undefined;
-function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true }).compile(SCENARIO_SCHEMA);
+/** What is used of a validator: the call and the errors it leaves. */
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+let compiled: Validate | undefined;
+/**
+ * The schema's validator: the one scripts/gen-schema-validator.mjs generated (no ajv to load, no
+ * schema to compile), or, when the schema has changed since (its digest differs), the schema
+ * compiled by ajv, loaded only then.
+ */
+function validator(): Validate {
+  if (compiled) return compiled;
+  if (schemaDigest(SCENARIO_SCHEMA) === SCHEMA_DIGEST) compiled = generated as Validate;
+  else {
+    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    compiled = new Ajv(SCHEMA_AJV_OPTIONS).compile(SCENARIO_SCHEMA);
+  }
   return compiled;
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments, type ScalarTag } from 'yaml';
+import type { ScalarTag } from 'yaml';
+import { yamlLib } from '../../util/yaml.js';
 
 /** Ansible's own scalar tags: kept as their text (a vaulted value is opaque here, not decrypted). */
 const ANSIBLE_TAGS: ScalarTag[] = [
@@ -22,7 +23,7 @@ export async function readYaml(file: string): Promise<YamlRead> {
   } catch (err) {
     return { ok: false, reason: (err as NodeJS.ErrnoException).code ?? String(err) };
   }
-  const docs = parseAllDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, customTags: ANSIBLE_TAGS, prettyErrors: false });
+  const docs = yamlLib().parseAllDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, customTags: ANSIBLE_TAGS, prettyErrors: false });
   if (!Array.isArray(docs)) return { ok: true, docs: [] };
   const out: unknown[] = [];
   for (const doc of docs) {
