@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `npm run demo`: installs what the demo needs, then runs scenarios/demo.yml on three sshd hosts
-# on loopback (an undercloud API, a two-node overcloud, tests, an upgrade). `npm run demo -- --vm`
-# runs the same on three QEMU VMs (scenarios/demo-vm.yml), installing what the VMs need first.
+# `npm run demo`: installs what the demo needs, then runs scenarios/demo-tree.yml on three sshd
+# hosts on loopback: a lint step on the controller, the undercloud (an HTTP API) as the fork point
+# of two branches, a two-node overcloud per compute size (a variant axis) tested, and an undercloud
+# upgrade tested (scenarios/demo.yml is the same system as one line of stages). `npm run demo --
+# --vm` runs the line on three QEMU VMs (scenarios/demo-vm.yml), installing what the VMs need first.
 # Other arguments go to `harness run` (e.g. `npm run demo -- --until overcloud`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario=scenarios/demo.yml
+scenario=scenarios/demo-tree.yml
 deps=()
 args=()
 for arg in "$@"; do

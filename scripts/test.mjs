@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the uvu suites compiled to dist/test and ends with the plain line `N passed, N failed`.
-// Usage: node scripts/test.mjs [pattern]   (a regex on the test file's path)
+// Usage: node scripts/test.mjs [pattern]   (a regex on the test file's path; default: every
+// *.test.js but the long end-to-end ones, *.long.test.js, which `npm run test:long` runs)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const uvuBin = path.join(root, 'node_modules', 'uvu', 'bin.js');
-const pattern = process.argv[2] ?? '\\.test\\.js$';
+const pattern = process.argv[2] ?? '^(?!.*\\.long\\.test\\.js$).*\\.test\\.js$';
 // The suite never touches the user's cache (~/.cache/ansible-harness): what it caches goes to a
 // folder of its own, removed at the end (the qemu image cache is test/helpers/cache.ts's).
 const cache = mkdtempSync(path.join(os.tmpdir(), 'harness-test-cache-'));

@@ -19,8 +19,9 @@ let remove = async (): Promise<void> => {};
 // branching off undercloud; collect is an always-stage (no node).
 const SCENARIO = `name: ovb
 lab:
-  provider: static
-  inventory: hosts.ini
+  provider: local
+  hosts:
+    h1: {}
 stages:
   - { name: undercloud, playbook: play.yml }
   - { name: images, playbook: play.yml }
