@@ -50,7 +50,7 @@ async function hostsReady(state: RunState, slot: LabSlot, when: ReadyWhen): Prom
   // Hosts Ansible reaches another way (ansible_connection=local, docker, ...) have no SSH to check.
   const overSsh: AllocatedLab = { ...lab, lab: { ...lab.lab, hosts: lab.lab.hosts.filter((h) => reachedOverSsh(h, lab.lab)) } };
   const hosts = overSsh.lab.hosts;
-  if (spec.validate !== false && hosts.length) {
+  if (spec.validate !== false && hosts.length && !lab.verified) {
     const t0 = Date.now();
     const timeoutMs = spec.validate?.timeoutMs ?? DEFAULT_VALIDATE_TIMEOUT_MS;
     await validateHosts(overSsh, { timeoutMs, log: state.log, ...(opts.signal ? { signal: opts.signal } : {}) });

@@ -36,6 +36,12 @@ export interface AllocatedLab {
    * `lab.authorized_keys` go there; a host var `harness_authorized_keys_file` does the same.
    */
   authorizedKeysFiles?: Record<string, string>;
+  /**
+   * The provider itself logged in to every host over SSH and ran Python as it allocated them, and
+   * a restore leaves the hosts' sshd and Python alone (a local lab): the built-in validation
+   * (`lab.validate`) is not repeated. Its playbook and `lab.authorized_keys` still run.
+   */
+  verified?: boolean;
 }
 
 /** Where hosts come from: the interface every `lib/lab/<provider>` implements. */

@@ -38,11 +38,12 @@ export function sshCheckArgs(t: SshTarget, command: string, connectTimeoutSec = 
 }
 
 /**
- * Logs in to `t` and runs `echo harness-ok`; resolves when it printed that, otherwise rejects
+ * Logs in to `t` and has Python print `harness-ok` (what Ansible needs of a host: SSH and
+ * Python); resolves when it printed that, otherwise rejects
  * with ssh's own error text. @default timeoutMs 15000
  */
 export async function sshCheck(t: SshTarget, opts: { sshPath?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-  const { stdout } = await run(opts.sshPath ?? 'ssh', sshCheckArgs(t, 'echo harness-ok'), {
+  const { stdout } = await run(opts.sshPath ?? 'ssh', sshCheckArgs(t, `python3 -c "print('harness-ok')"`), {
     signal: opts.signal,
     timeout: opts.timeoutMs ?? 15_000,
     killSignal: 'SIGKILL',

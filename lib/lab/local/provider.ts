@@ -228,6 +228,7 @@ class LocalProvider implements LabProvider, CheckpointCapable {
         sshKey: clientKey.privateKey,
         sshExtraArgs: ['-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`],
         knownHostsFile: knownHosts,
+        verified: true,
         authorizedKeysFiles: Object.fromEntries(hosts.map((h) => [h.name, userKeysFile(path.join(hostsRoot, h.name), o.user)])),
       };
     } catch (err) {
