@@ -58,6 +58,22 @@ async function until(check: () => Promise<boolean> | boolean, what: string, io: 
   }
 }
 
+/**
+ * Two scenarios whose first node `a` (checkpointed) is the same: the first run builds it and is
+ * held inside it (the file `hold`), the second runs until it says it waits for the first.
+ */
+async function builderAndWaiter() {
+  const one = await scenario('one', 'b', ', checkpoint: true');
+  const two = await scenario('two', 'c', ', checkpoint: true');
+  const hold = path.join(counters, 'hold');
+  await writeFile(hold, '');
+  const first = start(['run', one, '--out', path.join(t.dir, 'r1')]);
+  await until(async () => (await runsOf('a')) === 1, 'the first run starting a', first.io);
+  const waiter = start(['run', two, '--out', path.join(t.dir, 'r2')]);
+  await until(() => /waiting for one: a/.test(waiter.io.output), 'the second run waiting', waiter.io);
+  return { hold, first, waiter };
+}
+
 test('harness run a.yml b.yml: the node both files share runs once, the second restores it', async () => {
   const one = await scenario('one', 'b');
   const two = await scenario('two', 'c');
@@ -74,14 +90,7 @@ test('harness run a.yml b.yml: the node both files share runs once, the second r
 });
 
 test('two concurrent runs sharing a prefix build it once: the second waits and restores', async () => {
-  const one = await scenario('one', 'b', ', checkpoint: true');
-  const two = await scenario('two', 'c', ', checkpoint: true');
-  const hold = path.join(counters, 'hold');
-  await writeFile(hold, '');
-  const first = start(['run', one, '--out', path.join(t.dir, 'r1')]);
-  await until(async () => (await runsOf('a')) === 1, 'the first run starting a', first.io);
-  const second = start(['run', two, '--out', path.join(t.dir, 'r2')]);
-  await until(() => /waiting for one: a/.test(second.io.output), 'the second run waiting', second.io);
+  const { hold, first, waiter: second } = await builderAndWaiter();
   await rm(hold);
   const [c1, c2] = await Promise.all([first.exited, second.exited]);
   assert.is(c1, 0, first.io.output);
@@ -94,14 +103,7 @@ test('two concurrent runs sharing a prefix build it once: the second waits and r
 });
 
 test('kill -9 of the builder while another run waits: the waiter takes the claim over and builds', async () => {
-  const one = await scenario('one', 'b', ', checkpoint: true');
-  const two = await scenario('two', 'c', ', checkpoint: true');
-  const hold = path.join(counters, 'hold');
-  await writeFile(hold, '');
-  const first = start(['run', one, '--out', path.join(t.dir, 'r1')]);
-  await until(async () => (await runsOf('a')) === 1, 'the first run starting a', first.io);
-  const waiter = start(['run', two, '--out', path.join(t.dir, 'r2')]);
-  await until(() => /waiting for one: a/.test(waiter.io.output), 'the waiter waiting', waiter.io);
+  const { hold, first, waiter } = await builderAndWaiter();
   first.child.kill('SIGKILL');
   await first.exited;
   // The killed run's lab is taken down as a user would (its hosts stop; its ansible-playbook fails).

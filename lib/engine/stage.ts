@@ -15,7 +15,7 @@ import type { AnsibleFiles } from './prepare.js';
 import { selectHosts, splitHostPattern } from '../inventory/patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { openStageLog, stageLogName } from './stage-log.js';
-import { runControllerStage } from './controller-stage.js';
+import { runControllerStage, type ControllerStageContext } from './controller-stage.js';
 import { redactEvent } from '../report/redact.js';
 import { scrubFileInPlace } from '../bundle/scrub.js';
 import { countResults } from '../report/junit-results.js';
@@ -30,29 +30,12 @@ interface AttemptResult {
   hung?: { task: string; hosts: string[] }[];
 }
 
-/** What {@link runStage} needs: the run so far and where to report. */
-export interface StageContext {
-  scenario: Scenario;
-  stage: Stage;
-  dir: RunDir;
+/** What {@link runStage} needs: what a controller stage needs, and the lab and Ansible for a playbook. */
+export interface StageContext extends ControllerStageContext {
   ansible: AnsibleInstall;
-  ansibleFiles: AnsibleFiles;
   lab: AllocatedLab;
-  /** Data earlier stages published with set_stats. */
-  published: Vars;
-  overrides: Vars;
-  secrets: Map<string, string>;
-  redact: (text: string) => string;
-  emit: (event: RunEvent) => void;
-  signal?: AbortSignal;
-  killGraceMs?: number;
-  env: NodeJS.ProcessEnv;
   /** Ansible's verbosity, 0-4. */
   verbosity: number;
-  /** Why the stage was cancelled, once `signal` aborted it for that (`cancelled_by`, `fail_fast: all`): it is then skipped, not errored. */
-  cancelled?: () => string | undefined;
-  /** Called when an attempt passed, before its stage_end: takes the checkpoint, returns its key. */
-  onPassed?: (published: Vars) => Promise<string | undefined>;
 }
 
 /** How a stage ended after all its attempts. */
