@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadScenario } from '../lib/scenario/index.js';
 import { InputError } from '../lib/errors.js';
 import { planTree } from '../lib/engine/plan.js';
-import { tempDir } from './helpers/cli.js';
+import { harness, tempDir } from './helpers/cli.js';
 
 // Trees and variants in scenario files: what loads, and bad input named at its file:line and field.
 const test = suite('scenario tree');
@@ -106,6 +106,34 @@ test('a static lab with a tree is refused at validate, saying why', async () => 
   - { name: c, playbook: p.yml, extends: a }
 `, 'lab: { provider: static, inventory: hosts.ini }\n')).join('\n');
   assert.match(got, /stages: the stages form a tree \('a' is a fork point\), and a static lab cannot take the checkpoints its branches start from/);
+});
+
+test('harness plan --json on a tree: nodes with parent and path, the jobs and where each starts, the always-stages', async () => {
+  await load(`stages:
+  - { name: base, playbook: p.yml }
+  - { name: over, playbook: p.yml }
+  - { name: upgrade, playbook: p.yml, extends: base }
+  - { name: collect, playbook: p.yml, always: true }
+variants: { from: over, matrix: { tls: [on, off] } }
+`);
+  const r = await harness(['plan', path.join(t.dir, 's.yml'), '--json'], { env: { XDG_CACHE_HOME: path.join(t.dir, 'cache') } });
+  assert.is(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { tree: boolean; stages: { name: string; stage: string; parent: string | null; path: string[]; fork: boolean; checkpoint: boolean; variant?: Record<string, unknown> }[]; jobs: { name: string; nodes: string[]; start: string | null }[]; always: string[] };
+  assert.ok(doc.tree);
+  assert.equal(doc.stages.map((st) => [st.name, st.parent]), [['base', null], ['over[tls=on]', 'base'], ['over[tls=off]', 'base'], ['upgrade', 'base']]);
+  const base = doc.stages[0]!;
+  assert.ok(base.fork && base.checkpoint, 'the fork point is checkpointed');
+  assert.equal(doc.stages[2]!.variant, { tls: 'off' });
+  assert.equal(doc.stages[2]!.path, ['base', 'over[tls=off]']);
+  assert.equal(doc.jobs, [
+    { name: 'over[tls=on]', nodes: ['base', 'over[tls=on]'], start: null },
+    { name: 'over[tls=off]', nodes: ['base', 'over[tls=off]'], start: null },
+    { name: 'upgrade', nodes: ['base', 'upgrade'], start: null },
+  ]);
+  assert.equal(doc.always, ['collect']);
+  const text = await harness(['plan', path.join(t.dir, 's.yml'), '--job', 'upgrade'], { env: { XDG_CACHE_HOME: path.join(t.dir, 'cache') } });
+  assert.is(text.code, 0, text.stderr);
+  assert.match(text.stdout, /a tree of 2 node\(s\), 1 job\(s\): upgrade; at the end of every job: collect/);
 });
 
 test.run();
