@@ -1,4 +1,4 @@
-import type { StageStatus, Vars } from '../model/index.js';
+import type { ManifestStage, StageStatus, Vars } from '../model/index.js';
 import type { LabProvider } from '../lab/provider.js';
 
 /** Options of `runScenario`. */
@@ -45,21 +45,9 @@ export interface RunOptions {
   keepLab?: boolean;
 }
 
-/** How a stage ended, as the run reports it. */
-export interface StageReport {
-  name: string;
+/** How a stage ended, as the run reports it (and the manifest records it). */
+export interface StageReport extends ManifestStage {
   status: StageStatus;
-  attempts: number;
-  reason?: string;
-  voting: boolean;
-  /** The checkpoint the stage was restored from or saved to. */
-  checkpoint?: string;
-  /** In a tree: the node names from the fresh lab down to it. */
-  path?: string[];
-  /** In a tree: the lab it ran on. */
-  lab?: string;
-  /** For an always-stage in a tree: the jobs whose end it is. */
-  jobs?: string[];
 }
 
 /** The outcome of a run: exit code as the CLI uses it, and where everything is. */

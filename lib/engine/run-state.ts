@@ -81,11 +81,24 @@ export function treeFields(state: RunState, step: PlanStep, lab?: LabSlot): { pa
   return { path: step.path, ...(lab ? { lab: lab.name } : {}) };
 }
 
-/** Reports a node as skipped (event and report), once. */
+/**
+ * Reports a stage that did not run here, once: skipped, or restored from a checkpoint (its
+ * `stage_end` and its report). `extra` holds its tree fields.
+ */
+export function reportNotRun(
+  state: RunState,
+  stage: { name: string; index: number; voting: boolean },
+  status: 'skipped' | 'restored',
+  reason: string,
+  extra: { path?: string[]; lab?: string; checkpoint?: string } = {},
+): void {
+  if (state.reported.has(stage.name)) return;
+  state.reported.add(stage.name);
+  state.emit({ kind: 'stage_end', time: Date.now(), stage: stage.name, attempt: 1, index: stage.index, status, reason, ...extra });
+  state.reports.push({ name: stage.name, status, attempts: 0, reason, voting: stage.voting, ...extra });
+}
+
+/** Reports a node as skipped, once. */
 export function skipStep(state: RunState, step: PlanStep, why: string, lab?: LabSlot): void {
-  if (state.reported.has(step.stage.name)) return;
-  state.reported.add(step.stage.name);
-  const extra = treeFields(state, step, lab);
-  state.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'skipped', reason: why, ...extra });
-  state.reports.push({ name: step.stage.name, status: 'skipped', attempts: 0, reason: why, voting: step.node.voting, ...extra });
+  reportNotRun(state, step.stage, 'skipped', why, treeFields(state, step, lab));
 }

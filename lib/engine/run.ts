@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { EXIT, exitCodeOf, HarnessError } from '../errors.js';
 import type { RunOutcome, RunState } from './run-state.js';
-import { skipStep } from './run-state.js';
+import { reportNotRun, skipStep } from './run-state.js';
 import { releaseSlot } from './labs.js';
 import { runTree } from './tree-run.js';
 
@@ -64,12 +64,7 @@ export async function executeRun(state: RunState): Promise<void> {
     for (const step of state.plan.steps) skipStep(state, step, why);
     // A line names its always-stages up front (the journal lists them): one that never ran is skipped.
     if (state.plan.line) {
-      for (const a of state.plan.tree.always) {
-        if (state.reported.has(a.name)) continue;
-        state.reported.add(a.name);
-        state.emit({ kind: 'stage_end', time: Date.now(), stage: a.name, attempt: 1, index: a.index, status: 'skipped', reason: why });
-        state.reports.push({ name: a.name, status: 'skipped', attempts: 0, reason: why, voting: a.voting });
-      }
+      for (const a of state.plan.tree.always) reportNotRun(state, a, 'skipped', why);
     }
     sortReports(state);
     // --no-checkpoints: the fork checkpoints were this run's own.

@@ -24,8 +24,7 @@ import { variantVars } from '../plan/tree.js';
 import { formatDuration } from '../util/duration.js';
 import type { PlannedJob, PlanStep } from './plan.js';
 import { AllocationFailed, allocateSlot, newSlot, releaseSlot, restoreInto, type LabSlot } from './labs.js';
-import { skipStep, treeFields, type RunState } from './run-state.js';
-import type { StageReport } from './options.js';
+import { reportNotRun, skipStep, treeFields, type RunState } from './run-state.js';
 import { runStage, type StageContext, type StageOutcome } from './stage.js';
 
 /** Build claims live here, beside the store's checkpoints. */
@@ -193,11 +192,7 @@ class TreeRun {
     const s = this.state;
     const why = `restored from checkpoint ${info.key} (after stage '${info.stage}', taken ${info.created})`;
     for (const step of this.pathTo(start)) {
-      if (step.action !== 'restore' || s.reported.has(step.stage.name)) continue;
-      s.reported.add(step.stage.name);
-      const extra = treeFields(s, step);
-      s.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'restored', reason: why, checkpoint: info.key, ...extra });
-      s.reports.push({ name: step.stage.name, status: 'restored', attempts: 0, reason: why, voting: step.node.voting, checkpoint: info.key, ...extra });
+      if (step.action === 'restore') reportNotRun(s, step.stage, 'restored', why, { checkpoint: info.key, ...treeFields(s, step) });
     }
   }
 
@@ -227,7 +222,8 @@ class TreeRun {
   /** The context of one stage run on `slot`. */
   private context(slot: LabSlot, stage: Stage, place: PlanStep | undefined, published: Vars, signal: AbortSignal | undefined, extra: { jobs?: string[] } = {}): StageContext {
     const s = this.state;
-    const decorate = place && !s.plan.line ? { path: place.path, lab: slot.name, ...(extra.jobs ? { jobs: extra.jobs } : {}) } : {};
+    const tree = place ? treeFields(s, place, slot) : {};
+    const decorate = { ...tree, ...(tree.path && extra.jobs ? { jobs: extra.jobs } : {}) };
     return {
       scenario: s.scenario,
       // In a tree, each node collects into hosts/<node>/<host>/ so branches never overwrite each other.
@@ -252,9 +248,11 @@ class TreeRun {
   private report(stage: Stage, outcome: StageOutcome, voting: boolean, slot: LabSlot, place?: PlanStep, jobs?: string[]): void {
     const s = this.state;
     s.reported.add(stage.name);
-    const r: StageReport = { name: stage.name, status: outcome.status, attempts: outcome.attempts, reason: outcome.reason, voting, ...(outcome.checkpoint ? { checkpoint: outcome.checkpoint } : {}) };
-    if (!s.plan.line && place) Object.assign(r, { path: place.path, lab: slot.name }, jobs ? { jobs } : {});
-    s.reports.push(r);
+    const tree = place ? treeFields(s, place, slot) : {};
+    s.reports.push({
+      name: stage.name, status: outcome.status, attempts: outcome.attempts, reason: outcome.reason, voting,
+      ...(outcome.checkpoint ? { checkpoint: outcome.checkpoint } : {}), ...tree, ...(tree.path && jobs ? { jobs } : {}),
+    });
   }
 
   /** Runs `first` and down the tree on `slot`: the first child on this lab, the others as new tasks. */
@@ -272,10 +270,11 @@ class TreeRun {
       // Another run (process, scenario) may be building this very node: wait, and restore its checkpoint.
       const claim = await this.claim(step);
       if (claim.state === 'done') {
-        const info = (await s.ckpt!.store.find(s.scenario.name, s.ckpt!.keys.get(step.node.name)!.key, { signal: s.opts.signal }))!;
+        const info = claim.info;
         Object.assign(published, await restoreInto(s, slot, info, step.node.name));
         this.saved.set(step.node.name, info);
-        this.reportBuiltElsewhere(step, info, claim.waitedFor, slot);
+        const by = claim.waitedFor ? `by ${claim.waitedFor.what} ` : '';
+        reportNotRun(s, step.stage, 'restored', `built ${by}while this run waited; restored from checkpoint ${info.key}`, { checkpoint: info.key, ...treeFields(s, step, slot) });
       }
       let outcome: StageOutcome;
       try {
@@ -306,31 +305,23 @@ class TreeRun {
 
   /**
    * Claims the build of a node whose checkpoint the store keeps across runs (claims live beside
-   * the store), or waits while another run builds it: `done` when its checkpoint is there now.
+   * the store), or waits while another run builds it: `done`, with the checkpoint, when it is there now.
    */
-  private async claim(step: PlanStep): Promise<{ state: 'claimed'; claim?: BuildClaim } | { state: 'done'; waitedFor?: ClaimHolder }> {
+  private async claim(step: PlanStep): Promise<{ state: 'claimed'; claim?: BuildClaim } | { state: 'done'; info: CheckpointInfo; waitedFor?: ClaimHolder }> {
     const s = this.state;
     const ckpt = s.ckpt;
     if (!step.checkpoint || !ckpt?.persistent) return { state: 'claimed' };
     const key = ckpt.keys.get(step.node.name)!.key;
+    let found: CheckpointInfo | undefined;
     const got = await claimOrWait(path.join(ckpt.store.root, CLAIMS_DIR), key, {
-      isDone: async () => (await ckpt.store.find(s.scenario.name, key)) !== undefined,
+      isDone: async () => (found = await ckpt.store.find(s.scenario.name, key)) !== undefined,
       what: `${s.scenario.name}: ${step.node.name} (run ${s.dir.runId})`,
       onWait: (h) => s.log(`harness: ${step.node.name}: waiting for ${h.what}, pid ${h.pid} on ${h.host}, which builds the same node (key ${key})`),
       signal: s.opts.signal,
     });
-    if (got.state === 'claimed' && got.tookOver) s.log(`harness: ${step.node.name}: took over the build from ${got.tookOver.what}, pid ${got.tookOver.pid}, which is gone`);
+    if (got.state === 'done') return { ...got, info: found! };
+    if (got.tookOver) s.log(`harness: ${step.node.name}: took over the build from ${got.tookOver.what}, pid ${got.tookOver.pid}, which is gone`);
     return got;
-  }
-
-  /** Reports a node another run built while this one waited. */
-  private reportBuiltElsewhere(step: PlanStep, info: CheckpointInfo, by: ClaimHolder | undefined, slot: LabSlot): void {
-    const s = this.state;
-    s.reported.add(step.stage.name);
-    const why = `built ${by ? `by ${by.what} ` : ''}while this run waited; restored from checkpoint ${info.key}`;
-    const extra = treeFields(s, step, slot);
-    s.emit({ kind: 'stage_end', time: Date.now(), stage: step.stage.name, attempt: 1, index: step.index, status: 'restored', reason: why, checkpoint: info.key, ...extra });
-    s.reports.push({ name: step.stage.name, status: 'restored', attempts: 0, reason: why, voting: step.node.voting, checkpoint: info.key, ...extra });
   }
 
   /** Runs one node; records its failure (and cancels what depends on it). */
