@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh --vm --browser --registry
 [ -d node_modules/uvu ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json
+node scripts/bundle.mjs
 exec node scripts/test.mjs "$@"

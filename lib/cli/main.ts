@@ -29,6 +29,17 @@ async function commands(): Promise<Command[]> {
 
 export { reportError } from './report-error.js';
 
+/**
+ * yargs renders a command's whole help before running its handler, to cache it for a later
+ * `showHelp()`: no handler here shows help (a bad input is an InputError), and the rendering
+ * (cliui, string-width) cost ~60 ms of every command's start. `--help` itself is not cached help.
+ */
+function skipHelpCache(parser: object): void {
+  const internal = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
+
 /** Runs the CLI on `argv` (without node and script) and returns the exit code; never exits. */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   let code = 0;
@@ -47,6 +58,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       const text = (msg ?? err?.message ?? '').replace(/^Not enough arguments following: (\S+)$/, (_, o: string) => `${o.length === 1 ? '-' : '--'}${o} needs a value`);
       throw new InputError(`${text}\nSee: harness --help`);
     });
+  skipHelpCache(parser);
   for (const c of await commands()) {
     parser.command(c.command, c.describe, c.builder, async (args) => {
       code = await c.run(args as Record<string, unknown>, io);
