@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree]`: runs the
+ * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree,vm]`: runs the
  * benchmarks one after another (never two at once), writes bench/results/<date>[-quick].json and
  * rewrites the generated table of BENCHMARKS.md.
  */
@@ -26,6 +26,7 @@ const BENCHES: [string, () => Promise<Bench>][] = [
   ['overhead', async () => (await import('./overhead.js')).benchOverhead],
   ['checkpoints', async () => (await import('./checkpoints.js')).benchCheckpoints],
   ['tree', async () => (await import('./tree.js')).benchTree],
+  ['vm', async () => (await import('./vm.js')).benchVm],
 ];
 
 /** The whole bench run as written to bench/results/. */

@@ -133,6 +133,13 @@ if (skipReason) {
     assert.equal(a!.groups, ['client']);
     assert.is.not(a!.port, b!.port);
     assert.is((await stat(allocated.sshKey!)).mode & 0o777, 0o600);
+    // accel: auto probed KVM with a real guest boot (on this machine QEMU refuses KVM or the guest hangs: TCG)
+    assert.match(allocated.facts?.accel_why ?? '', /^auto: (TCG|KVM), /);
+    assert.ok(['tcg', 'kvm'].includes(allocated.facts?.accel ?? ''), `accel decided: ${JSON.stringify(allocated.facts)}`);
+    const probe = JSON.parse(await readFile(path.join(SUITE_CACHE, 'qemu-accel.json'), 'utf8')) as { accel: string; probeMs: number; identity: { kernel: string } };
+    assert.is(probe.accel, allocated.facts!.accel);
+    assert.is(probe.identity.kernel, os.release());
+    console.log(`  [qemu] accel probe: ${allocated.facts!.accel_why} in ${probe.probeMs} ms`);
     const who = 'hostname; ip -4 -br addr show eth1; cat /sys/class/net/eth1/address';
     const [sa, sb] = await Promise.all([ssh(0, who), ssh(1, who)]);
     assert.is(sa.split('\n')[0], 'client-0');

@@ -3,7 +3,8 @@
  *
  * Inputs are named hashes (sha256 hex). Scenario-wide inputs:
  * - `lab`: provider, provider options, hosts (name, groups, vars, declared address/port/user),
- *   groups and `all` vars; for `static` labs also the inventory file's content
+ *   groups and `all` vars; for `static` labs also the inventory file's content; the provider's
+ *   facts of this machine (`labFacts`: qemu's accelerator and, for `auto`, the machine's identity)
  * - `file:<path>`: for `static` labs, each file of `group_vars/`/`host_vars/` beside the inventory
  * - `vars`: the scenario vars; `overrides`: the `-e` vars
  * - `secrets`: secret names and where their values come from (never the values)
@@ -63,6 +64,8 @@ export interface KeyOptions {
   harnessVersion: string;
   /** The Ansible version, when known: a new Ansible then makes new keys. */
   ansibleVersion?: string;
+  /** Facts of this machine the lab's checkpoints depend on (the provider's `keyFacts`, e.g. qemu's accelerator). */
+  labFacts?: Record<string, unknown>;
   /** Role search folders for the dependency walk (see {@link DependencyOptions}). */
   rolesPath?: string[];
   signal?: AbortSignal;
@@ -118,6 +121,7 @@ export async function checkpointInputs(scenario: Scenario, opts: KeyOptions): Pr
     groups: scenario.lab.groups,
     vars: scenario.lab.vars,
   };
+  if (opts.labFacts && Object.keys(opts.labFacts).length) lab.facts = opts.labFacts;
   if (scenario.spec.command) {
     // A command lab is what its scripts make: their content is part of every key.
     const c = scenario.spec.command;

@@ -3,6 +3,7 @@ import type { Scenario, Vars } from '../model/index.js';
 import { checkpointInputs, explainChange, openStore, storeRoot, type CheckpointInfo, type CheckpointStore, type StageInputs } from '../checkpoint/index.js';
 import { buildTree, type TreeNode } from '../plan/tree.js';
 import { VERSION } from '../version.js';
+import { providerEntry } from '../lab/registry.js';
 import { planTree, type PlanOptions, type TreePlan } from './plan.js';
 
 /** The checkpoints of one run: every node's key, and the stored checkpoints it can start from. */
@@ -44,7 +45,9 @@ export async function whyStale(store: CheckpointStore, scenario: Scenario, key: 
 
 /** The keys of every node of the scenario's tree, by node name. */
 export async function nodeKeys(scenario: Scenario, opts: { overrides: Vars; ansibleVersion?: string; signal?: AbortSignal }): Promise<Map<string, StageInputs>> {
-  const keys = await checkpointInputs(scenario, { overrides: opts.overrides, harnessVersion: VERSION, ansibleVersion: opts.ansibleVersion, signal: opts.signal });
+  const entry = await providerEntry(scenario.spec.provider).catch(() => undefined);
+  const labFacts = await entry?.keyFacts?.(scenario.spec);
+  const keys = await checkpointInputs(scenario, { overrides: opts.overrides, harnessVersion: VERSION, ansibleVersion: opts.ansibleVersion, signal: opts.signal, ...(labFacts ? { labFacts } : {}) });
   return new Map(keys.map((k) => [k.stage, k]));
 }
 

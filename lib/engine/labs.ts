@@ -73,6 +73,7 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
   }
   slot.used = false;
   slot.lab = slot.allocated.lab;
+  if (slot.allocated.facts) slot.facts = slot.allocated.facts;
   slot.lastCheckpointDir = undefined;
   state.emit({ kind: 'lab_ready', time: Date.now(), provider: slot.provider.name, hosts: slot.allocated.lab.hosts.map((h) => h.name), ...(state.plan.line ? {} : { lab: slot.name }) });
   slot.ansibleFiles = await prepareAnsible(slot.dir, slot.allocated, opts.tty ?? false, scenario.file);

@@ -23,6 +23,8 @@ export interface LabSlot {
   ansibleFiles?: AnsibleFiles;
   /** The checkpoint the lab was last restored from or saved to (saves share its unchanged files). */
   lastCheckpointDir?: string;
+  /** What the provider decided for it (AllocatedLab.facts), kept after release for the manifest. */
+  facts?: Record<string, string>;
   /** Something ran on it since it was allocated: it is no fresh lab any more. */
   used: boolean;
   /** Busy with a branch. */

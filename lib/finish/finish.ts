@@ -38,7 +38,7 @@ export async function finishRun(state: RunState, opts: FinishOptions = {}): Prom
   await guarded(state, 'writing manifest.json', () =>
     writeManifest(dir.manifest, {
       ...state.manifest, result: result(), ended: Date.now(), lab: state.labs[0]?.lab ?? state.scenario.lab,
-      labs: state.labs.map((l) => ({ name: l.name, hosts: (l.lab ?? state.scenario.lab).hosts.map((h) => h.name) })),
+      labs: state.labs.map((l) => ({ name: l.name, hosts: (l.lab ?? state.scenario.lab).hosts.map((h) => h.name), ...(l.facts ? { facts: l.facts } : {}) })),
       ...(state.plan.line ? {} : {
         tree: {
           nodes: state.plan.steps.map((s) => ({ name: s.node.name, stage: s.node.stage.name, parent: s.node.parent?.name ?? null })),

@@ -42,6 +42,8 @@ export interface AllocatedLab {
    * (`lab.validate`) is not repeated. Its playbook and `lab.authorized_keys` still run.
    */
   verified?: boolean;
+  /** What the provider decided for this lab, for the log and the manifest (e.g. `accel: tcg`). */
+  facts?: Record<string, string>;
 }
 
 /** Where hosts come from: the interface every `lib/lab/<provider>` implements. */

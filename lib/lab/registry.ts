@@ -14,6 +14,8 @@ export interface ProviderEntry {
   create(spec: LabSpec, scenarioFile?: string): LabProvider;
   /** Releases what `record` (the `lab.json` of `runDir`) names and still runs. */
   releaseRecorded(runDir: string, record: LabRecord, opts: { graceMs?: number }): Promise<ReleaseReport>;
+  /** Facts of this machine a checkpoint of the lab depends on beyond the scenario (qemu: the accelerator), for its key. */
+  keyFacts?(spec: LabSpec): Promise<Record<string, unknown>>;
 }
 
 const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
@@ -22,8 +24,12 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
     return { create: (spec) => createLocalProvider(spec.options), releaseRecorded: releaseLocalRecorded };
   },
   qemu: async () => {
-    const [{ createQemuProvider }, { releaseQemuRecorded }] = await Promise.all([import('./qemu/provider.js'), import('./qemu/record.js')]);
+    const [{ createQemuProvider }, { releaseQemuRecorded }, { accelKeyFacts }] = await Promise.all([import('./qemu/provider.js'), import('./qemu/record.js'), import('./qemu/accel.js')]);
     return {
+      keyFacts: (spec) => {
+        const a = spec.options.accel;
+        return accelKeyFacts(a === 'kvm' || a === 'tcg' ? a : 'auto');
+      },
       create: (spec, scenarioFile) => createQemuProvider(spec.options, scenarioFile ? { scenarioFile } : {}),
       releaseRecorded: (runDir, _record, opts) => releaseQemuRecorded(runDir, opts),
     };

@@ -65,5 +65,5 @@ export interface Manifest {
   /** The tree, for a scenario whose stages form one (`reproduce` replays it from the scenario file). */
   tree?: ManifestTree;
   /** Every lab the run allocated (a tree with `--jobs N` has several) and its hosts' names. */
-  labs?: { name: string; hosts: string[] }[];
+  labs?: { name: string; hosts: string[]; facts?: Record<string, string> }[];
 }

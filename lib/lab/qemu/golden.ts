@@ -1,13 +1,14 @@
 /**
  * The golden state of an image: a VM booted once (cold boot, ~20 s), stopped when sshd answers
  * and its memory saved with `migrate exec:cat > state`. Clones start from it in about a second.
- * One per image, memory size and CPU count (a saved state only loads into the same machine),
- * in `<image>/golden/v<version>-<memory>m-<cpus>c/`, built in a temp folder and renamed, under a lock.
+ * One per image, memory size, CPU count and accelerator (a saved state only loads into the same
+ * machine), in `<image>/golden/v<version>-<memory>m-<cpus>c[-kvm]/`, built in a temp folder and renamed, under a lock.
  */
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { agentInstallScript, agentRun } from './agent.js';
 import { run } from './exec.js';
 import type { QemuImage } from './image.js';
 import { withLock } from './lock.js';
@@ -15,7 +16,7 @@ import { freePort, startSwitch } from './net.js';
 import { stopProcess, type ProcId } from '../../util/proc.js';
 import { sshScript, waitForSshBanner } from './ssh.js';
 import type { QemuToolPaths } from './tools.js';
-import { Vm } from './vm.js';
+import { Vm, type Accel } from './vm.js';
 
 /** A golden state: the disk as it was when the state was saved, and the state. */
 export interface GoldenState {
@@ -26,6 +27,10 @@ export interface GoldenState {
   state: string;
   memory: number;
   cpus: number;
+  /** The accelerator the state was saved under (it loads only under the same one). */
+  accel: Accel;
+  /** The guest agent answers in this state (lib/lab/qemu/agent.ts): clones are set up through it, not SSH. */
+  agent: boolean;
 }
 
 /** A process started while building, so a caller can record it for crash cleanup. */
@@ -43,39 +48,49 @@ export interface EnsureGoldenOptions {
   track?: (p: TrackedProcess, running: boolean) => Promise<void> | void;
   /** How long the cold boot may take. @default 600000 */
   bootTimeoutMs?: number;
+  /** @default 'tcg' */
+  accel?: Accel;
 }
 
 /** Bump when the golden boot changes (kernel command line, devices): every golden state is remade. */
-export const GOLDEN_VERSION = 1;
+export const GOLDEN_VERSION = 2;
 
-function goldenAt(dir: string, memory: number, cpus: number): GoldenState {
-  return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus };
+function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent = false): GoldenState {
+  return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus, accel, agent };
+}
+
+/** A made golden state, as its manifest describes it. */
+async function readGolden(dir: string, memory: number, cpus: number, accel: Accel): Promise<GoldenState> {
+  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { agent?: boolean };
+  return goldenAt(dir, memory, cpus, accel, m.agent === true);
 }
 
 /** The golden state of `image` for VMs of `memory` MiB and `cpus` CPUs, made first if missing. */
 export async function ensureGolden(image: QemuImage, memory: number, cpus: number, opts: EnsureGoldenOptions): Promise<GoldenState> {
-  const variant = `v${GOLDEN_VERSION}-${memory}m-${cpus}c`;
+  const accel = opts.accel ?? 'tcg';
+  // TCG states keep the name they always had; a KVM state is another variant.
+  const variant = `v${GOLDEN_VERSION}-${memory}m-${cpus}c${accel === 'tcg' ? '' : `-${accel}`}`;
   const root = path.join(image.dir, 'golden');
   const dir = path.join(root, variant);
   const ready = (): Promise<boolean> => stat(path.join(dir, 'manifest.json')).then(() => true, () => false);
-  if (await ready()) return goldenAt(dir, memory, cpus);
+  if (await ready()) return readGolden(dir, memory, cpus, accel);
   await mkdir(root, { recursive: true });
   return withLock(
     path.join(root, `${variant}.lock`),
     async () => {
-      if (await ready()) return goldenAt(dir, memory, cpus);
+      if (await ready()) return readGolden(dir, memory, cpus, accel);
       for (const name of await readdir(root)) if (name.startsWith(`.tmp-${variant}-`)) await rm(path.join(root, name), { recursive: true, force: true });
       await rm(dir, { recursive: true, force: true });
       // Same depth as `dir`, so the overlay's relative backing path stays right after the rename.
       const tmp = path.join(root, `.tmp-${variant}-${process.pid}`);
       try {
-        await bootGolden(image, goldenAt(tmp, memory, cpus), opts);
+        await bootGolden(image, goldenAt(tmp, memory, cpus, accel), opts);
         await rename(tmp, dir);
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
         throw err;
       }
-      return goldenAt(dir, memory, cpus);
+      return readGolden(dir, memory, cpus, accel);
     },
     {
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -113,6 +128,8 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
         consoleLog: path.join(g.dir, 'boot-console.log'),
         qemuLog: path.join(g.dir, 'qemu.log'),
         incoming: false,
+        accel: g.accel,
+        agentSocket: path.join(sockets, 'agent'),
       },
       { qemu: opts.tools['qemu-system-x86_64'], ...sig },
     );
@@ -124,11 +141,22 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
       'timeout 300 systemctl is-system-running --wait >/dev/null 2>&1 || true; sync; echo 3 > /proc/sys/vm/drop_caches',
       { ssh: opts.tools.ssh, purpose: 'settling the golden VM', timeoutMs: 400_000, ...sig },
     );
+    // The guest agent, so clones are set up over virtio-serial instead of an SSH login; checked
+    // through its port before the state is saved (a guest without it falls back to SSH).
+    let agent = false;
+    try {
+      await sshScript({ port, key: image.privateKey, name: 'the golden VM' }, agentInstallScript(), { ssh: opts.tools.ssh, purpose: 'installing the guest agent', timeoutMs: 120_000, ...sig });
+      agent = (await agentRun(path.join(sockets, 'agent'), 'true', { name: 'the golden VM', timeoutMs: 60_000, ...sig })) === 0;
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      opts.log?.(`the guest agent does not answer in the golden VM (${(err as Error).message.split('\n')[0]}): clones are set up over SSH`);
+    }
+    g.agent = agent;
     await vm.saveState(g.state, sig);
     await vm.quit();
     await writeFileAtomic(
       path.join(g.dir, 'manifest.json'),
-      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
+      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, accel: g.accel, agent: g.agent, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
     );
   } finally {
     if (vm) {

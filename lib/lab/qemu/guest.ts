@@ -24,12 +24,20 @@ export function guestHostname(name: string): string {
 /** The lines that set the guest clock from the host's answer to `CLOCK?` (see sshScript). */
 export const CLOCK_SCRIPT = ['echo "CLOCK?"', 'read t', 'date -u -s "@$t" >/dev/null'];
 
-/** The shell script that turns a clone into the host `id` (run as root over ssh, clock first). */
-export function guestSetupScript(id: GuestIdentity): string {
+/**
+ * How a script sets the clock: from the host's answer to `CLOCK?` over SSH (sshScript), or, for
+ * the guest agent, from the host's time `at` (ms) written into the script as it is sent.
+ */
+function clockLines(at?: number): string[] {
+  return at === undefined ? CLOCK_SCRIPT : [`date -u -s "@${(at / 1000).toFixed(3)}" >/dev/null`];
+}
+
+/** The shell script that turns a clone into the host `id` (run as root, clock first). */
+export function guestSetupScript(id: GuestIdentity, opts: { clockAt?: number } = {}): string {
   const hosts = ['127.0.0.1 localhost', `127.0.1.1 ${id.hostname}`, ...id.peers.map((p) => `${p.labAddress} ${p.hostname}`)];
   return [
     'set -e',
-    ...CLOCK_SCRIPT,
+    ...clockLines(opts.clockAt),
     `hostname ${id.hostname}`,
     `echo ${id.hostname} > /etc/hostname`,
     `printf '%s\\n' ${hosts.map((l) => `'${l}'`).join(' ')} > /etc/hosts`,
@@ -43,6 +51,6 @@ export function guestSetupScript(id: GuestIdentity): string {
 }
 
 /** The script that only sets the clock (after a restore or a pause). */
-export function clockScript(): string {
-  return CLOCK_SCRIPT.join('\n');
+export function clockScript(opts: { clockAt?: number } = {}): string {
+  return clockLines(opts.clockAt).join('\n');
 }

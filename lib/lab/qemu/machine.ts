@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
+import { agentRun } from './agent.js';
 import { run } from './exec.js';
 import type { GoldenState } from './golden.js';
 import { clockScript, guestSetupScript, type GuestIdentity } from './guest.js';
@@ -110,6 +111,8 @@ export class Machine {
             consoleLog: path.join(this.ctx.logDir, `${this.identity.hostname}.console.log`),
             qemuLog: path.join(this.ctx.logDir, `${this.identity.hostname}.qemu.log`),
             incoming: true,
+            accel: this.ctx.golden.accel,
+            agentSocket: this.agentSocket,
           },
           { qemu: this.ctx.tools['qemu-system-x86_64'], ...sig },
         );
@@ -129,23 +132,49 @@ export class Machine {
     await vm.loadState(from.state, sig);
     await vm.cont();
     const t2 = Date.now();
-    await waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig });
-    const t3 = Date.now();
-    if (setup === 'identity') await this.setupIdentity(sig);
-    else await this.syncClock(sig);
+    const what = setup === 'identity' ? 'name, address and clock' : 'clock';
+    let t3: number;
+    if (this.ctx.golden.agent) {
+      // Through the guest agent while sshd is checked: no SSH login on the way up.
+      [, t3] = await Promise.all([this.runSetup(setup, sig), waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig }).then(() => Date.now())]);
+    } else {
+      await waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig });
+      t3 = Date.now();
+      await this.runSetup(setup, sig);
+    }
     const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
     this.ctx.log?.(
-      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${setup === 'identity' ? 'name, address and clock' : 'clock'} ${s(t3, Date.now())} s)`,
+      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${what} ${this.ctx.golden.agent ? 'by the guest agent' : `over SSH ${s(t3, Date.now())} s`})`,
     );
   }
 
-  private async setupIdentity(sig: { signal?: AbortSignal }): Promise<void> {
-    await sshScript(this.target, guestSetupScript(this.identity), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting hostname, clock and lab address', ...sig });
+  /** The guest agent's socket of this machine (its QEMU listens there). */
+  private get agentSocket(): string | undefined {
+    return this.ctx.golden.agent ? path.join(this.ctx.socketDir, `h${this.index}.agent`) : undefined;
+  }
+
+  private runSetup(setup: 'identity' | 'clock', sig: { signal?: AbortSignal }): Promise<void> {
+    return setup === 'identity' ? this.setupIdentity(sig) : this.syncClock(sig);
+  }
+
+  /** Runs a setup script through the guest agent (the clock written in as it is sent), else over SSH. */
+  private async guestScript(make: (clock: { clockAt?: number }) => string, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
+    const socket = this.agentSocket;
+    if (socket) {
+      const status = await agentRun(socket, make({ clockAt: Date.now() }), { name: this.host, ...sig });
+      if (status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent exited ${status}`);
+      return;
+    }
+    await sshScript(this.target, make({}), { ssh: this.ctx.tools.ssh, clock: true, purpose, ...sig });
+  }
+
+  private setupIdentity(sig: { signal?: AbortSignal }): Promise<void> {
+    return this.guestScript((c) => guestSetupScript(this.identity, c), 'setting hostname, clock and lab address', sig);
   }
 
   /** Sets the guest clock to the host's (it lags after a pause or a restore). */
-  async syncClock(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    await sshScript(this.target, clockScript(), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting the clock', ...(opts.signal ? { signal: opts.signal } : {}) });
+  syncClock(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.guestScript((c) => clockScript(c), 'setting the clock', opts.signal ? { signal: opts.signal } : {});
   }
 
   /** Quits the VM and deletes its overlay. Safe to call twice. */

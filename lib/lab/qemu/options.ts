@@ -32,10 +32,12 @@ export interface QemuOptions {
   mirror?: string;
   /** The lab network, a /24 written `a.b.c.0/24`; hosts get .1, .2, ... in declaration order. @default 10.10.0.0/24 */
   network: string;
+  /** The accelerator: auto probes KVM once per machine (lib/lab/qemu/accel.ts). @default 'auto' */
+  accel: 'auto' | 'kvm' | 'tcg';
 }
 
 /** The option names a qemu lab accepts. */
-export const QEMU_OPTION_NAMES = ['memory', 'cpus', 'packages', 'files', 'suite', 'mirror', 'network'] as const;
+export const QEMU_OPTION_NAMES = ['memory', 'cpus', 'packages', 'files', 'suite', 'mirror', 'network', 'accel'] as const;
 
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -80,6 +82,9 @@ export function parseQemuOptions(options: Vars = {}, where: { file?: string; bas
   const suite = str('suite', /^[a-z][a-z0-9-]*$/, "a Debian release name such as 'bookworm'");
   const mirror = str('mirror', /^(https?|file):\/\/\S+$/, 'an http(s):// or file:// URL of a Debian mirror');
   const network = str('network', /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/, "a /24 network written 'a.b.c.0/24'") ?? '10.10.0.0/24';
+  const accelValue = options.accel ?? 'auto';
+  const accel = accelValue === 'auto' || accelValue === 'kvm' || accelValue === 'tcg' ? accelValue : 'auto';
+  if (accel !== accelValue) bad('accel', `must be auto, kvm or tcg, got ${show(accelValue)}`);
   if (network.split(/[./]/).slice(0, 3).some((n) => Number(n) > 255)) bad('network', `has an octet above 255: ${show(network)}`);
 
   const packages: string[] = [];
@@ -132,6 +137,7 @@ export function parseQemuOptions(options: Vars = {}, where: { file?: string; bas
     packages,
     files,
     network,
+    accel,
     ...(suite !== undefined ? { suite } : {}),
     ...(mirror !== undefined ? { mirror } : {}),
   };

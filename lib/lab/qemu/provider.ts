@@ -10,6 +10,7 @@ import path from 'node:path';
 import { LabError } from '../../errors.js';
 import type { Host, Lab, Vars } from '../../model/index.js';
 import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
+import { decideAccel } from './accel.js';
 import { restoreQemuCheckpoint, saveQemuCheckpoint } from './checkpoint.js';
 import { ensureGolden, type GoldenState } from './golden.js';
 import { guestHostname, type GuestIdentity } from './guest.js';
@@ -86,8 +87,18 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
       { suite: source.suite, packages: this.options.packages, files: this.options.files },
       { mirror: source.mirror, tools, ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}), ...sig, ...log },
     ));
+    const accel = await decideAccel(this.options.accel, {
+      tools,
+      image,
+      ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}),
+      ...sig,
+      ...log,
+      track: (p, running) => this.track({ label: p.label, pid: p.pid, startTicks: p.startTicks, cmdlineMarker: p.cmdlineMarker, state: 'running' }, running),
+    });
+    if (!accel.probeMs) ctx.log?.(`qemu lab: ${accel.why}${accel.cached ? ' (cached probe)' : ''}`);
     const golden = (this.golden = await ensureGolden(image, this.options.memory, this.options.cpus, {
       tools,
+      accel: accel.accel,
       ...sig,
       ...log,
       ...(this.settings.bootTimeoutMs ? { bootTimeoutMs: this.settings.bootTimeoutMs } : {}),
@@ -154,7 +165,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     await recorder.update((r) => {
       r.hosts = this.machines.map((m) => ({ name: m.host, address: '127.0.0.1', port: m.port, user: 'root', labAddress: m.identity.labAddress }));
     });
-    return { lab: { ...lab, hosts }, sshKey, sshExtraArgs: [...QEMU_SSH_EXTRA_ARGS] };
+    return { lab: { ...lab, hosts }, sshKey, sshExtraArgs: [...QEMU_SSH_EXTRA_ARGS], facts: { accel: accel.accel, accel_why: accel.why } };
   }
 
   private track(p: QemuRecordedProcess, running: boolean): Promise<void> {

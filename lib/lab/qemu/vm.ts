@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../../errors.js';
+import { agentQemuArgs } from './agent.js';
 import { shellQuote } from './exec.js';
 import { procStartTicks } from '../../util/proc.js';
 import { QmpClient } from './qmp.js';
@@ -19,6 +20,9 @@ export const LAB_NIC_PLACEHOLDER_MAC = '52:54:00:0a:ff:ff';
  * zero pages as a flag: saved states (golden and checkpoints) hold only memory in use.
  */
 export const KERNEL_APPEND = 'root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet init_on_free=1';
+
+/** The accelerator a VM runs under: TCG emulates (`-cpu max`), KVM runs the host's CPU (`-cpu host`). */
+export type Accel = 'kvm' | 'tcg';
 
 /** What a VM is made of. Golden VMs and their clones must agree on everything but paths and port. */
 export interface VmSpec {
@@ -33,8 +37,8 @@ export interface VmSpec {
   cpus: number;
   /** Host port on 127.0.0.1 forwarded to the guest's port 22. */
   sshPort: number;
-  /** The vde_switch socket folder the lab NIC plugs into. */
-  switchSocket: string;
+  /** The vde_switch socket folder the lab NIC plugs into; none: no lab NIC (the KVM probe). */
+  switchSocket?: string;
   qmpSocket: string;
   /** Where the guest's serial console is written. */
   consoleLog: string;
@@ -42,6 +46,12 @@ export interface VmSpec {
   qemuLog: string;
   /** Start with `-incoming defer`, waiting for {@link Vm.loadState}. */
   incoming: boolean;
+  /** @default 'tcg' */
+  accel?: Accel;
+  /** The kernel prints its boot messages (no `quiet`). */
+  verbose?: boolean;
+  /** The guest agent's port (lib/lab/qemu/agent.ts), its host end a unix socket here. */
+  agentSocket?: string;
 }
 
 /** Escapes a value for QEMU's `key=value,...` option syntax (a comma is written twice). */
@@ -49,14 +59,13 @@ export function qemuOptValue(v: string): string {
   return v.replaceAll(',', ',,');
 }
 
-/** The qemu-system-x86_64 arguments of a VM (TCG: KVM does not work on the machines we run on). */
+/** The qemu-system-x86_64 arguments of a VM (TCG unless `accel` says kvm: lib/lab/qemu/accel.ts decides). */
 export function qemuArgs(spec: VmSpec): string[] {
   const o = qemuOptValue;
   return [
     '-name', o(`harness-${spec.name}`),
     '-machine', 'q35',
-    '-accel', 'tcg,tb-size=256',
-    '-cpu', 'max',
+    ...(spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,tb-size=256', '-cpu', 'max']),
     '-m', String(spec.memory),
     '-smp', String(spec.cpus),
     '-nodefaults',
@@ -66,12 +75,12 @@ export function qemuArgs(spec: VmSpec): string[] {
     '-serial', 'chardev:console',
     '-kernel', o(spec.kernel),
     '-initrd', o(spec.initrd),
-    '-append', KERNEL_APPEND,
+    '-append', spec.verbose ? KERNEL_APPEND.replace(' quiet', '') : KERNEL_APPEND,
     '-drive', `file=${o(spec.disk)},if=virtio,format=qcow2,cache=writeback`,
     '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=n0',
-    '-netdev', `vde,id=n1,sock=${o(spec.switchSocket)}`,
-    '-device', `virtio-net-pci,netdev=n1,mac=${LAB_NIC_PLACEHOLDER_MAC}`,
+    ...(spec.switchSocket ? ['-netdev', `vde,id=n1,sock=${o(spec.switchSocket)}`, '-device', `virtio-net-pci,netdev=n1,mac=${LAB_NIC_PLACEHOLDER_MAC}`] : []),
+    ...(spec.agentSocket ? agentQemuArgs(spec.agentSocket, o) : []),
     '-qmp', `unix:${o(spec.qmpSocket)},server=on,wait=off`,
     ...(spec.incoming ? ['-incoming', 'defer'] : []),
   ];
