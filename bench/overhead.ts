@@ -130,6 +130,31 @@ async function runHarnessCli(root: string, scenario: string, out: string, ctx: B
   return harnessSample(out, t);
 }
 
+/**
+ * The allocated hosts as a `static` scenario of their own (inventory with each host's address,
+ * port, user, key and ssh args; `lab.validate: false`, as plain Ansible checks nothing first), so
+ * the whole `harness run` command can be timed against the same hosts.
+ */
+function staticScenario(dir: string, allocated: AllocatedLab, playbook: string): string {
+  const hosts = Object.fromEntries(
+    allocated.lab.hosts.map((h) => [
+      h.name,
+      {
+        ansible_host: h.address,
+        ansible_port: h.port,
+        ansible_user: h.user,
+        ...(allocated.sshKey ? { ansible_ssh_private_key_file: allocated.sshKey } : {}),
+        ...(allocated.sshExtraArgs?.length ? { ansible_ssh_common_args: allocated.sshExtraArgs.join(' ') } : {}),
+      },
+    ]),
+  );
+  const inventory = path.join(dir, 'lab4-static-inventory.yml');
+  writeFileSync(inventory, JSON.stringify({ all: { children: { bench: { hosts } } } }, null, 2));
+  const scenario = path.join(dir, 'lab4-static.scenario.yml');
+  writeFileSync(scenario, JSON.stringify({ name: 'bench-static4', lab: { provider: 'static', inventory, validate: false }, stages: [{ name: 'tasks', playbook }] }, null, 2));
+  return scenario;
+}
+
 async function runHarnessEngine(root: string, scenario: string, out: string, allocated: AllocatedLab, ctx: BenchContext): Promise<HarnessSample> {
   const job = `${out}.job.json`;
   writeFileSync(job, JSON.stringify({ scenario, out, allocated }));
@@ -266,6 +291,7 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
     }
   };
   const h4: HarnessSample[] = [];
+  const w4: HarnessSample[] = [];
   const p4: Timed[] = [];
   const g4: PluginSample[] = [];
   ctx.log(`overhead: 4 SSH hosts allocated once; ${sshPairs} interleaved pairs`);
@@ -273,8 +299,10 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
     const inventory = path.join(base, 'lab4-inventory.yml');
     writeFileSync(inventory, formatInventory(allocated.lab, 'yaml'));
     await runPlain(path.join(base, 'warm4'), playbook, inventory, allocated, false, ctx);
+    const static4 = staticScenario(base, allocated, playbook);
     for (let i = 0; i < sshPairs; i++) {
       h4.push(await runHarnessEngine(ctx.root, scenario4, path.join(base, `h4-${i}`), allocated, ctx));
+      w4.push(await runHarnessCli(ctx.root, static4, path.join(base, `w4-${i}`), ctx));
       p4.push(await runPlain(path.join(base, `p4-${i}`), playbook, inventory, allocated, false, ctx));
       if (withPlugin) g4.push(pluginSample(path.join(base, `g4-${i}`), await runPlain(path.join(base, `g4-${i}`), playbook, inventory, allocated, true, ctx)));
       ctx.log(`  pair ${i + 1}: harness ${(h4.at(-1)!.wall / 1000).toFixed(2)} s (stage ${(h4.at(-1)!.stage / 1000).toFixed(2)} s), plain ${(p4.at(-1)!.ms / 1000).toFixed(2)} s`);
@@ -282,8 +310,11 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
   });
   const cycles = ctx.quick ? 2 : 5;
   for (let i = 1; i < cycles; i++) await cycle(`lab4-cycle${i}`);
-  const c4 = compare('4 SSH hosts', h4, p4, g4);
+  const c4 = compare('4 SSH hosts, the engine in a child process (library)', h4, p4, g4);
   rows.push(...c4.rows);
+  const cw4 = compare('4 SSH hosts, `harness run` of them as a static lab', w4, p4, []);
+  rows.push(...cw4.rows);
+  data.static4 = cw4.data;
   rows.push({ what: '4 SSH hosts: local provider allocate (4 sshd, keys, banner + ssh checks)', figure: formatMs(summarize(allocMs)) });
   rows.push({ what: '4 SSH hosts: local provider release', figure: formatMs(summarize(releaseMs)) });
   data.local4 = { ...c4.data, allocMs, releaseMs };

@@ -352,6 +352,33 @@ test('counted as Ansible counts: rescued and ignored-unreachable pass, non-votin
   assert.is(root.attrs.failures, '2', 'the non-voting failure and the last attempt of again');
 });
 
+test('parallel labs: a stage retried while another stage starts and ends keeps its first attempt as a flakyFailure', async () => {
+  const file = path.join(dir, 'interleaved.xml');
+  const sink = createJUnitSink({ file, scenario: 'tree' });
+  const s = new Stream().runStart('tree', ['a', 'b']);
+  const base = { play: 'p', action: 'command', duration: 0.1, ignored: false };
+  s.stageStart('a', 0);
+  s.events.push({ kind: 'host_result', time: (s.time += 10), stage: 'a', attempt: 1, taskId: 't1', task: 'flap', host: 'h1', status: 'failed', message: 'no', ...base });
+  s.events.push({ kind: 'stage_end', time: (s.time += 10), stage: 'a', attempt: 1, index: 0, status: 'failed', exitCode: 2, retrying: true });
+  // b, on another lab, starts and ends before a's retry starts
+  s.stageStart('b', 1);
+  s.events.push({ kind: 'host_result', time: (s.time += 10), stage: 'b', attempt: 1, taskId: 't2', task: 'ok', host: 'h2', status: 'ok', ...base });
+  s.stageEnd('b', 1, 'passed', { exitCode: 0 });
+  s.stageStart('a', 0, 2);
+  s.events.push({ kind: 'host_result', time: (s.time += 10), stage: 'a', attempt: 2, taskId: 't1', task: 'flap', host: 'h1', status: 'ok', ...base });
+  s.stageEnd('a', 0, 'passed', { exitCode: 0 });
+  s.runEnd('passed', 0);
+  for (const e of s.events) sink.handle(e);
+  await sink.close!();
+  assertValid(file);
+  const root = load(file);
+  const first = suiteNamed(root, 'a');
+  assert.equal(counts(first), [1, 0, 0, 0], 'the first attempt counts no failure');
+  assert.is(child(caseNamed(first, '[h1] flap'), 'flakyFailure')!.attrs.message, 'no');
+  assert.equal(counts(suiteNamed(root, 'a (attempt 2)')), [1, 0, 0, 0]);
+  assert.is(root.attrs.failures, '0');
+});
+
 test('an error Ansible stops on while loading an include fails that include, not a [harness] case', async () => {
   const file = path.join(dir, 'include.xml');
   const sink = createJUnitSink({ file, scenario: 'demo' });

@@ -83,6 +83,8 @@ interface StageSuite {
   held?: SuiteData;
   /** A later attempt of the stage started: the held failures are an earlier attempt's. */
   superseded?: boolean;
+  /** Its stage_end said a retry follows: held until that retry ends, whatever starts meanwhile (parallel labs). */
+  retryFollows?: boolean;
   /** The cases of the last task, when it was an include and no task started after it. */
   lastInclude?: LiveCase[];
   lastIncludeTask?: string;
@@ -255,7 +257,7 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
   /** How a held suite shows while we wait: a superseded one as an earlier attempt that failed again (so far). */
   const heldXml = (s: StageSuite): SuiteXml => buildSuite(s.superseded ? asEarlierAttempt(s.held!, false) : s.held!);
 
-  function endStage(s: StageSuite, e: { time: number; status: StageStatus; reason?: string; exitCode?: number; checkpoint?: string; hung?: { task: string; hosts: string[] }[] }): void {
+  function endStage(s: StageSuite, e: { time: number; status: StageStatus; reason?: string; exitCode?: number; checkpoint?: string; hung?: { task: string; hosts: string[] }[]; retrying?: boolean }): void {
     s.end = e.time;
     s.status = e.status;
     if (e.reason !== undefined) s.reason = clean(e.reason, 2000);
@@ -325,7 +327,10 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
     }
     const data = suiteData(s);
     // A failed attempt waits: if a retry follows, its failures are not the stage's result.
-    if (e.status === 'failed' || e.status === 'error') s.held = data;
+    if (e.status === 'failed' || e.status === 'error') {
+      s.held = data;
+      if (e.retrying) s.retryFollows = true;
+    }
     else s.built = buildSuite(data);
     openCases -= s.cases.size;
     s.done = true;
@@ -485,10 +490,11 @@ export function createJUnitSink(options: JUnitSinkOptions): EventSink {
           writeNow();
           return;
         case 'stage_start': {
-          // A retry: the stage's held attempts are superseded; another stage: held ones were final.
+          // A retry: the stage's held attempts are superseded. Another stage: held ones were final,
+          // unless their stage_end said a retry follows (with --jobs N other stages start meanwhile).
           for (const h of suites) if (h.held && h.stage === xmlSafe(redact(e.stage)) && h.attempt < e.attempt) h.superseded = true;
-          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)) && !!h.superseded, 'rerun');
-          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)), 'final');
+          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)) && !!h.superseded && !h.retryFollows, 'rerun');
+          resolveHeld((h) => h.stage !== xmlSafe(redact(e.stage)) && !h.retryFollows, 'final');
           const s = suiteFor(e.stage, e.attempt, e.time);
           s.start = e.time;
           if (e.path && e.path.length > 1) s.path = xmlSafe(redact(e.path.join(' > ')));
