@@ -145,8 +145,8 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
     // through its port before the state is saved (a guest without it falls back to SSH).
     let agent = false;
     try {
-      await sshScript({ port, key: image.privateKey, name: 'the golden VM' }, agentInstallScript(), { ssh: opts.tools.ssh, purpose: 'installing the guest agent', timeoutMs: 120_000, ...sig });
-      agent = (await agentRun(path.join(sockets, 'agent'), 'true', { name: 'the golden VM', timeoutMs: 60_000, ...sig })) === 0;
+      await sshScript({ port, key: image.privateKey, name: 'the golden VM' }, agentInstallScript(), { ssh: opts.tools.ssh, purpose: 'installing the guest agent', timeoutMs: 400_000, ...sig });
+      agent = (await agentRun(path.join(sockets, 'agent'), 'true', { name: 'the golden VM', timeoutMs: 300_000, ...sig })) === 0;
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       opts.log?.(`the guest agent does not answer in the golden VM (${(err as Error).message.split('\n')[0]}): clones are set up over SSH`);
