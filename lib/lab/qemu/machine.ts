@@ -148,9 +148,13 @@ export class Machine {
     );
   }
 
-  /** The guest agent's socket of this machine (its QEMU listens there). */
-  private get agentSocket(): string | undefined {
-    return this.ctx.golden.agent ? path.join(this.ctx.socketDir, `h${this.index}.agent`) : undefined;
+  /**
+   * The guest agent's socket of this machine (its QEMU listens there). Every VM has the port,
+   * as the golden VM had: a saved state loads only into the same devices; whether it is used
+   * depends on whether the agent answered in the golden VM.
+   */
+  private get agentSocket(): string {
+    return path.join(this.ctx.socketDir, `h${this.index}.agent`);
   }
 
   private runSetup(setup: 'identity' | 'clock', sig: { signal?: AbortSignal }): Promise<void> {
@@ -159,9 +163,8 @@ export class Machine {
 
   /** Runs a setup script through the guest agent (the clock written in as it is sent), else over SSH. */
   private async guestScript(make: (clock: { clockAt?: number }) => string, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
-    const socket = this.agentSocket;
-    if (socket) {
-      const status = await agentRun(socket, make({ clockAt: Date.now() }), { name: this.host, ...sig });
+    if (this.ctx.golden.agent) {
+      const status = await agentRun(this.agentSocket, make({ clockAt: Date.now() }), { name: this.host, ...sig });
       if (status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent exited ${status}`);
       return;
     }
