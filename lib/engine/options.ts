@@ -41,6 +41,8 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
   verbosity?: number;
+  /** Checkpoint the lab as a failed voting stage left it, before the always-stages (false: `--no-keep-failed`). @default true */
+  keepFailed?: boolean;
   /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
   keepLab?: boolean;
 }
