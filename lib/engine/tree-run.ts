@@ -387,7 +387,7 @@ class TreeRun {
    */
   private async runAlways(slot: LabSlot, end: PlanStep, jobs: PlannedJob[], published: Vars): Promise<void> {
     const s = this.state;
-    if (!slot.allocated) return;
+    if (!slot.allocated || s.opts.holdLabs) return; // a held lab stays as the branch left it
     const jobNames = jobs.map((j) => j.name);
     for (const a of s.plan.tree.always) {
       const stage: Stage = s.plan.line ? a : { ...a, name: `${a.name}@${end.node.name}`, index: this.nextAlwaysIndex() };
