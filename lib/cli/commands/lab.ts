@@ -68,7 +68,7 @@ const lab: Command = {
           labs: rows.map(({ lab: l, state, ageMs }) => ({
             name: l.name, scenario: l.scenario.name, scenarioFile: l.scenario.file, provider: l.provider, state, created: l.created, ageSeconds: Math.round(ageMs / 1000), from: l.from,
             runDir: l.runDir ?? null, inventory: l.inventory ?? null, ansibleConfig: l.ansibleConfig ?? null,
-            hosts: l.hosts.map((h) => ({ name: h.name, ...(h.lab ? { lab: h.lab } : {}), address: h.address, port: h.port, user: h.user, key: h.key ?? null, ssh: sshCommand(h, l.knownHosts) })),
+            hosts: l.hosts.map((h) => ({ name: h.name, ...(h.lab ? { lab: h.lab } : {}), address: h.address, port: h.port, user: h.user, key: h.key ?? null, ...(h.root ? { root: h.root } : {}), ssh: sshCommand(h, l.knownHosts) })),
           })),
         };
         io.out(`${JSON.stringify(doc, null, 2)}\n`);
