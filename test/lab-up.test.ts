@@ -2,6 +2,7 @@
 // labs and `reproduce --keep-lab`, on real sshd hosts on loopback (the local lab) with real ansible.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -170,6 +171,27 @@ test('lab up --until (the checkpoint restored by the engine), then cleanup --all
   assert.equal(await readdir(path.join(t.dir, 'cache', 'ansible-harness', 'labs-up')), []);
 });
 
+test('a lab up killed while it comes up is crashed in lab list; cleanup releases it, no process left', async () => {
+  const file = path.join(project, 'napper.yml');
+  await writeFile(file, SCENARIO.replace('name: debugme', 'name: napper').replace(/  - \{ name: break.*\n/, '  - { name: nap, playbook: nap.yml }\n'));
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'lab', 'up', file, '--until', 'nap', '--name', 'crash'], { cwd: project, env, stdio: 'ignore' });
+  const journal = path.join(t.dir, 'cache', 'ansible-harness', 'labs-up', 'crash', 'run', 'journal.json');
+  const deadline = Date.now() + 90_000;
+  while (!(await readFile(journal, 'utf8').catch(() => '')).includes('"running"') || !/"name": "nap",\s+"index": \d+,\s+"status": "running"/.test(await readFile(journal, 'utf8'))) {
+    assert.ok(Date.now() < deadline, 'the nap stage started');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const pids = await labPids(path.dirname(journal));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.is((await upLab('crash')).state, 'crashed');
+  const r = await cli(['cleanup']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /lab crash released: sshd of host/);
+  for (const p of pids) assert.not.ok(await pidAlive(p), `sshd ${p} stopped`);
+  assert.equal(await upLabs(), []);
+});
+
 test('reproduce --keep-lab stops before the always-stages and the release: the lab stays up failed', async () => {
   const r = await cli(['reproduce', failedRun, '--keep-lab', '--name', 'again', '--out', path.join(t.dir, 'reproduced')]);
   assert.is(r.code, 1, r.stdout + r.stderr);
@@ -200,11 +222,12 @@ test('prune --older-than 20d removes a failed state like any checkpoint', async 
 test('a static lab says it cannot checkpoint: no failed state, and lab up --failed says why', async () => {
   const file = path.join(project, 'static.yml');
   await writeFile(file, `name: static-fail\nlab: { provider: static, inventory: ${ENGINE_FIXTURES}/local.ini }\nstages:\n  - { name: deploy, playbook: ${ENGINE_FIXTURES}/fail-one.yml }\n`);
-  const r = await runScenario(await loadScenario(file), { out: path.join(t.dir, 'static-run'), env, bundle: false, write: () => {} }).then(async (res) => ({ res, journal: await readJournal(path.join(res.runDir, 'journal.json')) }));
+  let log = '';
+  const r = await runScenario(await loadScenario(file), { out: path.join(t.dir, 'static-run'), env, bundle: false, write: (s) => (log += s) }).then(async (res) => ({ res, journal: await readJournal(path.join(res.runDir, 'journal.json')) }));
   assert.is(r.res.exitCode, 1);
+  assert.match(log, "the static lab cannot checkpoint: the failed state of 'deploy' is not kept");
   assert.not.ok(r.journal.stages[0]!.failedState);
-  const log = await readFile(path.join(t.dir, 'static-run', 'events.jsonl'), 'utf8');
-  assert.not.match(log, 'failed_state');
+  assert.not.match(await readFile(path.join(t.dir, 'static-run', 'events.jsonl'), 'utf8'), 'failed_state');
   const up = await cli(['lab', 'up', file, '--failed', path.join(t.dir, 'static-run')]);
   assert.is(up.code, 2);
   assert.match(up.stderr, /kept no failed state: one is kept when a voting stage fails on a lab that can checkpoint/);
