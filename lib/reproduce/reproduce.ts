@@ -134,7 +134,8 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
     };
     if (keepLab) {
       try {
-        const held = await holdRun(scenario, { ...runOpts, bundle: true }, { ...(name ? { name } : {}), from: `the reproduced run of ${path.resolve(input)}` }, executeRun);
+        // The reproduced run keeps its own run directory (lab down removes only the up lab's record).
+        const held = await holdRun(scenario, { ...runOpts, out: runDirFor(scenario.name, place.runDir), bundle: true }, { ...(name ? { name } : {}), from: `the reproduced run of ${path.resolve(input)}` }, executeRun);
         return { result: held.result, differences: diffs, lab: held.lab };
       } catch (err) {
         if (err instanceof UpFailed) return { result: err.result, differences: diffs };
