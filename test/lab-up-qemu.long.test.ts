@@ -4,11 +4,10 @@
 // without QEMU and friends or root, as test/lab-qemu.test.ts does.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cp, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { checkQemuTools } from '../lib/lab/qemu/tools.js';
-import { openStore } from '../lib/checkpoint/index.js';
 import { SUITE_CACHE } from './helpers/cache.js';
 import { harness, tempDir } from './helpers/cli.js';
 import { pidAlive } from './helpers/scenario.js';
@@ -25,21 +24,22 @@ test('lab up --failed brings the VM back running: the process started before the
     return;
   }
   const t = await tempDir('harness-labup-qemu-');
-  // The image and golden state are cached for the suite (XDG_CACHE_HOME under SUITE_CACHE); checkpoints too, removed here.
-  const env = { ...process.env, XDG_CACHE_HOME: path.join(SUITE_CACHE, 'lab-up-xdg') };
-  const store = openStore(path.join(env.XDG_CACHE_HOME, 'ansible-harness', 'checkpoints'));
+  // The run's cache is the test's own, but its images/ is the suite's (the image and golden state
+  // test/lab-qemu.test.ts builds, helpers/cache.ts): made once, shared.
+  const env = { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+  await mkdir(path.join(SUITE_CACHE, 'images'), { recursive: true });
+  await mkdir(path.join(t.dir, 'cache', 'ansible-harness'), { recursive: true });
+  await symlink(path.join(SUITE_CACHE, 'images'), path.join(t.dir, 'cache', 'ansible-harness', 'images'));
   const project = path.join(t.dir, 'project');
   await cp(path.join(PACKAGE_ROOT, 'test', 'fixtures', 'lab-up-qemu'), project, { recursive: true });
   const cli = (args: string[]) => harness(args, { cwd: project, env, timeoutMs: 1_200_000 });
   const name = `vm-${process.pid}`;
-  let key: string | undefined;
   try {
     const out = path.join(t.dir, 'run');
     const r = await cli(['run', 'scenario.yml', '--out', out, '--no-bundle']);
     assert.is(r.code, 1, r.stdout + r.stderr);
     const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8')) as { stages: { name: string; failedState?: string }[] };
-    key = journal.stages[0]!.failedState;
-    assert.ok(key, r.stdout);
+    assert.ok(journal.stages[0]!.failedState, r.stdout);
     const up = await cli(['lab', 'up', 'scenario.yml', '--failed', out, '--name', name]);
     assert.is(up.code, 0, up.stdout + up.stderr);
     assert.match(up.stdout, new RegExp(`lab ${name} is up: qemu, 1 host`));
@@ -56,7 +56,6 @@ test('lab up --failed brings the VM back running: the process started before the
     for (const p of pids) assert.not.ok(await pidAlive(p), `process ${p} of the VM lab stopped`);
   } finally {
     await cli(['lab', 'down', name]).catch(() => {});
-    if (key) await store.delete(key).catch(() => {});
     await t.remove();
   }
 });

@@ -5,7 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { EXIT, InputError, LabError } from '../errors.js';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { cleanupRun } from '../engine/cleanup.js';
+import { controlDirOf } from '../engine/prepare.js';
+import { LABS_DIR } from '../engine/labs.js';
+import { runDirPaths } from '../rundir.js';
 import { listUpLabs, readUpLab, removeUpLab, upState, type UpHost, type UpLab } from './record.js';
 
 /** The host `name` of the lab (the first by default), or an InputError naming the hosts. */
@@ -90,8 +95,17 @@ export async function labDown(name: string, env: NodeJS.ProcessEnv): Promise<Dow
     const report = await cleanupRun(lab.runDir, { reason: `interrupted: the harness stopped before lab ${name} was up (released by harness lab down)` });
     released.push(...report.released);
   }
+  // A deep run directory's SSH control sockets live in a short temp folder (prepare.ts): it goes too.
+  if (lab.runDir) for (const d of await labPrivateDirs(lab.runDir)) await rm(controlDirOf(d), { recursive: true, force: true }).catch(() => {});
   await removeUpLab(name, env);
   return { name, released };
+}
+
+/** The private folders of a run directory's labs (`.private`, `.private/labs/lab-N`). */
+async function labPrivateDirs(runDir: string): Promise<string[]> {
+  const top = runDirPaths(runDir).privateDir;
+  const more = await readdir(path.join(top, LABS_DIR)).catch(() => [] as string[]);
+  return [top, ...more.map((n) => path.join(top, LABS_DIR, n))];
 }
 
 /** Releases every up lab whose `lab up` died before it came up, or, with `all`, every up lab. */
@@ -108,7 +122,6 @@ export async function releaseUpLabs(env: NodeJS.ProcessEnv, opts: { all?: boolea
 
 /** The up lab whose run directory is `runDir`, if any (`harness cleanup RUN_DIR` removes its record too). */
 export async function upLabOfRun(runDir: string, env: NodeJS.ProcessEnv): Promise<UpLab | undefined> {
-  const path = await import('node:path');
   const want = path.resolve(runDir);
   return (await listUpLabs(env)).find((l) => l.runDir && path.resolve(l.runDir) === want);
 }
