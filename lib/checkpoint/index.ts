@@ -2,6 +2,7 @@
 export { playbookDependencies, type PlaybookDependencies, type DependencyOptions } from './deps.js';
 export { checkpointInputs, explainChange, runStageFiles, KEY_LENGTH, type StageInputs, type KeyOptions } from './key.js';
 export { openStore, storeRoot, type CheckpointStore, type SaveResult, type SaveOptions, type SignalOption } from './store.js';
+export { failureKey, isFailureKey, FAILED_MARKER } from './failure.js';
 export { readCheckpoint, type CheckpointMeta, type CheckpointInfo } from './meta.js';
 export type { Lease, LeaseOptions } from './lease.js';
 export type { PruneOptions, PruneResult } from './prune.js';

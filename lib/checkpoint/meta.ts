@@ -18,6 +18,8 @@ export interface CheckpointMeta {
   provider: string;
   /** The run that took it, if known. */
   run?: string;
+  /** A failure state (`--keep-failed`): the lab as stage `stage` left it when it failed; never restored by a run. */
+  failed?: boolean;
 }
 
 /** A committed checkpoint. */

@@ -11,6 +11,7 @@ import { checkName, checkpointDir, DATA, KEYS, LAST_USED, META, ownedName, TMP, 
 import { readCheckpoint, type CheckpointInfo, type CheckpointMeta, type MetaFile } from './meta.js';
 import { acquireLease, type Lease } from './lease.js';
 import { treeUsage } from './size.js';
+import { isFailureKey } from './failure.js';
 import { CheckpointGoneError } from './errors.js';
 import { deleteCheckpoint, pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 
@@ -188,7 +189,8 @@ export function openStore(root: string = storeRoot()): CheckpointStore {
 
     async latestForStage(scenario, stage, opts = {}) {
       checkName('scenario', scenario);
-      const all = (await store.list({ ...opts, scenario })).filter((i) => i.uses.some((u) => u.scenario === scenario && u.stage === stage)).sort((a, b) => a.created.localeCompare(b.created));
+      // A failure state (failure.ts) is no node's checkpoint: it never explains why a key changed.
+      const all = (await store.list({ ...opts, scenario })).filter((i) => !isFailureKey(i.key) && i.uses.some((u) => u.scenario === scenario && u.stage === stage)).sort((a, b) => a.created.localeCompare(b.created));
       return all[all.length - 1];
     },
 

@@ -23,6 +23,7 @@ async function commands(): Promise<Command[]> {
     import('./commands/bisect.js'),
     import('./commands/gate.js'),
     import('./commands/export.js'),
+    import('./commands/lab.js'),
   ]);
   return mods.map((m) => m.default);
 }

@@ -41,6 +41,13 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
   verbosity?: number;
+  /**
+   * Hold the labs at the end (`harness lab up`, `reproduce --keep-lab`): no always-stages run and
+   * no lab is released; the caller records them as up labs (lib/lab-up) or releases them. @default false
+   */
+  holdLabs?: boolean;
+  /** Checkpoint the lab as a failed voting stage left it, before the always-stages (false: `--no-keep-failed`). @default true */
+  keepFailed?: boolean;
   /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
   keepLab?: boolean;
 }

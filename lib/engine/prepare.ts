@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { AllocatedLab } from '../lab/provider.js';
 import { formatInventory } from '../inventory/index.js';
@@ -11,6 +14,18 @@ export interface AnsibleFiles {
   inventory: string;
   config: string;
   env: Record<string, string>;
+}
+
+/** Unix socket paths hold at most 108 bytes; ssh adds `/<10-char hash>.<16 random>` to the control folder. */
+const MAX_CONTROL_DIR = 108 - 28;
+
+/**
+ * The folder of the lab's SSH control sockets: `<privateDir>/cp`, or, when that is too deep for a
+ * socket path (a lab up under a deep cache folder), a short one in the temp folder named after it.
+ */
+export function controlDirOf(privateDir: string): string {
+  const own = path.join(privateDir, 'cp');
+  return own.length <= MAX_CONTROL_DIR ? own : path.join(os.tmpdir(), `harness-cp-${createHash('sha256').update(own).digest('hex').slice(0, 16)}`);
 }
 
 /**
@@ -28,7 +43,8 @@ export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: 
     // INI cannot hold every lab (e.g. a group name with a space); the YAML one is what Ansible reads.
     if (!(err instanceof InputError)) throw err;
   }
-  const controlDir = path.join(dir.privateDir, 'cp');
+  const controlDir = controlDirOf(dir.privateDir);
+  if (!controlDir.startsWith(dir.privateDir)) await mkdir(controlDir, { recursive: true, mode: 0o700 });
   const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp'), ...(settings ? { user: settings } : {}) };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));
   // The env repeats our callback settings (an inherited ANSIBLE_* would beat the cfg): with the project's own kept beside ours.

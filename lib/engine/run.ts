@@ -59,7 +59,7 @@ export async function executeRun(state: RunState): Promise<void> {
       state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: `the harness failed: ${err instanceof Error ? err.message : String(err)}` };
     }
   } finally {
-    for (const slot of state.labs) if (slot.allocated) await releaseSlot(state, slot);
+    for (const slot of state.labs) if (slot.allocated && !state.opts.holdLabs) await releaseSlot(state, slot);
     const why = state.outcome.reason ?? 'not reached';
     for (const step of state.plan.steps) skipStep(state, step, why);
     // A line names its always-stages up front (the journal lists them): one that never ran is skipped.

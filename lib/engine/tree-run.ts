@@ -26,6 +26,7 @@ import type { PlannedJob, PlanStep } from './plan.js';
 import { AllocationFailed, allocateSlot, newSlot, releaseSlot, restoreInto, type LabSlot } from './labs.js';
 import { reportNotRun, skipStep, treeFields, type RunState } from './run-state.js';
 import { runStage, type StageContext, type StageOutcome } from './stage.js';
+import { keepFailedState } from './failure-snapshot.js';
 
 /** Build claims live here, beside the store's checkpoints. */
 const CLAIMS_DIR = 'claims';
@@ -288,6 +289,7 @@ class TreeRun {
       if (ends) {
         const reason = outcome.status === 'skipped' ? outcome.reason ?? 'cancelled' : s.opts.signal?.aborted ? 'the run was interrupted' : `stage '${step.stage.name}' failed`;
         for (const x of this.subtree(step).slice(1)) skipStep(s, x, reason, slot);
+        await keepFailedState(s, slot, step, outcome); // before the always-stages change the lab
         await this.runAlways(slot, step, this.jobsThrough(step), published);
         return;
       }
@@ -385,7 +387,7 @@ class TreeRun {
    */
   private async runAlways(slot: LabSlot, end: PlanStep, jobs: PlannedJob[], published: Vars): Promise<void> {
     const s = this.state;
-    if (!slot.allocated) return;
+    if (!slot.allocated || s.opts.holdLabs) return; // a held lab stays as the branch left it
     const jobNames = jobs.map((j) => j.name);
     for (const a of s.plan.tree.always) {
       const stage: Stage = s.plan.line ? a : { ...a, name: `${a.name}@${end.node.name}`, index: this.nextAlwaysIndex() };

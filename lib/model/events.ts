@@ -111,6 +111,8 @@ export type HarnessEvent =
       errors?: number;
       problem?: string;
     })
+  /** A voting stage failed and the lab was checkpointed as it left it, before the always-stages (`--keep-failed`). */
+  | (Base & { kind: 'failed_state'; stage: string; checkpoint: string; provider: string; lab?: string })
   | (Base & { kind: 'run_end'; status: 'passed' | 'failed' | 'interrupted' | 'error'; exitCode: number; reason?: string });
 
 /** The one stream every sink consumes: console, JUnit, journal, events.jsonl, bundle. */

@@ -19,6 +19,8 @@ export interface ManifestStage {
   lab?: string;
   /** For an always-stage in a tree: the jobs whose end it is. */
   jobs?: string[];
+  /** A failed stage whose lab was checkpointed as it left it (`--keep-failed`): that checkpoint's key. */
+  failedState?: string;
 }
 
 /** The stage tree a run ran, when its stages are no plain line. */

@@ -21,6 +21,8 @@ export interface StageView {
   reason?: string;
   exitCode?: number;
   checkpoint?: string;
+  /** The checkpoint of the lab as this failed stage left it (`--keep-failed`). */
+  failedState?: string;
   attempts: number;
   started?: number;
   ended?: number;
@@ -121,6 +123,9 @@ export async function buildModel(runDir: string, opts: ModelOptions = {}): Promi
   const voting = new Map<string, boolean>();
   for (const s of manifest?.stages ?? []) if (typeof s?.name === 'string') voting.set(s.name, s.voting !== false);
 
+  const failedStates = new Map<string, string>();
+  for (const s of manifest?.stages ?? []) if (typeof s?.name === 'string' && typeof s.failedState === 'string') failedStates.set(s.name, s.failedState);
+
   const names: string[] = [];
   const add = (n: string) => {
     if (!names.includes(n)) names.push(n);
@@ -145,6 +150,7 @@ export async function buildModel(runDir: string, opts: ModelOptions = {}): Promi
       reason: j?.reason ?? last?.reason,
       exitCode: j?.exitCode ?? last?.exitCode,
       checkpoint: j?.checkpoint ?? last?.checkpoint,
+      ...(j?.failedState ?? failedStates.get(name) ? { failedState: j?.failedState ?? failedStates.get(name) } : {}),
       attempts: j?.attempts ?? ev?.attempts.filter((a) => a.start !== undefined).length ?? 0,
       started: ms(j?.started) ?? ev?.attempts.find((a) => a.start !== undefined)?.start,
       ended: ms(j?.ended) ?? last?.end,

@@ -149,6 +149,7 @@ function renderStage(s: StageView, t: (v: unknown) => string, link: (f: FileLink
   if (s.events?.command) facts.push(`run <code>${t(s.events.command)}</code> on the controller`);
   if (s.checkpoint) facts.push(`checkpoint <code>${t(s.checkpoint)}</code>`);
   if (facts.length) out.push(`<div class="muted">${facts.join(' · ')}</div>`);
+  if (s.failedState) out.push(`<div class="reason info">failed state kept as checkpoint <code>${t(s.failedState)}</code> (harness lab up SCENARIO --checkpoint ${t(s.failedState)})</div>`);
   if (s.reason) out.push(`<div class="reason${s.status === 'failed' || s.status === 'error' ? '' : ' info'}">${t(`${s.status === 'skipped' ? 'Skipped' : s.status === 'restored' ? 'Restored' : 'Reason'}: ${s.reason}`)}</div>`);
   else if (s.status === 'pending') out.push('<div class="muted">Not run.</div>');
   const earlier = s.events?.attempts.filter((a, i, all) => i < all.length - 1 && a.status && a.status !== 'passed') ?? [];

@@ -33,6 +33,8 @@ export interface JournalStage {
   lab?: string;
   /** For an always-stage in a tree: the jobs whose end it is. */
   jobs?: string[];
+  /** A failed stage whose lab was checkpointed as it left it (`--keep-failed`): that checkpoint's key. */
+  failedState?: string;
 }
 
 /** `journal.json`: the run's stage states, rewritten atomically on every change. */
@@ -143,6 +145,12 @@ export function createJournalSink(options: JournalSinkOptions): EventSink {
           write(j);
           return;
         }
+        case 'failed_state': {
+          const j = ensure(e.time);
+          stageOf(j, e.stage).failedState = e.checkpoint;
+          write(j);
+          return;
+        }
         case 'stats': {
           if (!e.custom || Object.keys(e.custom).length === 0) return;
           const j = ensure(e.time);
@@ -208,7 +216,7 @@ function check(value: unknown, file: string): Journal {
       if (typeof s.index !== 'number') bad(`${at}.index`, 'must be a number');
       if (typeof s.status !== 'string' || !STAGE_STATUSES.includes(s.status))
         bad(`${at}.status`, `must be one of ${STAGE_STATUSES.join(', ')}, got ${JSON.stringify(s.status)}`);
-      for (const key of ['started', 'ended', 'reason', 'checkpoint', 'outputs'])
+      for (const key of ['started', 'ended', 'reason', 'checkpoint', 'outputs', 'failedState'])
         if (s[key] !== undefined && typeof s[key] !== 'string') bad(`${at}.${key}`, 'must be a string');
       for (const key of ['attempts', 'exitCode'])
         if (s[key] !== undefined && typeof s[key] !== 'number') bad(`${at}.${key}`, 'must be a number');

@@ -8,7 +8,9 @@ import { loadScenario } from '../scenario/index.js';
 import { readInventory } from '../inventory/index.js';
 import { findAnsible } from '../ansible/index.js';
 import { runScenario } from '../run.js';
-import type { RunOptions, RunResult } from '../engine/run.js';
+import { executeRun, type RunOptions, type RunResult } from '../engine/run.js';
+import { holdRun, UpFailed } from '../lab-up/up.js';
+import type { UpLab } from '../lab-up/record.js';
 import { VERSION } from '../version.js';
 import { extractBundle } from '../bundle/extract.js';
 import type { SourceIndex } from '../bundle/source.js';
@@ -17,6 +19,10 @@ import type { SourceIndex } from '../bundle/source.js';
 export interface ReproduceOptions extends Pick<RunOptions, 'out' | 'signal' | 'forceSignal' | 'write' | 'tty' | 'env' | 'command' | 'killGraceMs'> {
   /** An inventory (INI or YAML) of the lab to run on instead of the bundle's (a static lab). */
   lab?: string;
+  /** `--keep-lab`: stop before the always-stages and the release, and leave the lab up as `harness lab up` does. */
+  keepLab?: boolean;
+  /** The up lab's name with `keepLab`. @default `<scenario>-N` */
+  name?: string;
 }
 
 /** A reproduced run: its result and what differs from the original. */
@@ -24,6 +30,8 @@ export interface ReproduceResult {
   result: RunResult;
   /** Differences from the original run, in words (versions, lab, hosts). */
   differences: string[];
+  /** With `keepLab`: the lab left up (undefined when it could not be held: the run erred or was interrupted). */
+  lab?: UpLab;
 }
 
 async function readJson<T>(file: string, what: string): Promise<T> {
@@ -112,8 +120,9 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
     }
     const ansible = await findAnsible({ env: opts.env });
     const diffs = differences(manifest, scenario, ansible);
-    const result = await runScenario(scenario, {
-      ...opts,
+    const { keepLab, name, ...rest } = opts;
+    const runOpts: RunOptions = {
+      ...rest,
       ...(place.runDir ? { out: place.runDir } : {}),
       extraVars: manifest.extraVars,
       from: manifest.options.from,
@@ -122,7 +131,18 @@ export async function reproduceRun(input: string, opts: ReproduceOptions = {}): 
       // A tree is replayed as it ran: the same jobs, as many labs at once.
       ...(manifest.options.jobs ? { jobs: manifest.options.jobs } : {}),
       ...(manifest.options.parallel ? { parallel: manifest.options.parallel } : {}),
-    });
+    };
+    if (keepLab) {
+      try {
+        // The reproduced run keeps its own run directory (lab down removes only the up lab's record).
+        const held = await holdRun(scenario, { ...runOpts, out: runDirFor(scenario.name, place.runDir), bundle: true }, { ...(name ? { name } : {}), from: `the reproduced run of ${path.resolve(input)}` }, executeRun);
+        return { result: held.result, differences: diffs, lab: held.lab };
+      } catch (err) {
+        if (err instanceof UpFailed) return { result: err.result, differences: diffs };
+        throw err;
+      }
+    }
+    const result = await runScenario(scenario, runOpts);
     return { result, differences: diffs };
   } catch (err) {
     // Nothing half-written: a run that never started leaves no kept sources behind.

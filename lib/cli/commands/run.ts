@@ -32,6 +32,7 @@ function runOptions(args: Record<string, unknown>) {
     killGraceMs: (args.killGrace as number) * 1000,
     verbosity: Math.min(4, (args.verbose as number | undefined) ?? 0),
     keepLab: args.keepLab as boolean,
+    keepFailed: args.keepFailed as boolean,
     bundle: args.bundle as boolean,
   };
 }
@@ -86,6 +87,7 @@ const run: Command = {
       .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
       .option('bundle', { type: 'boolean', default: true, describe: 'Pack <run dir>.tar.gz beside the run directory (--no-bundle: do not)' })
       .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
+      .option('keep-failed', { type: 'boolean', default: true, describe: 'Checkpoint the lab as a failed stage left it, for harness lab up --failed (--no-keep-failed: do not)' })
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
