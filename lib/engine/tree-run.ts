@@ -110,7 +110,7 @@ class TreeRun {
     const max = Math.max(1, this.state.opts.parallel ?? 1);
     this.stack.push(...this.initialTasks().reverse());
     while (this.stack.length || this.active.size) {
-      while (this.stack.length && (this.idle() || this.state.labs.length < max)) {
+      while (this.stack.length && (this.idle() || this.roomForLab(max))) {
         const task = this.stack.pop()!;
         const why = this.state.opts.signal?.aborted ? 'the run was interrupted' : this.stopped;
         if (why) {
@@ -129,6 +129,12 @@ class TreeRun {
       const handedOver = new Promise<void>((resolve) => (this.wake = resolve));
       await Promise.race([...this.active, handedOver]);
     }
+  }
+
+  /** Whether a new lab may be had: below `--jobs`, and (after the first) within the budget a pipeline's jobs share. */
+  private roomForLab(max: number): boolean {
+    const n = this.state.labs.length;
+    return n < max && (n === 0 || (this.state.opts.labBudget?.() ?? true));
   }
 
   /** An idle lab, preferring one that is still fresh when `fresh`. */
