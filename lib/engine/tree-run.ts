@@ -19,16 +19,13 @@ import { EXIT, exitCodeOf, HarnessError, LabError } from '../errors.js';
 import type { Stage, Vars } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
-import { claimOrWait, type BuildClaim, type ClaimHolder } from '../checkpoint/claim.js';
+import { CLAIMS_DIR, claimOrWait, type BuildClaim, type ClaimHolder } from '../checkpoint/claim.js';
 import { variantVars } from '../plan/tree.js';
 import { formatDuration } from '../util/duration.js';
 import type { PlannedJob, PlanStep } from './plan.js';
 import { AllocationFailed, allocateSlot, newSlot, releaseSlot, restoreInto, type LabSlot } from './labs.js';
 import { reportNotRun, skipStep, treeFields, type RunState } from './run-state.js';
 import { runStage, type StageContext, type StageOutcome } from './stage.js';
-
-/** Build claims live here, beside the store's checkpoints. */
-const CLAIMS_DIR = 'claims';
 
 /** A branch to run: the state its lab starts in, and the node it starts at. */
 interface Task {
