@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { AllocatedLab } from '../lab/provider.js';
 import { formatInventory } from '../inventory/index.js';
@@ -11,6 +13,18 @@ export interface AnsibleFiles {
   inventory: string;
   config: string;
   env: Record<string, string>;
+}
+
+/**
+ * Where ssh keeps its control sockets: `.private/cp/` of the run (or lab) directory, unless that
+ * path is too long for a Unix socket (ssh adds `/<10 hex>.<16 chars>`; sun_path holds 107 bytes),
+ * as in a deep folder or a pipeline's nested run directories: then a short folder of this user's
+ * under the system temp folder, named by a hash of the long one (so each lab keeps its own).
+ */
+export function controlPathDir(privateDir: string): string {
+  const dir = path.join(privateDir, 'cp');
+  if (Buffer.byteLength(dir) + 28 <= 100) return dir;
+  return path.join(os.tmpdir(), `ansible-harness-${os.userInfo().uid}`, 'cp', createHash('sha256').update(dir).digest('hex').slice(0, 16));
 }
 
 /**
@@ -28,7 +42,7 @@ export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: 
     // INI cannot hold every lab (e.g. a group name with a space); the YAML one is what Ansible reads.
     if (!(err instanceof InputError)) throw err;
   }
-  const controlDir = path.join(dir.privateDir, 'cp');
+  const controlDir = controlPathDir(dir.privateDir);
   const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp'), ...(settings ? { user: settings } : {}) };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));
   // The env repeats our callback settings (an inherited ANSIBLE_* would beat the cfg): with the project's own kept beside ours.

@@ -20,7 +20,7 @@ import { SCHEMA_DIGEST, validate as generated } from './schema-validator.generat
 
 /** One job of a step: a scenario (all its jobs, or the leaves `jobs` names). */
 export interface PipelineJob {
-  /** Unique in the pipeline, a folder name: `<step>/<scenario>[-<leaf>...]`, `-2` for a repeat. */
+  /** Unique in the pipeline, a folder name: `<step>/<name>`, by default `<step>/<scenario>[-<leaf>...]` (`-2` for a repeat). */
   id: string;
   scenario: Scenario;
   /** The tree's jobs to run (leaf names); empty: every job. */
@@ -48,7 +48,7 @@ export interface Pipeline {
 interface RawPipeline {
   pipeline: string;
   description?: string;
-  steps: { name: string; jobs: { scenario: string; job?: string | string[]; voting?: boolean; vars?: Vars }[] }[];
+  steps: { name: string; jobs: { name?: string; scenario: string; job?: string | string[]; voting?: boolean; vars?: Vars }[] }[];
 }
 
 const validator = lazyValidator(PIPELINE_SCHEMA, { digest: SCHEMA_DIGEST, validate: generated });
@@ -128,9 +128,10 @@ export async function loadPipeline(file: string): Promise<Pipeline> {
         const hint = didYouMean(name, known);
         problems.add(Array.isArray(rj.job) ? [...at, 'job', k] : [...at, 'job'], `scenario '${scenario.name}' has no job '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; its jobs (leaves of its tree) are: ${known.join(', ')}`);
       }
-      const base = `${rs.name}/${[scenario.name, ...jobs].join('-').replace(/[^A-Za-z0-9_.-]+/g, '_')}`;
+      const base = `${rs.name}/${rj.name ?? [scenario.name, ...jobs].join('-').replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-+$/, '')}`;
       const n = (ids.get(base) ?? 0) + 1;
       ids.set(base, n);
+      if (rj.name !== undefined && n > 1) problems.add([...at, 'name'], `a second job named '${rj.name}' in step '${rs.name}': give each its own name`);
       step.jobs.push({ id: n > 1 ? `${base}-${n}` : base, scenario, jobs, voting: rj.voting ?? true, vars: rj.vars ?? {} });
     }
     steps.push(step);

@@ -136,7 +136,7 @@ export async function runPipeline(pipeline: Pipeline, opts: PipelineRunOptions =
   const varsOf = (j: PipelineJob) => ({ ...j.vars, ...cli });
   const all = pipeline.steps.flatMap((s) => s.jobs);
   const checkpoints = opts.checkpoints ?? true;
-  const shared = checkpoints ? await sharedKeys(all.map((j) => ({ scenario: j.scenario, extraVars: varsOf(j) })), { env: opts.env }) : new Set<string>();
+  const shared = checkpoints ? await sharedKeys(all.map((j) => ({ scenario: j.scenario, extraVars: varsOf(j), jobs: j.jobs })), { env: opts.env }) : new Set<string>();
   const runId = newRunId();
   const top = await createTop(pipeline.name, opts.out, runId);
   const t0 = Date.now();

@@ -13,6 +13,7 @@ const job: JsonSchema = {
   additionalProperties: false,
   required: ['scenario'],
   properties: {
+    name: { type: 'string', pattern: NAME, description: "The job's name in its step (its run directory's folder); default: the scenario's name and the leaves of `job`." },
     scenario: { type: 'string', minLength: 1, description: 'The scenario file, relative to the pipeline file.' },
     job: {
       type: ['string', 'array'],

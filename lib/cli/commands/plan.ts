@@ -234,7 +234,7 @@ async function pipelinePlan(files: string[], o: Omit<PlanInput, 'jobs' | 'shared
   let shared: ReadonlySet<string> | undefined;
   if (o.checkpoints) {
     const { sharedKeys } = await import('../../engine/shared.js');
-    shared = await sharedKeys(pipeline.steps.flatMap((st) => st.jobs.map((j) => ({ scenario: j.scenario, extraVars: varsOf(j.vars) }))), { env: o.env }).catch(() => undefined);
+    shared = await sharedKeys(pipeline.steps.flatMap((st) => st.jobs.map((j) => ({ scenario: j.scenario, extraVars: varsOf(j.vars), jobs: j.jobs }))), { env: o.env }).catch(() => undefined);
   }
   const firstBy = new Map<string, string>();
   const steps: PipelinePlanJson['steps'] = [];
