@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { junitSeconds, xmlAttr, xmlSafe } from '../report/text.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { PipelineJobResult } from './run.js';
+import type { PipelineJobResult } from './manifest.js';
 
 const attr = (text: string): string => xmlAttr(xmlSafe(text));
 
