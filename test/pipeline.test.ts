@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -116,6 +116,8 @@ test('plan --json of a pipeline: the merged forest (a shared node shown once, th
   await mkdir(claims, { recursive: true });
   const claim = path.join(claims, `${base.key!.key}.claim`);
   await writeFile(claim, JSON.stringify({ id: 'test', pid: process.pid, host: hostname(), what: 'other: base (run x)', since: new Date().toISOString() }));
+  // Its heartbeat, as a live claimant renews it (a claim older than 5 s is stale).
+  const beat = setInterval(() => void utimes(claim, new Date(), new Date()).catch(() => {}), 500);
   try {
     const w = await harness(['plan', path.join(project, 'one.yml'), path.join(project, 'two.yml'), '--json'], { cwd: t.dir, env });
     assert.is(w.code, 0, w.stderr);
@@ -128,7 +130,8 @@ test('plan --json of a pipeline: the merged forest (a shared node shown once, th
     assert.match(text.stdout, /base\s+wait \(another run builds it\)/);
     assert.match(text.stdout, /base\s+shared with check-1\/one/);
   } finally {
-    await import('node:fs/promises').then((fs) => fs.rm(claim, { force: true }));
+    clearInterval(beat);
+    await rm(claim, { force: true });
   }
 });
 
