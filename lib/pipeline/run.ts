@@ -13,6 +13,7 @@ import { EXIT, exitCodeOf, HarnessError, InputError } from '../errors.js';
 import { newRunId } from '../rundir.js';
 import { runScenario, type RunOptions } from '../run.js';
 import { sharedKeys } from '../engine/shared.js';
+import { findAnsible } from '../ansible/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../util/duration.js';
 import { writePipelineJunit } from './junit.js';
@@ -104,6 +105,7 @@ export async function runPipeline(pipeline: Pipeline, opts: PipelineRunOptions =
   const varsOf = (j: PipelineJob) => ({ ...j.vars, ...cli });
   const all = pipeline.steps.flatMap((s) => s.jobs);
   const checkpoints = opts.checkpoints ?? true;
+  if (!checkpoints) await findAnsible({ env: opts.env ?? process.env }); // a missing tool writes nothing (sharedKeys finds it otherwise)
   const shared = checkpoints ? await sharedKeys(all.map((j) => ({ scenario: j.scenario, extraVars: varsOf(j), jobs: j.jobs })), { env: opts.env }) : new Set<string>();
   const runId = newRunId();
   const top = await createTop(pipeline.name, opts.out, runId);
