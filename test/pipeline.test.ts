@@ -59,7 +59,7 @@ test('bad pipeline files: exit 2, every problem with file:line and a did-you-mea
   );
   const schema = path.join(project, 'schema.yml');
   await writeFile(schema, 'pipeline: bad\nsteps:\n  - name: s1\n    jobz: []\n');
-  for (const cmd of ['validate', 'run', 'plan']) {
+  for (const cmd of ['validate', 'run']) {
     const r = await harness([cmd, schema], { cwd: t.dir, env });
     assert.is(r.code, 2, `${cmd}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /schema\.yml:4:5: steps\[0\]\.jobz: unknown key 'jobz' \(did you mean 'jobs'\?\)/);
