@@ -12,6 +12,8 @@ import * as assert from 'uvu/assert';
 import { SCENARIO_SCHEMA } from '../lib/scenario/schema.js';
 import { SCHEMA_AJV_OPTIONS, schemaDigest } from '../lib/scenario/schema-digest.js';
 import { SCHEMA_DIGEST, validate } from '../lib/scenario/schema-validator.generated.js';
+import { PIPELINE_SCHEMA } from '../lib/pipeline/schema.js';
+import { SCHEMA_DIGEST as PIPELINE_DIGEST } from '../lib/pipeline/schema-validator.generated.js';
 
 const test = suite('scenario: generated schema validator');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,6 +22,7 @@ test('the generated file is what scripts/gen-schema-validator.mjs makes of the s
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'gen-schema-validator.mjs'), '--check'], { cwd: root, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.is(SCHEMA_DIGEST, schemaDigest(SCENARIO_SCHEMA));
+  assert.is(PIPELINE_DIGEST, schemaDigest(PIPELINE_SCHEMA), 'the pipeline schema\'s validator too');
 });
 
 test('a changed schema has another digest (the generated validator is then not used)', () => {

@@ -61,6 +61,9 @@ export interface ClaimOptions {
   staleMs?: number;
 }
 
+/** The folder of build claims, inside the checkpoint store's. */
+export const CLAIMS_DIR = 'claims';
+
 const claimFile = (dir: string, key: string): string => path.join(dir, `${key}.claim`);
 const lockFile = (dir: string, key: string): string => path.join(dir, `${key}.lock`);
 
@@ -162,6 +165,15 @@ async function tryClaim(dir: string, key: string, what: string, heartbeatMs: num
       await removeIf(dir, key, holder.id);
     },
   };
+}
+
+/**
+ * Who builds node `key` now, if anyone: a claim file whose claimant is alive (for `harness plan`,
+ * which shows such a node as `wait`). Reads only.
+ */
+export async function liveClaim(dir: string, key: string, staleMs = 5000): Promise<ClaimHolder | undefined> {
+  const held = await readHolder(claimFile(dir, key)).catch(() => undefined);
+  return held && !isStale(held, staleMs) ? held.holder : undefined;
 }
 
 /** Waits until something changes in `dir` or `ms` pass (whichever first), or the signal aborts. */

@@ -4,14 +4,14 @@
  * stages looks as it always did); `lab-N` lives in `labs/lab-N/` (its `lab.json` record there,
  * its keys under `.private/labs/lab-N/`), so labs of one run never share addresses or records.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, HarnessError, LabError } from '../errors.js';
 import type { Vars } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
 import { formatDuration } from '../util/duration.js';
-import { prepareAnsible } from './prepare.js';
+import { controlPathDir, prepareAnsible } from './prepare.js';
 import { ensureHostsReady } from './ready.js';
 import type { RunDir } from './rundir.js';
 import type { LabSlot, RunState } from './run-state.js';
@@ -93,6 +93,9 @@ export async function releaseSlot(state: RunState, slot: LabSlot): Promise<void>
     if (state.outcome.exitCode === EXIT.ok) state.outcome = { status: 'error', exitCode: EXIT.lab, reason: `releasing the lab failed: ${message}` };
   } finally {
     slot.allocated = undefined;
+    // ssh's control sockets of a deep run directory live under the temp folder: gone with the lab.
+    const cp = controlPathDir(slot.dir.privateDir);
+    if (!cp.startsWith(slot.dir.privateDir + path.sep)) await rm(cp, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -31,6 +31,11 @@ export interface RunOptions {
   jobs?: string[];
   /** `--jobs N`: up to N branches at once, each on a lab of its own. @default 1 */
   parallel?: number;
+  /**
+   * Asked before each lab after the first: false = no lab to spare now (the jobs of a pipeline
+   * step share `--jobs N` labs), so the run goes on with the labs it has. @default always true
+   */
+  labBudget?: () => boolean;
   /** Keys of nodes other scenarios of the same pipeline share (`harness run a.yml b.yml`): they are checkpointed. */
   sharedKeys?: ReadonlySet<string>;
   /** Grace between SIGTERM and SIGKILL when a stage is stopped. @default 5000 */

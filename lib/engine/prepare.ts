@@ -16,16 +16,16 @@ export interface AnsibleFiles {
   env: Record<string, string>;
 }
 
-/** Unix socket paths hold at most 108 bytes; ssh adds `/<10-char hash>.<16 random>` to the control folder. */
-const MAX_CONTROL_DIR = 108 - 28;
-
 /**
- * The folder of the lab's SSH control sockets: `<privateDir>/cp`, or, when that is too deep for a
- * socket path (a lab up under a deep cache folder), a short one in the temp folder named after it.
+ * Where ssh keeps its control sockets: `.private/cp/` of the run (or lab) directory, unless that
+ * path is too long for a Unix socket (ssh adds `/<10 hex>.<16 chars>`; sun_path holds 107 bytes),
+ * as in a deep folder or a pipeline's nested run directories: then a short folder of this user's
+ * under the system temp folder, named by a hash of the long one (so each lab keeps its own).
  */
-export function controlDirOf(privateDir: string): string {
-  const own = path.join(privateDir, 'cp');
-  return own.length <= MAX_CONTROL_DIR ? own : path.join(os.tmpdir(), `harness-cp-${createHash('sha256').update(own).digest('hex').slice(0, 16)}`);
+export function controlPathDir(privateDir: string): string {
+  const dir = path.join(privateDir, 'cp');
+  if (Buffer.byteLength(dir) + 28 <= 100) return dir;
+  return path.join(os.tmpdir(), `ansible-harness-${os.userInfo().uid}`, 'cp', createHash('sha256').update(dir).digest('hex').slice(0, 16));
 }
 
 /**
@@ -43,7 +43,7 @@ export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: 
     // INI cannot hold every lab (e.g. a group name with a space); the YAML one is what Ansible reads.
     if (!(err instanceof InputError)) throw err;
   }
-  const controlDir = controlDirOf(dir.privateDir);
+  const controlDir = controlPathDir(dir.privateDir);
   if (!controlDir.startsWith(dir.privateDir)) await mkdir(controlDir, { recursive: true, mode: 0o700 });
   const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp'), ...(settings ? { user: settings } : {}) };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));

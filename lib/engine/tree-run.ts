@@ -19,7 +19,7 @@ import { EXIT, exitCodeOf, HarnessError, LabError } from '../errors.js';
 import type { Stage, Vars } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
-import { claimOrWait, type BuildClaim, type ClaimHolder } from '../checkpoint/claim.js';
+import { CLAIMS_DIR, claimOrWait, type BuildClaim, type ClaimHolder } from '../checkpoint/claim.js';
 import { variantVars } from '../plan/tree.js';
 import { formatDuration } from '../util/duration.js';
 import type { PlannedJob, PlanStep } from './plan.js';
@@ -27,9 +27,6 @@ import { AllocationFailed, allocateSlot, newSlot, releaseSlot, restoreInto, type
 import { reportNotRun, skipStep, treeFields, type RunState } from './run-state.js';
 import { runStage, type StageContext, type StageOutcome } from './stage.js';
 import { keepFailedState } from './failure-snapshot.js';
-
-/** Build claims live here, beside the store's checkpoints. */
-const CLAIMS_DIR = 'claims';
 
 /** A branch to run: the state its lab starts in, and the node it starts at. */
 interface Task {
@@ -111,7 +108,7 @@ class TreeRun {
     const max = Math.max(1, this.state.opts.parallel ?? 1);
     this.stack.push(...this.initialTasks().reverse());
     while (this.stack.length || this.active.size) {
-      while (this.stack.length && (this.idle() || this.state.labs.length < max)) {
+      while (this.stack.length && (this.idle() || this.roomForLab(max))) {
         const task = this.stack.pop()!;
         const why = this.state.opts.signal?.aborted ? 'the run was interrupted' : this.stopped;
         if (why) {
@@ -130,6 +127,12 @@ class TreeRun {
       const handedOver = new Promise<void>((resolve) => (this.wake = resolve));
       await Promise.race([...this.active, handedOver]);
     }
+  }
+
+  /** Whether a new lab may be had: below `--jobs`, and (after the first) within the budget a pipeline's jobs share. */
+  private roomForLab(max: number): boolean {
+    const n = this.state.labs.length;
+    return n < max && (n === 0 || (this.state.opts.labBudget?.() ?? true));
   }
 
   /** An idle lab, preferring one that is still fresh when `fresh`. */

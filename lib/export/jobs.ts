@@ -24,6 +24,8 @@ export interface ExportJob {
   voting: boolean;
   /** Where the job's run directory goes, relative to the checkout. */
   runDir: string;
+  /** The pipeline step it belongs to (GitLab stage); undefined: one scenario's tree. */
+  stage?: string;
 }
 
 /** Options of {@link exportJobs}. */
@@ -34,6 +36,16 @@ export interface ExportOptions {
   storeArgs: string[];
   /** Extra `harness run` arguments (e.g. `-e k=v`). */
   runArgs?: string[];
+  /** Only the paths to these leaves (`job:` of a pipeline job); empty or undefined: every job. */
+  only?: readonly string[];
+  /** Put before every id (a pipeline's step and job), so that two trees' jobs never clash. */
+  idPrefix?: string;
+  /** What the jobs with no parent in the tree need (the previous pipeline step's jobs). */
+  rootNeeds?: string[];
+  /** The pipeline step, carried into each job. */
+  stage?: string;
+  /** False: every job is non-voting (a non-voting pipeline job). @default true */
+  voting?: boolean;
 }
 
 /** An engine-safe id for a node name: `overcloud[tls=on,ipv6=off]` → `overcloud-tls-on-ipv6-off`. */
@@ -42,10 +54,10 @@ export function jobId(name: string): string {
   return id || 'job';
 }
 
-/** Some leaf below `node` (the first in tree order): `--job` needs a leaf to name the path. */
-function leafUnder(node: TreeNode): TreeNode {
+/** Some leaf below `node` (the first kept in tree order): `--job` needs a leaf to name the path. */
+function leafUnder(node: TreeNode, kids: (n: TreeNode) => TreeNode[]): TreeNode {
   let n = node;
-  while (n.children.length) n = n.children[0]!;
+  while (kids(n).length) n = kids(n)[0]!;
   return n;
 }
 
@@ -53,17 +65,20 @@ function leafUnder(node: TreeNode): TreeNode {
 export function exportJobs(tree: StageTree, o: ExportOptions): ExportJob[] {
   const jobs: ExportJob[] = [];
   const ids = new Map<string, string>();
+  // With `only`, the tree is cut to the paths of those leaves.
+  const kept = o.only?.length ? new Set(tree.jobs.filter((j) => o.only!.includes(j.name)).flatMap((j) => j.nodes)) : undefined;
+  const kids = (n: TreeNode): TreeNode[] => (kept ? n.children.filter((c) => kept.has(c)) : n.children);
   const visit = (start: TreeNode, needs: string[]): void => {
     const chain: TreeNode[] = [start];
     let last = start;
-    while (last.children.length === 1) {
-      last = last.children[0]!;
+    while (kids(last).length === 1) {
+      last = kids(last)[0]!;
       chain.push(last);
     }
-    const id = jobId(last.name);
+    const id = jobId(`${o.idPrefix ?? ''}${last.name}`);
     if (ids.has(id)) throw new InputError(`export: nodes '${ids.get(id)}' and '${last.name}' both become job '${id}'; rename one of the stages`);
     ids.set(id, last.name);
-    const leaf = leafUnder(last);
+    const leaf = leafUnder(last, kids);
     const runDir = `runs/${id}`;
     jobs.push({
       id,
@@ -71,13 +86,51 @@ export function exportJobs(tree: StageTree, o: ExportOptions): ExportJob[] {
       nodes: chain.map((n) => n.name),
       needs,
       args: [o.scenario, '--job', leaf.name, ...(leaf === last ? [] : ['--until', last.name]), '--out', runDir, ...o.storeArgs, ...(o.runArgs ?? [])],
-      voting: chain.every((n) => n.voting),
+      voting: (o.voting ?? true) && chain.every((n) => n.voting),
       runDir,
+      ...(o.stage !== undefined ? { stage: o.stage } : {}),
     });
-    for (const c of last.children) visit(c, [id]);
+    for (const c of kids(last)) visit(c, [id]);
   };
-  for (const r of tree.roots) visit(r, []);
+  for (const r of tree.roots) if (!kept || kept.has(r)) visit(r, [...(o.rootNeeds ?? [])]);
   return jobs;
+}
+
+/** A job of a pipeline step, as {@link exportPipelineJobs} takes it. */
+export interface PipelineExportJob {
+  /** The pipeline job's id (`<step>/<scenario>...`). */
+  id: string;
+  tree: StageTree;
+  /** The scenario file as the checkout sees it. */
+  scenario: string;
+  /** The leaves it runs (empty: all). */
+  only: readonly string[];
+  voting: boolean;
+  /** `harness run` arguments of this job (its vars as `-e`). */
+  runArgs: string[];
+}
+
+/**
+ * A pipeline's engine jobs: each pipeline job's tree cut into chains as {@link exportJobs} does,
+ * and the steps as dependencies: the first jobs of a step need the last jobs (the ones nothing
+ * else of theirs needs) of every voting job of the step before — a non-voting job's failure never
+ * holds a later step back. A step with no voting job passes on what it needed.
+ */
+export function exportPipelineJobs(steps: readonly { name: string; jobs: readonly PipelineExportJob[] }[], o: { storeArgs: string[] }): ExportJob[] {
+  const all: ExportJob[] = [];
+  let needs: string[] = [];
+  for (const step of steps) {
+    const ends: string[] = [];
+    for (const pj of step.jobs) {
+      const jobs = exportJobs(pj.tree, { scenario: pj.scenario, storeArgs: o.storeArgs, runArgs: pj.runArgs, only: pj.only, idPrefix: `${pj.id}-`, rootNeeds: needs, stage: step.name, voting: pj.voting });
+      for (const j of jobs) if (all.some((a) => a.id === j.id)) throw new InputError(`export: two jobs of the pipeline both become job '${j.id}'; rename a step or a stage`);
+      all.push(...jobs);
+      const needed = new Set(jobs.flatMap((j) => j.needs));
+      if (pj.voting) ends.push(...jobs.filter((j) => !needed.has(j.id)).map((j) => j.id));
+    }
+    if (ends.length) needs = ends;
+  }
+  return all;
 }
 
 /** Shell-quotes one word for a job script (single quotes unless it is plain). */

@@ -8,7 +8,7 @@ import { EXIT, InputError, LabError } from '../errors.js';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cleanupRun } from '../engine/cleanup.js';
-import { controlDirOf } from '../engine/prepare.js';
+import { controlPathDir } from '../engine/prepare.js';
 import { LABS_DIR } from '../engine/labs.js';
 import { runDirPaths } from '../rundir.js';
 import { listUpLabs, readUpLab, removeUpLab, upState, type UpHost, type UpLab } from './record.js';
@@ -96,7 +96,7 @@ export async function labDown(name: string, env: NodeJS.ProcessEnv): Promise<Dow
     released.push(...report.released);
   }
   // A deep run directory's SSH control sockets live in a short temp folder (prepare.ts): it goes too.
-  if (lab.runDir) for (const d of await labPrivateDirs(lab.runDir)) await rm(controlDirOf(d), { recursive: true, force: true }).catch(() => {});
+  if (lab.runDir) for (const d of await labPrivateDirs(lab.runDir)) await rm(controlPathDir(d), { recursive: true, force: true }).catch(() => {});
   await removeUpLab(name, env);
   return { name, released };
 }

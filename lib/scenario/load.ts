@@ -60,7 +60,7 @@ function templateProblem(text: string): string | undefined {
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** Collects problems with their positions in one file. */
-class Problems {
+export class Problems {
   readonly items: Problem[] = [];
   constructor(private readonly file: string, private readonly locator?: () => Locator) {}
   add(fieldPath: FieldPath, message: string, atKey = false): void {
@@ -153,7 +153,7 @@ const SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [FLOAT] });
  * schema, as yaml's default); positions are worked out only when something must be pointed at:
  * a syntax error, a duplicate key, or a problem found later (the locator is built on demand).
  */
-function parseYaml(text: string, file: string): { data: unknown; locator: () => Locator } {
+export function parseYaml(text: string, file: string): { data: unknown; locator: () => Locator } {
   let data: unknown;
   try {
     data = jsYaml.load(text, { schema: SCHEMA, filename: file });

@@ -15,23 +15,27 @@ export interface SchemaIssue {
 }
 
 /** What is used of a validator: the call and the errors it leaves. */
-type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+export type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-let compiled: Validate | undefined;
 /**
- * The schema's validator: the one scripts/gen-schema-validator.mjs generated (no ajv to load, no
- * schema to compile), or, when the schema has changed since (its digest differs), the schema
- * compiled by ajv, loaded only then.
+ * A schema's validator, made on first use: the one scripts/gen-schema-validator.mjs generated
+ * (no ajv to load, no schema to compile), or, when the schema has changed since (its digest
+ * differs), the schema compiled by ajv, loaded only then.
  */
-function validator(): Validate {
-  if (compiled) return compiled;
-  if (schemaDigest(SCENARIO_SCHEMA) === SCHEMA_DIGEST) compiled = generated as Validate;
-  else {
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    compiled = new Ajv(SCHEMA_AJV_OPTIONS).compile(SCENARIO_SCHEMA);
-  }
-  return compiled;
+export function lazyValidator(schema: object, generated: { digest: string; validate: unknown }): () => Validate {
+  let compiled: Validate | undefined;
+  return () => {
+    if (compiled) return compiled;
+    if (schemaDigest(schema) === generated.digest) compiled = generated.validate as Validate;
+    else {
+      const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+      compiled = new Ajv(SCHEMA_AJV_OPTIONS).compile(schema);
+    }
+    return compiled;
+  };
 }
+
+const validator = lazyValidator(SCENARIO_SCHEMA, { digest: SCHEMA_DIGEST, validate: generated });
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
@@ -103,9 +107,8 @@ function describe(err: ErrorObject, data: unknown): SchemaIssue | undefined {
   }
 }
 
-/** Checks parsed YAML against the scenario schema; every issue at once, one per place. */
-export function schemaIssues(data: unknown): SchemaIssue[] {
-  const validate = validator();
+/** Checks parsed YAML against the scenario schema (or `validate`'s); every issue at once, one per place. */
+export function schemaIssues(data: unknown, validate: Validate = validator()): SchemaIssue[] {
   if (validate(data)) return [];
   const seen = new Set<string>();
   const out: SchemaIssue[] = [];

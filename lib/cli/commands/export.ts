@@ -15,10 +15,10 @@ function checkoutPath(file: string): string {
 
 const exportCommand: Command = {
   command: 'export [scenario]',
-  describe: "Write a scenario's stage tree as CI jobs: GitLab CI, GitHub Actions or Zuul",
+  describe: "Write a scenario's stage tree, or a pipeline file's steps, as CI jobs: GitLab CI, GitHub Actions or Zuul",
   builder: (y) =>
     y
-      .positional('scenario', { type: 'string', describe: 'Scenario file (below the working directory, the repository)' })
+      .positional('scenario', { type: 'string', describe: 'Scenario or pipeline file (below the working directory, the repository)' })
       .option('to', { choices: ['gitlab', 'github', 'zuul'] as const, demandOption: true, describe: 'CI engine' })
       .option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'gitlab/github: the file to write (default stdout); zuul: the folder that gets zuul.d/ and playbooks/' })
       .option('store', { type: 'string', requiresArg: true, describe: 'oci://HOST[:PORT]/REPOSITORY: the checkpoint store every job restores from and pushes to' })
@@ -48,13 +48,31 @@ const exportCommand: Command = {
     if (!command) throw new InputError('--harness-command is empty: give how a job calls the harness, e.g. "npx harness"');
     const scenarioFile = args.scenario as string;
     const { loadScenario } = await import('../../scenario/index.js');
+    const { isPipelineFile, loadPipeline } = await import('../../pipeline/load.js');
     const { buildTree } = await import('../../plan/tree.js');
-    const { exportJobs } = await import('../../export/jobs.js');
+    const { exportJobs, exportPipelineJobs } = await import('../../export/jobs.js');
     const { toGithub, toGitlab, toZuul } = await import('../../export/engines.js');
     const { writeFileAtomic } = await import('../../util/atomic.js');
-    const scenario = await loadScenario(scenarioFile);
-    const jobs = exportJobs(buildTree(scenario.stages), { scenario: checkoutPath(scenarioFile), storeArgs });
-    const engine = { name: scenario.name, command, failFast: args.failFast as boolean };
+    let jobs;
+    let engine;
+    if (await isPipelineFile(scenarioFile)) {
+      // A pipeline: its steps become dependencies, each job's tree its own chains.
+      const p = await loadPipeline(scenarioFile);
+      checkoutPath(scenarioFile);
+      const steps = p.steps.map((st) => ({
+        name: st.name,
+        jobs: st.jobs.map((j) => ({
+          id: j.id, tree: buildTree(j.scenario.stages, j.scenario.variants), scenario: checkoutPath(j.scenario.file), only: j.jobs, voting: j.voting,
+          runArgs: Object.keys(j.vars).length ? ['-e', JSON.stringify(j.vars)] : [],
+        })),
+      }));
+      jobs = exportPipelineJobs(steps, { storeArgs });
+      engine = { name: p.name, kind: 'pipeline' as const, command, failFast: args.failFast as boolean };
+    } else {
+      const scenario = await loadScenario(scenarioFile);
+      jobs = exportJobs(buildTree(scenario.stages, scenario.variants), { scenario: checkoutPath(scenarioFile), storeArgs });
+      engine = { name: scenario.name, command, failFast: args.failFast as boolean };
+    }
     if (to === 'zuul') {
       const { mkdir } = await import('node:fs/promises');
       const files = toZuul(jobs, engine);

@@ -12,17 +12,22 @@ interface ListScenarioJson {
   provider?: string;
   stages?: number;
   problems?: number;
+  /** A pipeline file (its `name` is the pipeline's; `steps` and `jobs` instead of provider and stages). */
+  pipeline?: true;
+  steps?: number;
+  jobs?: number;
 }
 
 const list: Command = {
   command: 'list',
-  describe: 'List the scenarios under scenarios/',
+  describe: 'List the scenarios (and pipeline files) under scenarios/',
   builder: (y) =>
     y
       .option('dir', { type: 'string', default: 'scenarios', describe: 'Folder of scenario files' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the scenarios as JSON (docs/cli-json.md)' }),
   async run(args, io) {
     const { loadScenario } = await import('../../scenario/index.js');
+    const { isPipelineFile, loadPipeline } = await import('../../pipeline/load.js');
     const dir = args.dir as string;
     const names = await readdir(dir).catch(() => {
       throw new InputError(`${dir}: no such folder of scenarios (run from the project root or pass --dir)`);
@@ -33,6 +38,13 @@ const list: Command = {
     for (const name of files) {
       const file = path.join(dir, name);
       try {
+        if (await isPipelineFile(file)) {
+          const p = await loadPipeline(file);
+          const jobs = p.steps.reduce((n, st) => n + st.jobs.length, 0);
+          rows.push([file, p.name, `pipeline, ${p.steps.length} steps, ${jobs} jobs`, p.description]);
+          scenarios.push({ file, valid: true, pipeline: true, name: p.name, description: p.description, steps: p.steps.length, jobs });
+          continue;
+        }
         const s = await loadScenario(file, { skipInventory: true });
         rows.push([file, s.name, `${s.lab.provider}, ${s.stages.length} stages`, s.description]);
         scenarios.push({ file, valid: true, name: s.name, description: s.description, provider: s.lab.provider, stages: s.stages.length });

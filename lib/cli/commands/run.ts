@@ -23,7 +23,7 @@ function jobsOption(value: unknown): number {
   return n;
 }
 
-/** The options every scenario of `harness run` gets. */
+/** The options every scenario of `harness run` gets (a pipeline's jobs too). */
 function runOptions(args: Record<string, unknown>) {
   return {
     ...(args.job ? { jobs: args.job as string[] } : {}),
@@ -37,46 +37,13 @@ function runOptions(args: Record<string, unknown>) {
   };
 }
 
-/**
- * `harness run a.yml b.yml ...`: every file is loaded (and checked) first; the nodes two of them
- * share (same key: same lab, vars, playbooks up to there) are checkpointed by whichever runs
- * first and restored by the others, and a run of another process building one is waited for.
- * The scenarios run one after another; the exit code is the worst of theirs.
- */
-async function runSeveral(files: string[], args: Record<string, unknown>, io: Parameters<Command['run']>[1]): Promise<number> {
-  for (const flag of ['out', 'resume', 'from', 'until'] as const) {
-    if (args[flag] !== undefined) throw new InputError(`--${flag} goes with one scenario; run the scenarios one by one to use it`);
-  }
-  const { loadScenario } = await import('../../scenario/index.js');
-  const { runScenario } = await import('../../run.js');
-  const { sharedKeys } = await import('../../engine/shared.js');
-  const { printRunResult, withConsoleRun } = await import('../run-io.js');
-  const { parseExtraVars } = await import('../extra-vars.js');
-  const extraVars = parseExtraVars(args.extraVar as string | string[] | undefined);
-  const scenarios = [];
-  for (const f of files) scenarios.push(await loadScenario(f));
-  const names = scenarios.map((s) => s.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new InputError(`two of the scenario files are named '${dup}': their runs would share runs/${dup}/; give each its own name`);
-  const shared = args.checkpoints ? await sharedKeys(scenarios, { extraVars, env: io.env }) : new Set<string>();
-  const codes: number[] = [];
-  for (const scenario of scenarios) {
-    io.out(`harness: scenario ${scenario.name} (${scenario.file})\n`);
-    const result = await withConsoleRun(io, (console) => runScenario(scenario, { ...console, extraVars, ...runOptions(args), sharedKeys: shared }));
-    printRunResult(io, result);
-    codes.push(result.exitCode);
-    if (result.exitCode === 130) break;
-  }
-  return codes.includes(130) ? 130 : Math.max(...codes);
-}
-
 const run: Command = {
   command: 'run [scenario] [more..]',
-  describe: 'Run a scenario (its stage tree) stage by stage; writes a run directory with junit.xml, journal and logs. Several scenarios run as one pipeline: a node they share runs once',
+  describe: 'Run a scenario (its stage tree) stage by stage; writes a run directory with junit.xml, journal and logs. A pipeline file, or several scenarios, run as a pipeline: a node they share runs once',
   builder: (y) =>
     y
-      .positional('scenario', { type: 'string', describe: 'Scenario file (with --resume RUN_DIR: the one that run names)' })
-      .positional('more', { type: 'string', array: true, describe: 'More scenario files, run after it: the nodes they share are checkpointed once and restored' })
+      .positional('scenario', { type: 'string', describe: 'Scenario file (with --resume RUN_DIR: the one that run names), or a pipeline file (top-level `pipeline:` key)' })
+      .positional('more', { type: 'string', array: true, describe: 'More scenario files, run with it as one step of a pipeline: at once up to --jobs, the nodes they share built once' })
       .option('out', { type: 'string', describe: 'Run directory to create (default runs/<scenario>/<run id>)' })
       .option('extra-var', { alias: 'e', type: 'string', requiresArg: true, describe: "KEY=VALUE (a string), @FILE (YAML/JSON) or '{...}', over every other var; repeatable, the later wins" })
       .option('from', { type: 'string', describe: 'Start at this stage' })
@@ -92,7 +59,11 @@ const run: Command = {
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
     const more = (args.more as string[] | undefined) ?? [];
-    if (more.length) return runSeveral([args.scenario as string, ...more], args, io);
+    const { isPipelineFile } = await import('../../pipeline/load.js');
+    if (more.length || (args.scenario !== undefined && (await isPipelineFile(args.scenario as string)))) {
+      const { runPipelineCli } = await import('../pipeline-run.js');
+      return runPipelineCli([args.scenario as string, ...more], args, runOptions(args), io);
+    }
     const { loadScenario } = await import('../../scenario/index.js');
     const { runScenario } = await import('../../run.js');
     const { prepareResume } = await import('../../engine/resume.js');
