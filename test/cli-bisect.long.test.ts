@@ -121,7 +121,7 @@ test('a probe whose commits do not apply without the culprit cannot test: skippe
   assert.equal(await worktrees(repo), [repo]);
 });
 
-test('bad input: exit 2 naming the argument or the file and line, nothing run', async () => {
+test('bad input (a bad git range, an empty queue, unknown or cyclic depends, --jobs 0): exit 2 naming the argument or the file and line, nothing run', async () => {
   const repo = path.join(t.dir, 'repo');
   await queueRepo(repo, 2, 2);
   const scenario = path.join(repo, 'scenario.yml');
@@ -138,6 +138,9 @@ test('bad input: exit 2 naming the argument or the file and line, nothing run', 
   const changes = path.join(t.dir, 'changes.yml');
   await writeFile(changes, '- { id: a, vars: { x: 1 } }\n- id: b\n  vars: { x: 2 }\n  depends: [nope]\n');
   await bad(['--changes', changes], new RegExp(`${changes.replace(/[.]/g, '\\.')}:4:\\d+: \\[1\\]\\.depends: depends on 'nope', which is no change of the queue`));
+  await writeFile(changes, '- { id: a, vars: { x: 1 }, depends: [b] }\n- { id: b, vars: { x: 2 }, depends: [a] }\n');
+  await bad(['--changes', changes], /changes\.yml:1:\d+: \[0\]\.depends: depends on 'b', which comes later in the queue \(a cycle/);
+  await bad(['--changes', changes, '--jobs', '0'], /--jobs 0: give a whole number from 1 to 64/);
   await writeFile(changes, '[]\n');
   await bad(['--changes', changes], /changes\.yml:1: the queue is empty/);
   const project = path.join(t.dir, 'project');
