@@ -25,7 +25,7 @@ test.after.each(async () => {
 
 const worktrees = async (repo: string): Promise<string[]> => (await gitIn(repo, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
 
-test('--git over a real repository: commit 5 of 8 is the culprit, within the bound, checkpoints restored, no worktree left', async () => {
+test('--git over a real repository: commit 5 of 8 is the culprit, within the bound, checkpoints restored, no worktree left; --jobs 2 on part of it', async () => {
   const repo = path.join(t.dir, 'repo');
   const ids = await queueRepo(repo, 8, 5);
   const out = path.join(t.dir, 'out');
@@ -60,10 +60,15 @@ test('--git over a real repository: commit 5 of 8 is the culprit, within the bou
   assert.is(cases.filter((c) => c.suite === 'bisect.probes').length, 5);
   assert.match(await readFile(path.join(out, 'report.html'), 'utf8'), /class="culprit">culprit \(stage test\)/);
   assert.equal(await worktrees(repo), [repo]);
-  // --fail-on-culprit: the same search (its probes now known only to a new run) exits 1.
-  const again = await harness(['bisect', path.join(repo, 'scenario.yml'), '--git', `${ids[3]}..${ids[6]}`, '--out', path.join(t.dir, 'out2'), '--fail-on-culprit', '--no-bundle'], { cwd: t.dir, env });
+  // --fail-on-culprit: the same search (its probes now known only to a new run) exits 1. With
+  // --jobs 2 the two prefixes of commits 4..6 are probed at once, each in a worktree of its own.
+  const again = await harness(['bisect', path.join(repo, 'scenario.yml'), '--git', `${ids[3]}..${ids[6]}`, '--out', path.join(t.dir, 'out2'), '--fail-on-culprit', '--no-bundle', '--jobs', '2'], { cwd: t.dir, env });
   assert.is(again.code, 1, again.stdout + again.stderr);
   assert.match(again.stdout, new RegExp(`culprit: ${ids[5]!.slice(0, 12)}`));
+  const doc2 = JSON.parse(await readFile(path.join(t.dir, 'out2', 'bisect.json'), 'utf8')) as BisectDoc;
+  assert.equal(doc2.probes.slice(0, 2).map((p) => [p.prefix, p.status]).sort(), [[1, 'pass'], [2, 'fail']]);
+  assert.is(doc2.jobs, 2);
+  assert.equal(await worktrees(repo), [repo]);
 });
 
 test('Ctrl-C during a probe: exit 130, the worktree removed, bisect.json marked incomplete', async () => {
