@@ -4,7 +4,10 @@
  * rate, infrastructure errors, reverts and dependencies. It reports accuracy (exactly the right
  * culprits, no false ones) and runs used, for the harness's search and for plain bisection
  * (no confirmation, no flake handling: what oVirt and git do) on the same queues.
- * Usage: node dist/bench/queue-sim.js [--queues 2000] [--seed 1]
+ * A second table runs the n-ary search (`--jobs J`: J probes a round, each on a lab of its own)
+ * on the same kind of queues: rounds (the wall time, one probe long each) against probes (the
+ * machine time), for J = 1, 2, 4, 8.
+ * Usage: node dist/bench/queue-sim.js [--queues 2000] [--seed 1] [--jobs-queues 600]
  */
 import { findCulprits, type Probe, type QueueChange } from '../lib/queue/search.js';
 
@@ -40,6 +43,24 @@ interface Tally {
   missed: number;
   runs: number[];
   overBound: number;
+}
+
+/** A probe counting rounds: a round starts when a probe starts with none running. */
+function counted(p: Probe): { probe: Probe; rounds: () => number } {
+  let running = 0;
+  let rounds = 0;
+  return {
+    probe: async (a) => {
+      if (running++ === 0) rounds++;
+      await Promise.resolve(); // the probes of a round all start before any ends
+      try {
+        return await p(a);
+      } finally {
+        running--;
+      }
+    },
+    rounds: () => rounds,
+  };
 }
 
 const newTally = (): Tally => ({ queues: 0, exact: 0, falseCulprit: 0, missed: 0, runs: [], overBound: 0 });
@@ -90,6 +111,44 @@ async function main(): Promise<void> {
     for (const [name, t] of [['harness', g.ours], ['plain bisection', g.plain]] as const) {
       console.log(`| ${key} | ${name} | ${t.queues} | ${pct(t.exact, t.queues)} | ${pct(t.falseCulprit, t.queues)} | ${pct(t.missed, t.queues)} | ${median(t.runs)} / ${Math.max(...t.runs)} | ${t.overBound} |`);
     }
+  }
+  await nary(arg('jobs-queues', 600), arg('seed', 1));
+}
+
+/** The n-ary search: rounds and probes by --jobs, on random queues with one or two culprits. */
+async function nary(queues: number, seed: number): Promise<void> {
+  const rand = rng(seed + 1);
+  const JOBS = [1, 2, 4, 8];
+  type Row = { rounds: number[]; probes: number[]; exact: number; n: number };
+  const rows = new Map<string, Row>();
+  const t0 = Date.now();
+  for (let q = 0; q < queues; q++) {
+    const n = [32, 128, 500][Math.floor(rand() * 3)]!;
+    const flake = [0, 0.1][Math.floor(rand() * 2)]!;
+    const k = 1 + Math.floor(rand() * 2);
+    const culprits = [...new Set(Array.from({ length: k }, () => 1 + Math.floor(rand() * n)))].sort((a, b) => a - b);
+    const c: Case = { n, culprits, flake, infra: 0 };
+    const changes: QueueChange[] = Array.from({ length: n }, (_, i) => ({ id: `c${i + 1}` }));
+    for (const jobs of JOBS) {
+      const key = `${String(n).padStart(3)} | ${flake * 100}% | ${jobs}`;
+      const row = rows.get(key) ?? { rounds: [], probes: [], exact: 0, n: 0 };
+      rows.set(key, row);
+      const p = counted(probeFor(c, rng(q * 7919 + 1)));
+      const r = await findCulprits(changes, p.probe, { confirm: flake > 0 ? 2 : 0, jobs });
+      const found = r.culprits.map((x) => Number(x.id.slice(1))).sort((a, b) => a - b);
+      row.n++;
+      if (found.join() === culprits.join()) row.exact++;
+      row.rounds.push(p.rounds());
+      row.probes.push(r.runs);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)).toFixed(1);
+  console.log(`\nn-ary search (--jobs J): ${queues} random queues, 1-2 culprits, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log('| N | flakes | jobs | queues | exact | rounds (mean / median / max) | probes (mean / median / max) |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [key, r] of [...rows].sort()) {
+    console.log(`| ${key} | ${r.n} | ${((100 * r.exact) / r.n).toFixed(1)}% | ${mean(r.rounds)} / ${median(r.rounds)} / ${Math.max(...r.rounds)} | ${mean(r.probes)} / ${median(r.probes)} / ${Math.max(...r.probes)} |`);
   }
 }
 

@@ -25,7 +25,7 @@ test.after.each(async () => {
 
 const worktrees = async (repo: string): Promise<string[]> => (await gitIn(repo, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
 
-test('--git over a real repository: commit 5 of 8 is the culprit, within the bound, checkpoints restored, no worktree left', async () => {
+test('--git over a real repository: commit 5 of 8 is the culprit, within the bound, checkpoints restored, no worktree left; --jobs 2 on part of it', async () => {
   const repo = path.join(t.dir, 'repo');
   const ids = await queueRepo(repo, 8, 5);
   const out = path.join(t.dir, 'out');
@@ -60,10 +60,15 @@ test('--git over a real repository: commit 5 of 8 is the culprit, within the bou
   assert.is(cases.filter((c) => c.suite === 'bisect.probes').length, 5);
   assert.match(await readFile(path.join(out, 'report.html'), 'utf8'), /class="culprit">culprit \(stage test\)/);
   assert.equal(await worktrees(repo), [repo]);
-  // --fail-on-culprit: the same search (its probes now known only to a new run) exits 1.
-  const again = await harness(['bisect', path.join(repo, 'scenario.yml'), '--git', `${ids[3]}..${ids[6]}`, '--out', path.join(t.dir, 'out2'), '--fail-on-culprit', '--no-bundle'], { cwd: t.dir, env });
+  // --fail-on-culprit: the same search (its probes now known only to a new run) exits 1. With
+  // --jobs 2 the two prefixes of commits 4..6 are probed at once, each in a worktree of its own.
+  const again = await harness(['bisect', path.join(repo, 'scenario.yml'), '--git', `${ids[3]}..${ids[6]}`, '--out', path.join(t.dir, 'out2'), '--fail-on-culprit', '--no-bundle', '--jobs', '2'], { cwd: t.dir, env });
   assert.is(again.code, 1, again.stdout + again.stderr);
   assert.match(again.stdout, new RegExp(`culprit: ${ids[5]!.slice(0, 12)}`));
+  const doc2 = JSON.parse(await readFile(path.join(t.dir, 'out2', 'bisect.json'), 'utf8')) as BisectDoc;
+  assert.equal(doc2.probes.slice(0, 2).map((p) => [p.prefix, p.status]).sort(), [[1, 'pass'], [2, 'fail']]);
+  assert.is(doc2.jobs, 2);
+  assert.equal(await worktrees(repo), [repo]);
 });
 
 test('Ctrl-C during a probe: exit 130, the worktree removed, bisect.json marked incomplete', async () => {
@@ -121,7 +126,7 @@ test('a probe whose commits do not apply without the culprit cannot test: skippe
   assert.equal(await worktrees(repo), [repo]);
 });
 
-test('bad input: exit 2 naming the argument or the file and line, nothing run', async () => {
+test('bad input (a bad git range, an empty queue, unknown or cyclic depends, --jobs 0): exit 2 naming the argument or the file and line, nothing run', async () => {
   const repo = path.join(t.dir, 'repo');
   await queueRepo(repo, 2, 2);
   const scenario = path.join(repo, 'scenario.yml');
@@ -138,6 +143,9 @@ test('bad input: exit 2 naming the argument or the file and line, nothing run', 
   const changes = path.join(t.dir, 'changes.yml');
   await writeFile(changes, '- { id: a, vars: { x: 1 } }\n- id: b\n  vars: { x: 2 }\n  depends: [nope]\n');
   await bad(['--changes', changes], new RegExp(`${changes.replace(/[.]/g, '\\.')}:4:\\d+: \\[1\\]\\.depends: depends on 'nope', which is no change of the queue`));
+  await writeFile(changes, '- { id: a, vars: { x: 1 }, depends: [b] }\n- { id: b, vars: { x: 2 }, depends: [a] }\n');
+  await bad(['--changes', changes], /changes\.yml:1:\d+: \[0\]\.depends: depends on 'b', which comes later in the queue \(a cycle/);
+  await bad(['--changes', changes, '--jobs', '0'], /--jobs 0: give a whole number from 1 to 64/);
   await writeFile(changes, '[]\n');
   await bad(['--changes', changes], /changes\.yml:1: the queue is empty/);
   const project = path.join(t.dir, 'project');

@@ -33,6 +33,49 @@ test('one culprit in N, deterministic: found within ⌈log₂N⌉+1 probes, at e
   }
 });
 
+/** A probe wrapper counting rounds: a round starts when a probe starts with none running. */
+function rounds(p: Probe): { probe: Probe; rounds: () => number; most: () => number } {
+  let running = 0;
+  let n = 0;
+  let most = 0;
+  return {
+    probe: async (a) => {
+      if (running++ === 0) n++;
+      most = Math.max(most, running);
+      await Promise.resolve(); // the probes of a round are all started before any ends
+      try {
+        return await p(a);
+      } finally {
+        running--;
+      }
+    },
+    rounds: () => n,
+    most: () => most,
+  };
+}
+
+test('--jobs J (n-ary search): the same culprit, at most J probes at once, in ⌈log_(J+1) N⌉+1 rounds', async () => {
+  for (const jobs of [2, 3, 4]) {
+    for (let n = 1; n <= 40; n++) {
+      for (let c = 1; c <= n; c++) {
+        const r0 = rounds(fakeProbe({ breaks: [c] }));
+        const r = await findCulprits(queue(n), r0.probe, { confirm: 0, jobs });
+        assert.equal(r.culprits.map((x) => x.id), [`c${c}`], `jobs=${jobs} n=${n} c=${c}`);
+        assert.ok(r0.most() <= jobs, `jobs=${jobs}: ${r0.most()} at once`);
+        const bound = Math.ceil(Math.log(n) / Math.log(jobs + 1) - 1e-9) + 1;
+        assert.ok(r0.rounds() <= bound, `jobs=${jobs} n=${n} c=${c}: ${r0.rounds()} rounds > ${bound}`);
+        assert.ok(r.runs <= jobs * (bound - 1) + 1, `jobs=${jobs} n=${n} c=${c}: ${r.runs} runs`);
+      }
+    }
+  }
+  // Confirmation runs go together too: --confirm 2 with 2 jobs is one more round, not two.
+  const r0 = rounds(fakeProbe({ breaks: [5] }));
+  const r = await findCulprits(queue(8), r0.probe, { confirm: 2, jobs: 2 });
+  assert.equal(r.culprits.map((x) => x.id), ['c5']);
+  assert.is(r.probes.filter((p) => p.applied.length === 5).length, 3, 'P5 failed three times');
+  assert.ok(r0.rounds() <= 2 + 1 + 1, `${r0.rounds()} rounds`);
+});
+
 test('k culprits: each found, within k·(⌈log₂N⌉+1)+1 probes (oVirt\'s bound); fix detection adds at most 2 a culprit', async () => {
   for (const breaks of [[3, 11], [1, 16], [15, 16], [2, 7, 13], [4, 5, 6, 7]]) {
     const bare = await findCulprits(queue(16), fakeProbe({ breaks }), { confirm: 0, detectFixes: false });

@@ -25,6 +25,22 @@ export function probeOptions(y: Argv): Argv {
     .option('kill-grace', { type: 'number', default: 5, hidden: true });
 }
 
+/**
+ * What every probe needs before the first one runs: `ansible-playbook` (a LabError, exit 3, with
+ * how to install it). A lab that cannot be had stops the search at the second probe (probe.ts).
+ */
+export async function checkTools(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const { findAnsible } = await import('../ansible/index.js');
+  await findAnsible({ env });
+}
+
+/** `--jobs N`: a whole number from 1 to 64. */
+export function jobsArg(args: Record<string, unknown>): number {
+  const jobs = args.jobs as number;
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new InputError(`--jobs ${String(args.jobs)}: give a whole number from 1 to 64`);
+  return jobs;
+}
+
 /** The output folder: `--out` (new or empty) or a fresh one under runs/. */
 export async function outputFolder(args: Record<string, unknown>, scenario: Scenario, command: string, existing = false): Promise<string> {
   const out = path.resolve((args.out as string | undefined) ?? path.join('runs', scenario.name, `${command}-${newRunId()}`));

@@ -38,6 +38,17 @@ export async function git(cwd: string, args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/**
+ * `git worktree add/remove/prune` of one repository, one at a time: probes run at once
+ * (`--jobs`) share the repository's worktree list.
+ */
+let worktreeLock: Promise<unknown> = Promise.resolve();
+function worktreeOp<T>(op: () => Promise<T>): Promise<T> {
+  const next = worktreeLock.then(op, op);
+  worktreeLock = next.catch(() => {});
+  return next;
+}
+
 const gitError = (err: unknown): string => ((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0] ?? '';
 
 /** Reads `GOOD..BAD` of the repository holding `scenarioFile`. Bad ranges are InputErrors naming `--git`. */
@@ -97,12 +108,14 @@ export async function addWorktree(q: GitQueue, applied: readonly number[]): Prom
   const remove = async (): Promise<void> => {
     if (removed) return;
     removed = true;
-    await git(q.repo, ['worktree', 'remove', '--force', dir]).catch(() => {});
-    await rm(holder, { recursive: true, force: true });
-    await git(q.repo, ['worktree', 'prune']).catch(() => {});
+    await worktreeOp(async () => {
+      await git(q.repo, ['worktree', 'remove', '--force', dir]).catch(() => {});
+      await rm(holder, { recursive: true, force: true });
+      await git(q.repo, ['worktree', 'prune']).catch(() => {});
+    });
   };
   try {
-    await git(q.repo, ['worktree', 'add', '--detach', '--quiet', dir, at]);
+    await worktreeOp(() => git(q.repo, ['worktree', 'add', '--detach', '--quiet', dir, at]));
     if (!isPrefix && applied.length) {
       const commits = applied.map((i) => q.changes[i]!.commit);
       try {

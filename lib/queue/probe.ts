@@ -7,7 +7,8 @@
  * The run's outcome is the probe's status: passed → pass; a voting stage failed → fail (that
  * stage named); a scenario that no longer loads at that change → fail in stage `validate`; the
  * lab or a tool that could not be had (exit 3) → cannot test. An interrupted run stops the whole
- * search ({@link QueueInterrupted}).
+ * search ({@link QueueInterrupted}). A lab that could not be had by two different probes, none
+ * having had one yet, stops it too: a LabError (exit 3), not a queue of "cannot test" probes.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -91,6 +92,15 @@ export function realProbe(source: QueueSource, opts: RealProbeOptions): RealProb
   const active = new Set<Promise<unknown>>();
   const finished: ProbeRecord[] = [];
   let next = opts.firstNumber ?? 1;
+  /** Whether any probe has had its lab; until one has, the sets whose lab could not be had. */
+  let labHad = false;
+  const labLost = new Set<string>();
+  const LAB_LOST_LIMIT = 2;
+  const noLab = (applied: readonly number[], why: string): void => {
+    if (labHad) return;
+    labLost.add(applied.join(','));
+    if (labLost.size >= LAB_LOST_LIMIT) throw new LabError(`the lab could not be had at all: ${labLost.size} different probes could not get one (each tried twice) and no probe has had one; the last said: ${why}`);
+  };
 
   const label = (applied: readonly number[]): string => {
     if (!applied.length) return 'base';
@@ -154,13 +164,20 @@ export function realProbe(source: QueueSource, opts: RealProbeOptions): RealProb
       try {
         result = await runScenario(src.scenario!, { ...opts, out: runDir, write: undefined });
       } catch (err) {
-        if (err instanceof LabError) return end({ status: 'untestable', message: err.message });
-        throw err;
+        if (!(err instanceof LabError)) throw err;
+        const r = end({ status: 'untestable', message: err.message });
+        noLab(applied, err.message);
+        return r;
       }
       if (result.status === 'interrupted' || opts.signal?.aborted) throw new QueueInterrupted(`interrupted during probe ${n} (${what}); its run: ${result.runDir}`);
       const where = { runDir: result.runDir, ...(result.bundle ? { bundle: result.bundle } : {}) };
       if (result.status === 'passed') return end({ status: 'pass', ...where });
-      if (result.status === 'error' && result.exitCode === EXIT.lab) return end({ status: 'untestable', message: result.reason ?? 'the lab could not be had', ...where });
+      if (result.status === 'error' && result.exitCode === EXIT.lab) {
+        const r = end({ status: 'untestable', message: result.reason ?? 'the lab could not be had', ...where });
+        noLab(applied, r.message!);
+        return r;
+      }
+      labHad = true;
       const failed = failedStage(result);
       const detail = failed.stage ? await failingCase(result.runDir, failed.stage) : undefined;
       return end({ status: 'fail', ...failed, ...(detail ? { message: detail } : {}), ...where });

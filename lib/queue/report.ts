@@ -49,6 +49,10 @@ export interface BisectDoc {
   flakes: ProbeDoc[];
   untestable: string[];
   runs: number;
+  /** Probes run at once (`--jobs`). */
+  jobs?: number;
+  /** The search's wall time, first probe to verdict. */
+  wall_ms?: number;
   probes: ProbeDoc[];
 }
 
@@ -90,7 +94,7 @@ const changeList = (changes: readonly Described[]) => changes.map((c) => ({ id: 
  * The bisect document: `probes` are every run made (numbered as their folders; an untestable
  * probe retried is two), `result` the search's verdict (none when it was interrupted).
  */
-export function bisectDoc(scenario: string, changes: readonly Described[], out: string, probes: readonly ProbeRecord[], result?: SearchResult): BisectDoc {
+export function bisectDoc(scenario: string, changes: readonly Described[], out: string, probes: readonly ProbeRecord[], result?: SearchResult, timing?: { jobs: number; wallMs: number }): BisectDoc {
   const docs = probes.map((r) => probeDoc(r, changes, out));
   const same = (r: ProbeRecord): ProbeDoc => docs.find((d) => r.runDir && d.run_dir === path.relative(out, r.runDir)) ?? probeDoc(r, changes, out);
   return {
@@ -109,6 +113,7 @@ export function bisectDoc(scenario: string, changes: readonly Described[], out: 
     flakes: (result?.flakes ?? []).map(same),
     untestable: result?.untestable ?? [],
     runs: docs.length,
+    ...(timing ? { jobs: timing.jobs, wall_ms: timing.wallMs } : {}),
     probes: docs,
   };
 }
@@ -201,7 +206,8 @@ export function bisectSummary(doc: BisectDoc): string[] {
   }
   for (const f of doc.flakes) lines.push(`flake: probe ${f.run} (${f.prefix !== null ? `prefix ${f.prefix}` : f.applied.join(' ')}) failed in stage '${f.stage ?? '?'}' and did not fail again: ${f.bundle ?? f.run_dir ?? ''}`);
   if (doc.untestable.length) lines.push(`could not be tested (skipped): ${doc.untestable.join(' ')}`);
-  lines.push(`${doc.runs} probe run(s) for ${doc.changes.length} change(s)`);
+  const time = doc.wall_ms !== undefined ? ` in ${formatDuration(doc.wall_ms)}${doc.jobs && doc.jobs > 1 ? `, up to ${doc.jobs} at once` : ''}` : '';
+  lines.push(`${doc.runs} probe run(s) for ${doc.changes.length} change(s)${time}`);
   return lines;
 }
 

@@ -95,6 +95,12 @@ export interface SearchOptions {
    * the first and one per culprit at the end. @default true
    */
   detectFixes?: boolean;
+  /**
+   * Probes run at once (`--jobs`): each step of the search probes up to this many prefixes
+   * together, splitting the range into jobs+1 parts (n-ary search); confirmation runs go together
+   * too. With 1 the search is plain binary search and its bounds hold. @default 1
+   */
+  jobs?: number;
   signal?: AbortSignal;
 }
 
@@ -132,6 +138,7 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
   if (!changes.length) throw new InputError('the queue is empty: give at least one change');
   const deps = dependents(changes);
   const confirm = opts.confirm ?? 1;
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
   const n = changes.length;
   const probes: ProbeRecord[] = [];
   const flakes: ProbeRecord[] = [];
@@ -155,7 +162,7 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
     if (r.status === 'untestable') r = await probe(applied); // once more: infrastructure errors pass
     const rec: ProbeRecord = { ...r, applied: applied.map((i) => changes[i]!.id), run: probes.length + 1 };
     probes.push(rec);
-    seen.set(k, [...(prior ?? []), rec]);
+    seen.set(k, [...(seen.get(k) ?? []), rec]); // read again: probes of the same set may run at once
     return rec;
   };
   const statusOf = async (prefix: number, out: ReadonlySet<number>, fresh = false): Promise<ProbeStatus> => (await run(appliedFor(prefix, out), fresh)).status;
@@ -181,14 +188,26 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
       const open: number[] = [];
       for (let i = lo + 1; i < hi; i++) if (!skipped.has(i) && !out.has(i - 1)) open.push(i);
       if (!open.length) return [lo + 1, hi];
-      // The open prefix nearest the middle.
-      const mid = open.reduce((best, i) => (Math.abs(i - (lo + hi) / 2) < Math.abs(best - (lo + hi) / 2) ? i : best), open[0]!);
-      const s = known(mid, out) ?? (await statusOf(mid, out));
-      if (s === 'untestable') {
-        skipped.add(mid);
-        untestable.add(changes[mid - 1]!.id);
-      } else if (s === 'fail') hi = mid;
-      else lo = mid;
+      // The open prefixes nearest the points splitting (lo, hi) into jobs+1 parts (the middle for 1).
+      const points: number[] = [];
+      for (let k = 1; k <= Math.min(jobs, open.length); k++) {
+        const at = lo + ((hi - lo) * k) / (Math.min(jobs, open.length) + 1);
+        const free = open.filter((i) => !points.includes(i));
+        points.push(free.reduce((best, i) => (Math.abs(i - at) < Math.abs(best - at) ? i : best), free[0]!));
+      }
+      points.sort((a, b) => a - b);
+      const status = await Promise.all(points.map(async (p) => known(p, out) ?? (await statusOf(p, out))));
+      // The lowest failing point is the new top; the highest passing point below it the new bottom.
+      const firstFail = status.findIndex((s) => s === 'fail');
+      const top = firstFail < 0 ? points.length : firstFail;
+      points.forEach((p, k) => {
+        if (status[k] === 'untestable' && k < top) {
+          skipped.add(p);
+          untestable.add(changes[p - 1]!.id);
+        }
+      });
+      for (let k = 0; k < top; k++) if (status[k] === 'pass') lo = points[k]!;
+      if (firstFail >= 0) hi = points[firstFail]!;
     }
   };
 
@@ -217,8 +236,9 @@ export async function findCulprits(changes: readonly QueueChange[], probe: Probe
     }
     // Once flakes were seen, a failure needs more confirmation (up to two more runs).
     const needed = confirm + Math.min(2, flakes.length);
-    for (let k = 0; k < needed && !flaked; k++) {
-      if ((await statusOf(c, excluded, true)) !== 'fail') flaked = true;
+    for (let k = 0; k < needed && !flaked; k += jobs) {
+      const batch = Array.from({ length: Math.min(jobs, needed - k) }, () => statusOf(c, excluded, true));
+      if ((await Promise.all(batch)).some((s) => s !== 'fail')) flaked = true;
     }
     if (flaked) {
       for (const r of recs()) if (r.status === 'fail' && !flakes.includes(r)) flakes.push(r);

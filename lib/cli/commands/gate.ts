@@ -37,16 +37,16 @@ const gate: Command = {
     const { loadChanges } = await import('../../queue/changes.js');
     const { gateQueue, setKey } = await import('../../queue/gate.js');
     const { gateDoc, gateSummary, writeGate } = await import('../../queue/report.js');
-    const { outputFolder, runSearch } = await import('../queue-run.js');
+    const { checkTools, jobsArg, outputFolder, runSearch } = await import('../queue-run.js');
     const { parseExtraVars } = await import('../extra-vars.js');
     const extraVars = parseExtraVars(args.extraVar as string | string[] | undefined);
-    const jobs = args.jobs as number;
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new InputError(`--jobs ${String(args.jobs)}: give a whole number from 1 to 64`);
+    const jobs = jobsArg(args);
     const retry = args.retry as string | undefined;
     if (retry !== undefined && args.out === undefined) throw new InputError('--retry ID reruns one change of an earlier gate: name its folder with --out');
     const file = args.scenario as string;
     const scenario = await loadScenario(file);
     const changes = await loadChanges(args.changes as string);
+    await checkTools(io.env);
     const folder = retry !== undefined ? path.resolve(args.out as string) : await outputFolder(args, scenario, 'gate');
     const { kept, lastRun } = retry !== undefined ? await keptProbes(folder, retry, changes.map((c) => c.id)) : { kept: [], lastRun: 0 };
     const known = new Map<string, ProbeRecord>(
