@@ -1,5 +1,6 @@
 import type { ManifestStage, StageStatus, Vars } from '../model/index.js';
 import type { LabProvider } from '../lab/provider.js';
+import type { RemoteStoreOptions } from '../store/remote.js';
 
 /** Options of `runScenario`. */
 export interface RunOptions {
@@ -41,6 +42,8 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Ansible's verbosity, 0-4 (`-v` to `-vvvv`); secrets stay redacted at every level. @default 0 */
   verbosity?: number;
+  /** `--store oci://...`: a remote checkpoint store behind the local cache (saves pushed, missing checkpoints pulled). */
+  store?: RemoteStoreOptions;
   /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
   keepLab?: boolean;
 }

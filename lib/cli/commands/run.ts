@@ -36,6 +36,12 @@ function runOptions(args: Record<string, unknown>) {
   };
 }
 
+/** `--store` and its flags, HARNESS_CHECKPOINT_STORE, or the config file's `checkpoint_store` (lib/store/config.ts). */
+async function storeOption(args: Record<string, unknown>, env: NodeJS.ProcessEnv) {
+  const store = (await import('../../store/config.js')).resolveStore(args, env);
+  return store && args.checkpoints ? { store } : {};
+}
+
 /**
  * `harness run a.yml b.yml ...`: every file is loaded (and checked) first; the nodes two of them
  * share (same key: same lab, vars, playbooks up to there) are checkpointed by whichever runs
@@ -61,7 +67,8 @@ async function runSeveral(files: string[], args: Record<string, unknown>, io: Pa
   const codes: number[] = [];
   for (const scenario of scenarios) {
     io.out(`harness: scenario ${scenario.name} (${scenario.file})\n`);
-    const result = await withConsoleRun(io, (console) => runScenario(scenario, { ...console, extraVars, ...runOptions(args), sharedKeys: shared }));
+    const store = await storeOption(args, io.env);
+    const result = await withConsoleRun(io, (console) => runScenario(scenario, { ...console, extraVars, ...runOptions(args), ...store, sharedKeys: shared }));
     printRunResult(io, result);
     codes.push(result.exitCode);
     if (result.exitCode === 130) break;
@@ -86,6 +93,11 @@ const run: Command = {
       .option('checkpoints', { type: 'boolean', default: true, describe: 'Restore and take checkpoints (--no-checkpoints: neither)' })
       .option('bundle', { type: 'boolean', default: true, describe: 'Pack <run dir>.tar.gz beside the run directory (--no-bundle: do not)' })
       .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
+      .option('store', { type: 'string', requiresArg: true, describe: 'oci://HOST[:PORT]/REPOSITORY: a registry behind the local checkpoint cache (saves pushed, missing checkpoints pulled); else HARNESS_CHECKPOINT_STORE or checkpoint_store in .ansible-harness.yml' })
+      .option('store-auth', { type: 'string', requiresArg: true, describe: 'Registry credentials file (docker config.json format; default REGISTRY_AUTH_FILE, ~/.docker/config.json)' })
+      .option('store-key', { type: 'string', requiresArg: true, describe: 'Encrypt checkpoints client-side with this key file (32+ bytes, mode 0600)' })
+      .option('store-ca', { type: 'string', requiresArg: true, describe: "The registry's CA certificate (PEM)" })
+      .option('store-insecure', { type: 'boolean', describe: 'Plain HTTP to a registry on loopback (tests)' })
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
@@ -107,8 +119,10 @@ const run: Command = {
       extraVars = { ...from.extraVars, ...vars };
       until ??= from.until;
     }
+    const store = await storeOption(args, io.env);
     const result = await withConsoleRun(io, (console) =>
       runScenario(scenario, {
+        ...store,
         ...console,
         out: args.out as string | undefined,
         extraVars,
