@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { AllocatedLab } from '../lab/provider.js';
 import { formatInventory } from '../inventory/index.js';
@@ -11,6 +14,19 @@ export interface AnsibleFiles {
   inventory: string;
   config: string;
   env: Record<string, string>;
+}
+
+/**
+ * The folder of OpenSSH's control sockets: `.private/cp` in the run directory, unless that is too
+ * deep for a Unix socket path (108 bytes, with Ansible's 10-character name and ssh's 17-character
+ * temp suffix), as in CI checkouts: then a folder of its own under `<tmp>/ansible-harness-<uid>/cp/`.
+ */
+async function controlPathDir(privateDir: string): Promise<string> {
+  const dir = path.join(privateDir, 'cp');
+  if (Buffer.byteLength(dir) <= 72) return dir;
+  const short = path.join(os.tmpdir(), `ansible-harness-${os.userInfo().uid}`, 'cp', createHash('sha256').update(dir).digest('hex').slice(0, 12));
+  await mkdir(short, { recursive: true, mode: 0o700 });
+  return short;
 }
 
 /**
@@ -28,7 +44,7 @@ export async function prepareAnsible(dir: RunDir, allocated: AllocatedLab, tty: 
     // INI cannot hold every lab (e.g. a group name with a space); the YAML one is what Ansible reads.
     if (!(err instanceof InputError)) throw err;
   }
-  const controlDir = path.join(dir.privateDir, 'cp');
+  const controlDir = await controlPathDir(dir.privateDir);
   const cfgOptions = { inventory, privateKeyFile: allocated.sshKey, controlPathDir: controlDir, sshArgs: allocated.sshExtraArgs ?? [], localTmp: path.join(dir.privateDir, 'ansible-tmp'), ...(settings ? { user: settings } : {}) };
   await writeFileAtomic(dir.ansibleCfg, ansibleConfig(cfgOptions));
   // The env repeats our callback settings (an inherited ANSIBLE_* would beat the cfg): with the project's own kept beside ours.

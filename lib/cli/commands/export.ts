@@ -25,6 +25,7 @@ const exportCommand: Command = {
       .option('store-insecure', { type: 'boolean', describe: 'Carried into the jobs: plain HTTP to a loopback registry' })
       .option('store-auth', { type: 'string', requiresArg: true, describe: 'Carried into the jobs: the registry credentials file' })
       .option('store-ca', { type: 'string', requiresArg: true, describe: "Carried into the jobs: the registry's CA certificate" })
+      .option('setup', { type: 'string', requiresArg: false, describe: "The command each job runs first to install what it needs (default 'npm ci'; --setup '' for none)" })
       .option('harness-command', { type: 'string', requiresArg: true, default: 'npx harness', describe: 'How a job calls the harness' })
       .option('fail-fast', { type: 'boolean', default: true, describe: 'A failing voting job cancels the rest (--no-fail-fast: the others go on)' }),
   async run(args, io) {
@@ -53,8 +54,8 @@ const exportCommand: Command = {
     const { toGithub, toGitlab, toZuul } = await import('../../export/engines.js');
     const { writeFileAtomic } = await import('../../util/atomic.js');
     const scenario = await loadScenario(scenarioFile);
-    const jobs = exportJobs(buildTree(scenario.stages), { scenario: checkoutPath(scenarioFile), storeArgs });
-    const engine = { name: scenario.name, command, failFast: args.failFast as boolean };
+    const jobs = exportJobs(buildTree(scenario.stages, scenario.variants), { scenario: checkoutPath(scenarioFile), storeArgs });
+    const engine = { name: scenario.name, command, failFast: args.failFast as boolean, ...(args.setup !== undefined ? { setup: String(args.setup).trim() } : {}) };
     if (to === 'zuul') {
       const { mkdir } = await import('node:fs/promises');
       const files = toZuul(jobs, engine);
