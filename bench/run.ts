@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree]`: runs the
+ * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree,store]`: runs the
  * benchmarks one after another (never two at once), writes bench/results/<date>[-quick].json and
  * rewrites the generated table of BENCHMARKS.md.
  */
@@ -26,6 +26,7 @@ const BENCHES: [string, () => Promise<Bench>][] = [
   ['overhead', async () => (await import('./overhead.js')).benchOverhead],
   ['checkpoints', async () => (await import('./checkpoints.js')).benchCheckpoints],
   ['tree', async () => (await import('./tree.js')).benchTree],
+  ['store', async () => (await import('./store.js')).benchStore],
 ];
 
 /** The whole bench run as written to bench/results/. */
