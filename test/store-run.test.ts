@@ -118,6 +118,32 @@ test('a registry that refuses the push: a warning with its reason, the run passe
   }
 });
 
+test('harness checkpoints push / list --remote / pull move one checkpoint between two caches', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const a = openStore(path.join(t.dir, 'cache-a', 'ansible-harness', 'checkpoints'));
+  const meta = { scenario: 'demo', stage: 'undercloud', key: 'feedbeef00112233aabb', inputs: {}, published: { url: 'http://uc' }, provider: 'local' };
+  await a.save(meta, (dir) => writeFile(path.join(dir, 'uc.conf'), 'deployed\n'));
+  const store = ['--store', reg!.store('team/cli'), '--store-insecure'];
+  const cli = (machine: string, args: string[]) => harness(['checkpoints', ...args], { cwd: t.dir, env: { XDG_CACHE_HOME: path.join(t.dir, `cache-${machine}`) } });
+  const push = await cli('a', ['push', 'feedbeef', ...store]);
+  assert.is(push.code, 0, push.stderr);
+  assert.match(push.stdout, /pushed feedbeef00112233aabb \(demo\/undercloud\) to oci:.*: 1 of 1 blobs sent/);
+  const listed = await cli('b', ['list', '--remote', ...store]);
+  assert.match(listed.stdout, /demo\s+undercloud\s+feedbeef00112233aabb/);
+  assert.match(listed.stdout, /1 checkpoint in oci:/);
+  const pull = await cli('b', ['pull', 'feedbe', ...store]);
+  assert.is(pull.code, 0, pull.stderr);
+  const b = await openStore(path.join(t.dir, 'cache-b', 'ansible-harness', 'checkpoints')).find('demo', meta.key);
+  assert.is(await readFile(path.join(b!.dataDir, 'uc.conf'), 'utf8'), 'deployed\n');
+  assert.equal(b!.published, { url: 'http://uc' });
+  const none = await cli('b', ['pull', 'ffff', ...store]);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, /holds no checkpoint with that key/);
+  const noStore = await cli('b', ['list', '--remote']);
+  assert.is(noStore.code, 2);
+  assert.match(noStore.stderr, /name the store: --store oci:/);
+});
+
 test('a pull cut short leaves nothing in the local cache', async () => {
   const local = openStore(path.join(t.dir, 'cache', 'checkpoints'));
   const meta = { scenario: 's', stage: 'deploy', key: 'aaaabbbbccccdddd0002', inputs: {}, published: {}, provider: 'local' };
