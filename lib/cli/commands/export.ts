@@ -25,6 +25,7 @@ const exportCommand: Command = {
       .option('store-insecure', { type: 'boolean', describe: 'Carried into the jobs: plain HTTP to a loopback registry' })
       .option('store-auth', { type: 'string', requiresArg: true, describe: 'Carried into the jobs: the registry credentials file' })
       .option('store-ca', { type: 'string', requiresArg: true, describe: "Carried into the jobs: the registry's CA certificate" })
+      .option('store-key', { type: 'string', requiresArg: true, describe: "Carried into the jobs: the encryption key file's path on the runner (a CI secret file)" })
       .option('setup', { type: 'string', requiresArg: false, describe: "The command each job runs first to install what it needs (default 'npm ci'; --setup '' for none)" })
       .option('harness-command', { type: 'string', requiresArg: true, default: 'npx harness', describe: 'How a job calls the harness' })
       .option('fail-fast', { type: 'boolean', default: true, describe: 'A failing voting job cancels the rest (--no-fail-fast: the others go on)' }),
@@ -42,8 +43,9 @@ const exportCommand: Command = {
       if (args.storeInsecure) storeArgs.push('--store-insecure');
       if (args.storeAuth !== undefined) storeArgs.push('--store-auth', args.storeAuth as string);
       if (args.storeCa !== undefined) storeArgs.push('--store-ca', args.storeCa as string);
-    } else if (args.storeInsecure || args.storeAuth !== undefined || args.storeCa !== undefined) {
-      throw new InputError('--store-insecure, --store-auth and --store-ca go with --store oci://HOST[:PORT]/REPOSITORY');
+      if (args.storeKey !== undefined) storeArgs.push('--store-key', args.storeKey as string);
+    } else if (args.storeInsecure || args.storeAuth !== undefined || args.storeCa !== undefined || args.storeKey !== undefined) {
+      throw new InputError('--store-insecure, --store-auth, --store-ca and --store-key go with --store oci://HOST[:PORT]/REPOSITORY');
     }
     const command = (args.harnessCommand as string).trim();
     if (!command) throw new InputError('--harness-command is empty: give how a job calls the harness, e.g. "npx harness"');
