@@ -6,7 +6,7 @@
  * and the disk, without HTTP, hashing or the registry's own copy). Then a second checkpoint that
  * changed 5% of the disk's bytes: the bytes its push uploads, against the first push (goal: at
  * most 10%), for changes in runs of 3.2 MiB (as a file system writes new files) and, as the
- * worst case of fixed 8 MiB chunks, for 64 KiB writes scattered over the whole disk.
+ * worst case of fixed-size chunks, for 64 KiB writes scattered over the whole disk.
  * `npm run bench -- --only store` (quick mode: 256 MiB).
  */
 import { execFile } from 'node:child_process';
@@ -111,9 +111,9 @@ export async function benchStore(ctx: BenchContext): Promise<BenchResult> {
     verdict: rows.some((r) => r.verdict === 'missed') ? 'missed' : 'met',
     rows,
     notes: [
-      'Registry: Debian docker-registry (filesystem storage in the temp folder) on 127.0.0.1; client: lib/store/oci, 4 uploads at once, 8 MiB chunks, sha256 per blob on both sides.',
+      'Registry: Debian docker-registry (filesystem storage in the temp folder) on 127.0.0.1; client: lib/store/oci, 4 uploads at once, 1 MiB chunks (CHUNK), 8 fetched ahead per file on a pull, sha256 per blob on both sides.',
       'The floor copies the same bytes once (cp -r --reflink=never); a push reads, hashes and sends them and the registry writes them (and hashes again); a pull fetches, verifies and writes.',
-      'Fixed 8 MiB chunks: small writes scattered over a whole disk touch most chunks, so the scattered case uploads most of it; qcow2 overlays grow by appending clusters, which is the clustered case.',
+      'Fixed-size chunks: small writes scattered over a whole disk touch most chunks, so the scattered case uploads most of it; qcow2 overlays grow by appending clusters, which is the clustered case.',
     ],
     data,
     seconds: (performance.now() - t0) / 1000,
