@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree,vm]`: runs the
+ * `npm run bench [-- --quick] [-- --only overhead,events,model,checkpoints,startup,tree,vm,store]`: runs the
  * benchmarks one after another (never two at once), writes bench/results/<date>[-quick].json and
  * rewrites the generated table of BENCHMARKS.md.
  */
@@ -27,6 +27,7 @@ const BENCHES: [string, () => Promise<Bench>][] = [
   ['checkpoints', async () => (await import('./checkpoints.js')).benchCheckpoints],
   ['tree', async () => (await import('./tree.js')).benchTree],
   ['vm', async () => (await import('./vm.js')).benchVm],
+  ['store', async () => (await import('./store.js')).benchStore],
 ];
 
 /** The whole bench run as written to bench/results/. */

@@ -3,13 +3,14 @@
 # Usage: scripts/system-deps.sh [--vm] [--browser] [--registry]
 #   --vm adds what the qemu lab needs; --browser adds Chromium (the report test opens report.html in it);
 #   --registry adds Debian's docker-registry and htpasswd (the OCI checkpoint store tests run a real registry)
+#   and rsync (gitlab-ci-local copies each job's checkout with it)
 set -euo pipefail
 pkgs=(ansible-core openssh-server openssh-client qemu-utils libxml2-utils)
 for arg in "$@"; do
   case "$arg" in
     --vm) pkgs+=(qemu-system-x86 debootstrap vde2 socat) ;;
     --browser) pkgs+=(chromium) ;;
-    --registry) pkgs+=(docker-registry apache2-utils openssl) ;;
+    --registry) pkgs+=(docker-registry apache2-utils openssl rsync) ;;
     *) echo "system-deps.sh: unknown option $arg (use --vm, --browser, --registry)" >&2; exit 2 ;;
   esac
 done

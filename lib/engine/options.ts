@@ -1,5 +1,6 @@
 import type { ManifestStage, StageStatus, Vars } from '../model/index.js';
 import type { LabProvider } from '../lab/provider.js';
+import type { RemoteStoreOptions } from '../store/remote.js';
 
 /** Options of `runScenario`. */
 export interface RunOptions {
@@ -53,6 +54,8 @@ export interface RunOptions {
   holdLabs?: boolean;
   /** Checkpoint the lab as a failed voting stage left it, before the always-stages (false: `--no-keep-failed`). @default true */
   keepFailed?: boolean;
+  /** `--store oci://...`: a remote checkpoint store behind the local cache (saves pushed, missing checkpoints pulled). */
+  store?: RemoteStoreOptions;
   /** Keep the local lab's host disks at release (outside the run directory; the console says where). @default false */
   keepLab?: boolean;
 }

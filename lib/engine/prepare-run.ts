@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Scenario, Vars } from '../model/index.js';
 import { findAnsible, type AnsibleInstall } from '../ansible/index.js';
-import { openStore } from '../checkpoint/index.js';
+import { openStore, storeRoot } from '../checkpoint/index.js';
+import type { RemoteStoreOptions } from '../store/remote.js';
 import { cacheDir } from '../paths.js';
 import { nodeKeys, planCheckpoints, type CheckpointPlan } from './checkpoints.js';
 import { planTree, type TreePlan } from './plan.js';
@@ -22,6 +23,10 @@ export interface PrepareOptions {
   sharedKeys?: ReadonlySet<string>;
   /** A missing `ansible-playbook` is no error (`plan`): checkpoint keys are then computed without its version. @default false */
   ansibleOptional?: boolean;
+  /** `--store`: the remote store behind the local cache (lib/store/layered.ts). */
+  remote?: RemoteStoreOptions;
+  /** Where the remote store says what it moved, and warns. */
+  log?: (line: string) => void;
 }
 
 /** A run prepared but not started: nothing is written yet. */
@@ -49,7 +54,8 @@ export async function prepareRun(scenario: Scenario, opts: PrepareOptions = {}):
   const ansible = opts.ansibleOptional ? await findAnsible({ env }).catch(() => undefined) : await findAnsible({ env });
   const overrides = opts.extraVars ?? {};
   if (opts.checkpoints ?? true) {
-    const { ckpt, plan } = await planCheckpoints(scenario, { ...planOpts, overrides, ansibleVersion: ansible?.version, env, sharedKeys: opts.sharedKeys });
+    const store = opts.remote ? await (await import('../store/layered.js')).openLayeredStore(openStore(storeRoot(env)), opts.remote, opts.log) : undefined;
+    const { ckpt, plan } = await planCheckpoints(scenario, { ...planOpts, overrides, ansibleVersion: ansible?.version, env, sharedKeys: opts.sharedKeys, ...(store ? { store } : {}) });
     return { ansible, ckpt, plan };
   }
   if (!bare.steps.some((s) => s.checkpoint)) return { ansible, plan: bare };

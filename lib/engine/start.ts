@@ -18,7 +18,7 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
   const env = opts.env ?? process.env;
   const checkpoints = opts.checkpoints ?? true;
   const secrets = await resolveSecrets(scenario, env); // bad input (exit 2) before missing tools (exit 3)
-  const prepared = await prepareRun(scenario, { sharedKeys: opts.sharedKeys, jobs: opts.jobs, from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env });
+  const prepared = await prepareRun(scenario, { sharedKeys: opts.sharedKeys, jobs: opts.jobs, from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env, remote: opts.store, log: (l) => opts.write?.(`${l}\n`) });
   const ansible = prepared.ansible!;
   // The first lab's provider is made now (a bad lab spec fails before anything is written); further labs get their own.
   const first = opts.provider ?? (await createProvider(scenario.spec, scenario.file));

@@ -60,7 +60,7 @@ export function toGithub(jobs: ExportJob[], o: EngineOptions): string {
         ...(o.setup !== '' ? [{ run: o.setup ?? 'npm ci' }] : []),
         { name: `harness ${j.nodes.join(' → ')}`, run: jobCommand(o.command ?? 'npx harness', j) },
         { name: 'Upload the run directory', if: 'always()', uses: 'actions/upload-artifact@v4', with: { name: j.id, path: j.runDir } },
-        { name: 'Summary', if: 'always()', run: `test -f ${j.runDir}/manifest.json && echo "### ${j.name}: $(node -e 'console.log(require(process.argv[1]).result?.status ?? "unknown")' "$PWD/${j.runDir}/manifest.json")" >> "$GITHUB_STEP_SUMMARY" || true` },
+        { name: 'Summary', if: 'always()', run: `test -f ${j.runDir}/manifest.json && echo "### ${j.name}: $(node -e 'console.log(require(process.argv[1]).status ?? "unknown")' "$PWD/${j.runDir}/manifest.json")" >> "$GITHUB_STEP_SUMMARY" || true` },
         ...(o.failFast && j.voting ? [{ name: 'Stop the world', if: 'failure()', run: 'gh run cancel "$GITHUB_RUN_ID" --repo "$GITHUB_REPOSITORY"', env: { GH_TOKEN: '${{ github.token }}' } }] : []),
       ],
     };

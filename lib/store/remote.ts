@@ -5,7 +5,7 @@
  */
 import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
 import { findCredentials } from './oci/auth.js';
-import { RegistryClient } from './oci/client.js';
+import { RegistryClient, RegistryError } from './oci/client.js';
 import { pullCheckpoint, pushCheckpoint, readCheckpointIndex, type TransferStats } from './oci/checkpoint.js';
 import { convergentCipher, readStoreKey, type BlobCipher } from './oci/crypto.js';
 import { parseStoreRef } from './oci/reference.js';
@@ -26,6 +26,11 @@ export interface RemoteStore {
   readonly url: string;
   /** Pushes a committed local checkpoint (only the blobs the registry lacks). */
   push(info: CheckpointInfo): Promise<TransferStats>;
+  /**
+   * Checkpoint `key` as the remote store describes it (its meta, size and push time), or
+   * undefined; `dir`/`dataDir` are empty: it is in no local folder until pulled.
+   */
+  describe(key: string): Promise<CheckpointInfo | undefined>;
   /** Whether the remote store has checkpoint `key`. */
   has(key: string): Promise<boolean>;
   /** Pulls checkpoint `key` into `local`; undefined when the remote store has none. */
@@ -46,11 +51,20 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
   return {
     url: o.url,
     async push(info) {
-      const meta: CheckpointMeta = { scenario: info.scenario, stage: info.stage, key: info.key, inputs: info.inputs, published: info.published, provider: info.provider, ...(info.run ? { run: info.run } : {}) };
+      const meta: CheckpointMeta & { created: string } = { scenario: info.scenario, stage: info.stage, key: info.key, inputs: info.inputs, published: info.published, provider: info.provider, ...(info.run ? { run: info.run } : {}), created: info.created };
       return pushCheckpoint(client, info.dataDir, info.key, meta as unknown as Record<string, unknown>, {
         ...(cipher ? { cipher } : {}),
         annotations: { 'dev.ansible-harness.scenario': info.scenario, 'dev.ansible-harness.stage': info.stage },
       });
+    },
+    async describe(key) {
+      const index = await readCheckpointIndex(client, key, cipher);
+      if (!index) return undefined;
+      const { created, ...meta } = index.meta as unknown as CheckpointMeta & { created?: string };
+      if (meta.key !== key) throw new RegistryError(`${o.url}:${key} holds checkpoint ${String(meta.key)}: it was tagged by hand or altered; delete that tag`);
+      const when = created ?? new Date(0).toISOString();
+      const size = index.entries.reduce((n, e) => n + (e.size ?? 0), 0);
+      return { ...meta, created: when, lastUsed: when, size, ageMs: Math.max(0, Date.now() - Date.parse(when)), dir: '', dataDir: '', uses: [{ scenario: meta.scenario, stage: meta.stage }] };
     },
     async has(key) {
       return (await client.getManifest(key)) !== undefined;
@@ -58,7 +72,8 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
     async pull(key, local) {
       const index = await readCheckpointIndex(client, key, cipher);
       if (!index) return undefined;
-      const meta = index.meta as unknown as CheckpointMeta;
+      const { created: _created, ...meta } = index.meta as unknown as CheckpointMeta & { created?: string };
+      if (meta.key !== key) throw new RegistryError(`${o.url}:${key} holds checkpoint ${String(meta.key)}: it was tagged by hand or altered; delete that tag`);
       let stats: TransferStats | undefined;
       const info = await local.save(meta, async (dataDir) => {
         const got = await pullCheckpoint(client, key, dataDir, cipher ? { cipher } : {});

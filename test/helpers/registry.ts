@@ -42,7 +42,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a registry; with `auth`, only that user may use it (Basic); with `token`, through a token service (Bearer). */
-export async function startRegistry(opts: { auth?: { user: string; password: string }; token?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { auth?: { user: string; password: string }; token?: { user: string; password: string }; readonly?: boolean } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(tmpdir(), 'harness-registry-'));
   let authCfg = '';
   let tokenServer: http.Server | undefined;
@@ -58,7 +58,7 @@ export async function startRegistry(opts: { auth?: { user: string; password: str
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const config = path.join(dir, 'config.yml');
-    await writeFile(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authCfg}`);
+    await writeFile(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data')}\n  delete:\n    enabled: true\n${opts.readonly ? '  maintenance:\n    readonly:\n      enabled: true\n' : ''}http:\n  addr: 127.0.0.1:${port}\n${authCfg}`);
     const proc: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     proc.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));

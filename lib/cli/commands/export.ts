@@ -25,6 +25,8 @@ const exportCommand: Command = {
       .option('store-insecure', { type: 'boolean', describe: 'Carried into the jobs: plain HTTP to a loopback registry' })
       .option('store-auth', { type: 'string', requiresArg: true, describe: 'Carried into the jobs: the registry credentials file' })
       .option('store-ca', { type: 'string', requiresArg: true, describe: "Carried into the jobs: the registry's CA certificate" })
+      .option('store-key', { type: 'string', requiresArg: true, describe: "Carried into the jobs: the encryption key file's path on the runner (a CI secret file)" })
+      .option('setup', { type: 'string', requiresArg: false, describe: "The command each job runs first to install what it needs (default 'npm ci'; --setup '' for none)" })
       .option('harness-command', { type: 'string', requiresArg: true, default: 'npx harness', describe: 'How a job calls the harness' })
       .option('fail-fast', { type: 'boolean', default: true, describe: 'A failing voting job cancels the rest (--no-fail-fast: the others go on)' }),
   async run(args, io) {
@@ -41,8 +43,9 @@ const exportCommand: Command = {
       if (args.storeInsecure) storeArgs.push('--store-insecure');
       if (args.storeAuth !== undefined) storeArgs.push('--store-auth', args.storeAuth as string);
       if (args.storeCa !== undefined) storeArgs.push('--store-ca', args.storeCa as string);
-    } else if (args.storeInsecure || args.storeAuth !== undefined || args.storeCa !== undefined) {
-      throw new InputError('--store-insecure, --store-auth and --store-ca go with --store oci://HOST[:PORT]/REPOSITORY');
+      if (args.storeKey !== undefined) storeArgs.push('--store-key', args.storeKey as string);
+    } else if (args.storeInsecure || args.storeAuth !== undefined || args.storeCa !== undefined || args.storeKey !== undefined) {
+      throw new InputError('--store-insecure, --store-auth, --store-ca and --store-key go with --store oci://HOST[:PORT]/REPOSITORY');
     }
     const command = (args.harnessCommand as string).trim();
     if (!command) throw new InputError('--harness-command is empty: give how a job calls the harness, e.g. "npx harness"');
@@ -53,6 +56,7 @@ const exportCommand: Command = {
     const { exportJobs, exportPipelineJobs } = await import('../../export/jobs.js');
     const { toGithub, toGitlab, toZuul } = await import('../../export/engines.js');
     const { writeFileAtomic } = await import('../../util/atomic.js');
+    const setup = args.setup !== undefined ? { setup: String(args.setup).trim() } : {};
     let jobs;
     let engine;
     if (await isPipelineFile(scenarioFile)) {
@@ -67,11 +71,11 @@ const exportCommand: Command = {
         })),
       }));
       jobs = exportPipelineJobs(steps, { storeArgs });
-      engine = { name: p.name, kind: 'pipeline' as const, command, failFast: args.failFast as boolean };
+      engine = { name: p.name, kind: 'pipeline' as const, command, failFast: args.failFast as boolean, ...setup };
     } else {
       const scenario = await loadScenario(scenarioFile);
       jobs = exportJobs(buildTree(scenario.stages, scenario.variants), { scenario: checkoutPath(scenarioFile), storeArgs });
-      engine = { name: scenario.name, command, failFast: args.failFast as boolean };
+      engine = { name: scenario.name, command, failFast: args.failFast as boolean, ...setup };
     }
     if (to === 'zuul') {
       const { mkdir } = await import('node:fs/promises');

@@ -37,6 +37,12 @@ function runOptions(args: Record<string, unknown>) {
   };
 }
 
+/** `--store` and its flags, HARNESS_CHECKPOINT_STORE, or the config file's `checkpoint_store` (lib/store/config.ts). */
+async function storeOption(args: Record<string, unknown>, env: NodeJS.ProcessEnv) {
+  const store = (await import('../../store/config.js')).resolveStore(args, env);
+  return store && args.checkpoints ? { store } : {};
+}
+
 const run: Command = {
   command: 'run [scenario] [more..]',
   describe: 'Run a scenario (its stage tree) stage by stage; writes a run directory with junit.xml, journal and logs. A pipeline file, or several scenarios, run as a pipeline: a node they share runs once',
@@ -55,6 +61,11 @@ const run: Command = {
       .option('bundle', { type: 'boolean', default: true, describe: 'Pack <run dir>.tar.gz beside the run directory (--no-bundle: do not)' })
       .option('keep-lab', { type: 'boolean', default: false, describe: "Keep the local lab's host disks after the run (outside the run directory; says where)" })
       .option('keep-failed', { type: 'boolean', default: true, describe: 'Checkpoint the lab as a failed stage left it, for harness lab up --failed (--no-keep-failed: do not)' })
+      .option('store', { type: 'string', requiresArg: true, describe: 'oci://HOST[:PORT]/REPOSITORY: a registry behind the local checkpoint cache (saves pushed, missing checkpoints pulled); else HARNESS_CHECKPOINT_STORE or checkpoint_store in .ansible-harness.yml' })
+      .option('store-auth', { type: 'string', requiresArg: true, describe: 'Registry credentials file (docker config.json format; default REGISTRY_AUTH_FILE, ~/.docker/config.json)' })
+      .option('store-key', { type: 'string', requiresArg: true, describe: 'Encrypt checkpoints client-side with this key file (32+ bytes, mode 0600)' })
+      .option('store-ca', { type: 'string', requiresArg: true, describe: "The registry's CA certificate (PEM)" })
+      .option('store-insecure', { type: 'boolean', describe: 'Plain HTTP to a registry on loopback (tests)' })
       .option('verbose', { alias: 'v', type: 'count', describe: "Ansible's verbosity: -v to -vvvv (secrets stay redacted)" })
       .option('kill-grace', { type: 'number', default: 5, describe: 'Seconds between SIGTERM and SIGKILL when a stage is stopped', hidden: true }),
   async run(args, io) {
@@ -62,7 +73,7 @@ const run: Command = {
     const { isPipelineFile } = await import('../../pipeline/load.js');
     if (more.length || (args.scenario !== undefined && (await isPipelineFile(args.scenario as string)))) {
       const { runPipelineCli } = await import('../pipeline-run.js');
-      return runPipelineCli([args.scenario as string, ...more], args, runOptions(args), io);
+      return runPipelineCli([args.scenario as string, ...more], args, { ...runOptions(args), ...(await storeOption(args, io.env)) }, io);
     }
     const { loadScenario } = await import('../../scenario/index.js');
     const { runScenario } = await import('../../run.js');
@@ -80,8 +91,10 @@ const run: Command = {
       extraVars = { ...from.extraVars, ...vars };
       until ??= from.until;
     }
+    const store = await storeOption(args, io.env);
     const result = await withConsoleRun(io, (console) =>
       runScenario(scenario, {
+        ...store,
         ...console,
         out: args.out as string | undefined,
         extraVars,

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import type { GoldenState } from './golden.js';
 import type { QemuImage } from './image.js';
 import { mapLimit } from './limit.js';
+import { checkBase, qemuBase, type QemuBase } from './portability.js';
 import type { Machine } from './machine.js';
 
 /** The file a qemu checkpoint describes itself in. */
@@ -27,6 +28,8 @@ export interface QemuCheckpointManifest {
   memory: number;
   cpus: number;
   savedAt: string;
+  /** What the saved disks and states depend on outside the folder (checked on restore; see portability.ts). */
+  base?: QemuBase;
   hosts: { name: string; index: number; labAddress: string; mac: string; state: string; disk: string }[];
 }
 
@@ -35,6 +38,8 @@ export interface LabCheckpointTarget {
   image: QemuImage;
   golden: GoldenState;
   machines: Machine[];
+  /** The qemu-system binary (its version is recorded and checked). */
+  qemu: string;
   /** VMs restored at once. @default 2 */
   concurrency?: number;
   signal?: AbortSignal;
@@ -58,6 +63,7 @@ export async function saveQemuCheckpoint(dir: string, t: LabCheckpointTarget): P
     memory: t.golden.memory,
     cpus: t.golden.cpus,
     savedAt: new Date().toISOString(),
+    base: await qemuBase(t.image, t.golden, t.qemu),
     hosts: [],
   };
   await Promise.all(running.map((r) => r.vm.stop()));
@@ -82,7 +88,7 @@ export async function saveQemuCheckpoint(dir: string, t: LabCheckpointTarget): P
 }
 
 /** Reads and checks the manifest of a qemu checkpoint against the lab it is to be restored into. */
-export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarget, 'image' | 'golden' | 'machines'>): Promise<QemuCheckpointManifest> {
+export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarget, 'image' | 'golden' | 'machines' | 'qemu'>): Promise<QemuCheckpointManifest> {
   const file = path.join(dir, QEMU_CHECKPOINT_MANIFEST);
   let m: QemuCheckpointManifest;
   try {
@@ -102,6 +108,7 @@ export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarge
   }
   const missing = await stat(m.goldenDisk).then(() => false, () => true);
   if (missing) throw new LabError(`the checkpoint ${dir} needs the golden disk ${m.goldenDisk}, which is no longer in the image cache; delete the checkpoint`);
+  checkBase(dir, m.base, await qemuBase(t.image, t.golden, t.qemu));
   return m;
 }
 

@@ -53,6 +53,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
   readonly options: QemuOptions;
   private image: QemuImage | undefined;
   private golden: GoldenState | undefined;
+  private qemu = 'qemu-system-x86_64';
   private recorder: QemuRecorder | undefined;
   private switch: VdeSwitch | undefined;
   private machines: Machine[] = [];
@@ -82,6 +83,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     const recorder = (this.recorder = createQemuRecorder(ctx.runDir));
     await recorder.update(() => {});
     const tools = await checkQemuTools();
+    this.qemu = tools['qemu-system-x86_64'];
     const source = await debianSource({ ...(this.options.suite ? { suite: this.options.suite } : {}), ...(this.options.mirror ? { mirror: this.options.mirror } : {}) });
     const image = (this.image = await ensureImage(
       { suite: source.suite, packages: this.options.packages, files: this.options.files },
@@ -186,7 +188,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
 
   private checkpointTarget(what: string, ctx: CheckpointContext) {
     if (!this.image || !this.golden || !this.machines.length || this.closed) throw new LabError(`cannot ${what} a checkpoint: the qemu lab is not allocated`);
-    return { image: this.image, golden: this.golden, machines: this.machines, concurrency: this.settings.concurrency ?? 2, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.log ? { log: ctx.log } : {}) };
+    return { image: this.image, golden: this.golden, machines: this.machines, qemu: this.qemu, concurrency: this.settings.concurrency ?? 2, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.log ? { log: ctx.log } : {}) };
   }
 
   /** Saves every VM's memory, devices and disk into `dir` (VMs pause for about a second). */

@@ -13,8 +13,14 @@ import pLimit from 'p-limit';
 import { digestOf, OCI_MANIFEST, RegistryError, type RegistryClient } from './client.js';
 import type { BlobCipher } from './crypto.js';
 
-/** Blob size for large files and packs. */
-export const CHUNK = 8 << 20;
+/**
+ * Blob size for large files and packs: 1 MiB, so a disk image that changed in a few places
+ * (new files, a grown overlay) shares most of its chunks with the earlier checkpoint (8 MiB
+ * chunks made a 5% change upload 16%; bench/store.ts).
+ */
+export const CHUNK = 1 << 20;
+/** Pieces of one file fetched ahead while a pull writes it. */
+const AHEAD = 8;
 /** Files up to this size are packed with others. */
 export const PACK_LIMIT = 1 << 20;
 /** The config media type: the index of a checkpoint. */
@@ -247,8 +253,20 @@ export async function pullCheckpoint(client: RegistryClient, tag: string, dest: 
           const fh = await open(safe(e.path), 'wx', 0o600);
           try {
             let pos = 0;
-            for (const p of e.pieces ?? []) {
-              const b = await blob(p.blob, p.plain);
+            // The pieces of a large file are fetched a few ahead of the one being written.
+            const pieces = e.pieces ?? [];
+            const fetches: Promise<Buffer>[] = [];
+            const fetch = (i: number): void => {
+              if (i >= pieces.length) return;
+              const f = blob(pieces[i]!.blob, pieces[i]!.plain);
+              f.catch(() => {}); // awaited below in order; a failure ahead must not go unhandled
+              fetches.push(f);
+            };
+            for (let i = 0; i < AHEAD; i++) fetch(i);
+            for (let i = 0; i < pieces.length; i++) {
+              const p = pieces[i]!;
+              const b = await fetches[i]!;
+              fetch(i + AHEAD);
               await fh.write(b, p.offset, p.length, pos);
               pos += p.length;
               done(p.blob);
