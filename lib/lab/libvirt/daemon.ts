@@ -32,7 +32,8 @@ export type LibvirtToolPaths = Record<keyof typeof LIBVIRT_TOOLS, string>;
 export const LIBVIRT_INSTALL =
   'apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils && (id libvirt-qemu || useradd --system --user-group --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu)';
 
-async function which(name: string): Promise<string | undefined> {
+/** The absolute path of a program on PATH or in the sbin folders; undefined when there is none. */
+export async function which(name: string): Promise<string | undefined> {
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin']) {
     const file = path.join(dir, name);
     if (await access(file, constants.X_OK).then(() => true, () => false)) return file;

@@ -8,7 +8,7 @@ import { access, rm } from 'node:fs/promises';
 import { LabError } from '../../errors.js';
 import { LabRecorder, readLabRecord, stopRecorded, writeLabRecord, type LabRecord, type RecordedProcess } from '../record.js';
 import { run } from '../qemu/index.js';
-import { virsh, type LibvirtToolPaths } from './daemon.js';
+import { virsh, which, type LibvirtToolPaths } from './daemon.js';
 
 /** What a libvirt lab made besides processes. */
 export interface LibvirtSection {
@@ -116,7 +116,7 @@ export async function releaseLibvirtRecorded(runDir: string, opts: { graceMs?: n
   const rec = (await readLabRecord(runDir)) as LibvirtLabRecord | undefined;
   if (rec?.provider !== 'libvirt') return { released: [], skipped: [] };
   if (!rec.libvirt) throw new LabError(`the lab record of ${runDir} is a libvirt record without its 'libvirt' section; look for its domains with virsh list --all`);
-  const report = await teardownLibvirt(rec, { virsh: 'virsh', ip: 'ip' }, opts.graceMs);
+  const report = await teardownLibvirt(rec, { virsh: (await which('virsh')) ?? 'virsh', ip: (await which('ip')) ?? 'ip' }, opts.graceMs);
   await writeLabRecord(runDir, rec);
   return report;
 }
