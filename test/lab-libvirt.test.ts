@@ -23,6 +23,7 @@ if (!validator) console.log('lab-libvirt: virt-xml-validate (libvirt-clients) no
 
 const SPEC: DomainSpec = {
   name: 'harness-0a1b2c3d-0',
+  uuid: '6f2b1c1e-3d4a-4f5e-9a8b-0c1d2e3f4a5b',
   memory: 512,
   cpus: 2,
   kernel: '/cache/images/k/vmlinuz',
@@ -49,6 +50,7 @@ async function validate(xml: string, kind: 'domain' | 'network' | 'domainsnapsho
 test('domain XML: TCG, q35, direct kernel boot, fixed NIC order, SSH forward on loopback only, paths escaped; valid for libvirt', async () => {
   const xml = domainXml(SPEC);
   assert.match(xml, /<domain type='qemu'/);
+  assert.match(xml, /<uuid>6f2b1c1e-3d4a-4f5e-9a8b-0c1d2e3f4a5b<\/uuid>/);
   assert.match(xml, /machine='q35'/);
   assert.match(xml, /<cpu mode='maximum'\/>/);
   assert.match(xml, /<vcpu>2<\/vcpu>/);

@@ -5,7 +5,7 @@
  * the lab's own. Checkpoints are `virsh snapshot-create-as` internal snapshots (memory and disk)
  * kept in the checkpoint store with the overlays that hold them; a restore is `snapshot-revert`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
@@ -51,6 +51,7 @@ interface Domain {
   host: string;
   index: number;
   name: string;
+  uuid: string;
   identity: GuestIdentity;
   port: number;
   disk: string;
@@ -142,7 +143,7 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
     });
     for (const x of identities) x.peers = identities.map((p) => ({ hostname: p.hostname, labAddress: p.labAddress }));
     for (const [i, h] of lab.hosts.entries()) {
-      this.domains.push({ host: h.name, index: i, name: `harness-${id}-${i}`, identity: identities[i]!, port: await freePort(), disk: '', generation: 0 });
+      this.domains.push({ host: h.name, index: i, name: `harness-${id}-${i}`, uuid: randomUUID(), identity: identities[i]!, port: await freePort(), disk: '', generation: 0 });
     }
     const t1 = Date.now();
     for (const d of this.domains) {
@@ -196,6 +197,7 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
     const image = this.image!;
     return {
       name: d.name,
+      uuid: d.uuid,
       memory: this.options.memory,
       cpus: this.options.cpus,
       kernel: image.kernel,

@@ -12,6 +12,8 @@ export function xmlEscape(s: string): string {
 /** What one lab domain is made of. */
 export interface DomainSpec {
   name: string;
+  /** Fixed by the lab: a snapshot's metadata must name the domain's UUID when it is redefined. */
+  uuid: string;
   memory: number;
   cpus: number;
   kernel: string;
@@ -40,6 +42,7 @@ export function domainXml(d: DomainSpec): string {
   const e = xmlEscape;
   return `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>${e(d.name)}</name>
+  <uuid>${e(d.uuid)}</uuid>
   <memory unit='MiB'>${d.memory}</memory>
   <vcpu>${d.cpus}</vcpu>
   <os>
