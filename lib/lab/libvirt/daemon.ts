@@ -1,7 +1,7 @@
 /**
  * The libvirt side of the host: the programs the lab runs, `virsh` against one connection, and
- * a libvirtd of the lab's own. That daemon runs as root (the qemu driver's system mode; as root,
- * `qemu:///session` is refused), in a mount namespace of its own where `/etc/libvirt`,
+ * a libvirtd of the lab's own. That daemon runs as root (the qemu driver's system mode; as root, virsh takes
+ * `qemu:///session` to the machine-wide `/var/run/libvirt/libvirt-sock`), in a mount namespace of its own where `/etc/libvirt`,
  * `/run/libvirt`, `/var/lib/libvirt`, `/var/cache/libvirt` and `/var/log/libvirt` are folders of
  * a temp dir: its config (QEMU as root, no chown of images, no virtlogd, no cgroups), its
  * domains and its sockets never touch a machine-wide daemon, and two labs never share one.
