@@ -231,6 +231,7 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
     const startTicks = pid > 1 ? await procStartTicks(pid) : undefined;
     if (startTicks === undefined) return;
     await this.recorder!.update((r) => {
+      if (r.processes.some((p) => p.pid === pid && p.startTicks === startTicks && p.state === 'running')) return;
       for (const p of r.processes) if (p.host === d.host && p.label !== DAEMON_LABEL) p.state = 'stopped';
       r.processes.push({ label: `qemu of host ${d.host}`, host: d.host, pid, startTicks, cmdlineMarker: `guest=${d.name},`, state: 'running' });
     });
@@ -304,7 +305,11 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
       const m = await readLibvirtCheckpoint(dir, { image: this.image!.key, memory: this.options.memory, cpus: this.options.cpus, hosts: this.domains.map((d) => ({ name: d.host, labAddress: d.identity.labAddress })) });
       const t0 = Date.now();
       if (this.snapshots.has(m.snapshot)) {
-        await Promise.all(this.domains.map((d) => virsh(tools, this.uri, ['snapshot-revert', d.name, m.snapshot, '--running'], sig)));
+        // libvirt reverts in the running QEMU when it can, else starts a new one: record whichever runs.
+        await Promise.all(this.domains.map(async (d) => {
+          await virsh(tools, this.uri, ['snapshot-revert', d.name, m.snapshot, '--running'], sig);
+          await this.trackQemu(d);
+        }));
       } else {
         await Promise.all(
           this.domains.map(async (d) => {
