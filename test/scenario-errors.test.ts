@@ -71,7 +71,8 @@ const CASES: Case[] = [
   { name: 'playbook whose play is no mapping', yaml: GOOD.replace('playbook: site.yml', 'playbook: pb.yml'), files: { 'pb.yml': '- hosts: all\n  tasks: []\n- just a string\n' }, at: 'pb.yml', line: 3, message: /play 2 is not a mapping/ },
   { name: 'lab.on_restore that is no playbook', yaml: GOOD.replace('  provider: local\n', '  provider: local\n  on_restore: pb.yml\n'), files: { 'pb.yml': 'hosts: all\n' }, at: 'pb.yml', line: 1, message: /is not a playbook.*\(lab\.on_restore of/ },
   { name: 'undefined child group', yaml: GOOD.replace('stages:', '  groups:\n    app: { children: [wbe] }\nstages:'), line: 8, message: /lab\.groups\.app\.children\[0\]: 'wbe' is no group of the lab \(did you mean 'web'\?\)/ },
-  { name: 'libvirt provider (not available yet)', yaml: GOOD.replace('provider: local', 'provider: libvirt'), line: 3, message: /lab\.provider: the 'libvirt' lab provider is not available yet/ },
+  { name: 'unknown libvirt lab option', yaml: GOOD.replace('  provider: local\n', '  provider: libvirt\n  options:\n    memroy: 512\n'), line: 5, message: /lab\.options\.memroy: unknown libvirt lab option 'memroy' \(did you mean 'memory'\?\)/ },
+  { name: 'bad libvirt uri', yaml: GOOD.replace('  provider: local\n', '  provider: libvirt\n  options:\n    uri: xen:///system\n'), line: 5, message: /lab\.options\.uri: must be 'private'/ },
   { name: 'command lab without its scripts', yaml: GOOD.replace('provider: local', 'provider: command'), line: 2, message: /lab: a command lab needs 'allocate': the path of its allocate script/ },
   { name: 'unknown local lab option', yaml: GOOD.replace('  provider: local\n', '  provider: local\n  options:\n    concurency: 2\n'), line: 5, message: /lab\.options\.concurency: unknown local lab option 'concurency' \(did you mean 'concurrency'\?\)/ },
   { name: 'bad local lab option value', yaml: GOOD.replace('  provider: local\n', '  provider: local\n  options:\n    firstAddress: 999\n'), line: 5, message: /lab\.options\.firstAddress: must be an integer from 1 to 254, got 999/ },
@@ -183,8 +184,8 @@ test('the checks before the run come in one pass too: provider, options, timeout
     const r = await harness(['validate', file], { cwd: t.dir });
     assert.is(r.code, 2);
     const lines = r.stderr.trim().split('\n');
-    assert.is(lines.length, 4, r.stderr); // provider, timeout, hosts, the playbook (options: no provider to check them against)
-    assert.match(r.stderr, /s\.yml:3:\d+: lab\.provider: the 'libvirt' lab provider is not available yet/);
+    assert.is(lines.length, 4, r.stderr); // options, timeout, hosts, the playbook
+    assert.match(r.stderr, /s\.yml:4:\d+: lab\.options\.x: unknown libvirt lab option 'x'/);
     assert.match(r.stderr, /empty\.yml:1:1: the playbook is empty/);
     assert.match(r.stderr, /s\.yml:\d+:\d+: stages\[0\]\.hosts: an empty list/);
     assert.match(r.stderr, /s\.yml:\d+:\d+: stages\[0\]\.timeout: 30d is longer/);

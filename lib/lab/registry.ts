@@ -34,6 +34,13 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
       releaseRecorded: (runDir, _record, opts) => releaseQemuRecorded(runDir, opts),
     };
   },
+  libvirt: async () => {
+    const [{ createLibvirtProvider }, { releaseLibvirtRecorded }] = await Promise.all([import('./libvirt/provider.js'), import('./libvirt/record.js')]);
+    return {
+      create: (spec, scenarioFile) => createLibvirtProvider(spec.options, scenarioFile ? { scenarioFile } : {}),
+      releaseRecorded: (runDir, _record, opts) => releaseLibvirtRecorded(runDir, opts),
+    };
+  },
   command: async () => {
     const path = await import('node:path');
     const { createCommandProvider, releaseCommandRecorded } = await import('./command/provider.js');

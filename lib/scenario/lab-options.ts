@@ -8,6 +8,7 @@ import { InputError, type Problem } from '../errors.js';
 import { parseAuthorizedKeys } from '../lab/authorized-keys.js';
 import { LOCAL_OPTION_NAMES, resolveLocalOptions, type LocalProviderOptions } from '../lab/local/options.js';
 import { parseQemuOptions, QEMU_OPTION_NAMES } from '../lab/qemu/options.js';
+import { LIBVIRT_OPTION_NAMES, parseLibvirtOptions } from '../lab/libvirt/options.js';
 import { DEFAULT_VALIDATE_TIMEOUT_MS, type LabSpec, type ProviderName, type Vars } from '../model/index.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { playbookProblems } from './playbook-check.js';
@@ -53,17 +54,20 @@ export function optionProblems(provider: ProviderName, options: Vars, scenarioFi
       return out;
     }
     case 'qemu':
+    case 'libvirt': {
+      const [parse, names] = provider === 'qemu' ? [parseQemuOptions, QEMU_OPTION_NAMES] : [parseLibvirtOptions, LIBVIRT_OPTION_NAMES];
       try {
-        parseQemuOptions(options, { file: scenarioFile });
+        parse(options, { file: scenarioFile });
         return [];
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         return err.problems.map((p) => {
           const at = splitPath(p.path ?? 'lab.options');
-          const atKey = at.length === 3 && !(QEMU_OPTION_NAMES as readonly string[]).includes(String(at[2]));
-          return { path: at, atKey, message: atKey ? unknownKeys({ [String(at[2])]: null }, QEMU_OPTION_NAMES, 'qemu')[0]!.message : p.message };
+          const atKey = at.length === 3 && !(names as readonly string[]).includes(String(at[2]));
+          return { path: at, atKey, message: atKey ? unknownKeys({ [String(at[2])]: null }, names, provider)[0]!.message : p.message };
         });
       }
+    }
     case 'static':
     case 'command': {
       // Both reach hosts someone else made: the key for hosts without their own.

@@ -405,9 +405,6 @@ export async function loadScenario(file: string, options: LoadOptions = {}): Pro
   const resolve = (p: string): string => path.resolve(dir, p);
 
   // The lab.
-  if (raw.lab.provider === 'libvirt') {
-    problems.add(['lab', 'provider'], `the '${raw.lab.provider}' lab provider is not available yet in this version of ansible-harness: use local, qemu or static`);
-  }
   for (const p of optionProblems(raw.lab.provider, raw.lab.options ?? {}, abs)) problems.add(p.path, p.message, p.atKey);
   let lab: Lab;
   const spec: LabSpec = { provider: raw.lab.provider, options: { ...(raw.lab.options ?? {}) } };

@@ -10,3 +10,10 @@ export { qemuArgs, Vm, type VmSpec } from './vm.js';
 export { guestSetupScript, guestHostname, type GuestIdentity } from './guest.js';
 export { releaseQemuRecorded, readQemuRecord, createQemuRecorder, type QemuRecorder, type QemuLabRecord, type QemuReleaseReport } from './record.js';
 export { QEMU_CHECKPOINT_MANIFEST, type QemuCheckpointManifest } from './checkpoint.js';
+// What the libvirt provider (lib/lab/libvirt) reuses: the host tools, the cached image, the guest's identity and clock, ssh readiness.
+export { run, type RunOptions } from './exec.js';
+export { freePort } from './net.js';
+export { sshScript, waitForSshBanner, type SshTarget } from './ssh.js';
+export { clockScript } from './guest.js';
+export { KERNEL_APPEND } from './vm.js';
+export { mapLimit } from './limit.js';
