@@ -402,6 +402,37 @@ for (const [name, entries] of ESCAPES) {
   });
 }
 
+// ---- counterexamples fast-check found (shrunk), kept as regression tests ----------------
+
+test('regression: a YAML inventory that is one plain string (`UrW}\'kg~b`) is an InputError at file:1 for both plugins', async () => {
+  const f = await writeInput('hosts.yml', "UrW}'kg~b\n");
+  const err = await readInventory(f).then(() => undefined, (e: unknown) => e);
+  assertInputError(err, f, '');
+  assert.match((err as Error).message, /hosts\.yml:1: as YAML: .*should be a dictionary/);
+});
+
+test('regression: bytes that are not UTF-8 ([3, 3, 253]) as hosts.yml are an InputError at file:1', async () => {
+  const f = await writeInput('hosts.yml', Uint8Array.from([3, 3, 253]));
+  const err = await readInventory(f).then(() => undefined, (e: unknown) => e);
+  assertInputError(err, f, '');
+});
+
+test('regression: a changes file `*/` (an alias without its anchor) is an InputError at file:1:1 naming the alias, not an alias bomb', async () => {
+  const f = await writeInput('changes.yml', '*/');
+  const err = await loadChanges(f).then(() => undefined, (e: unknown) => e);
+  assertInputError(err, f, '*/');
+  assert.match((err as Error).message, /changes\.yml:1:1: the alias \*\/ names no anchor set before it/);
+  assert.not.match((err as Error).message, /bomb/);
+});
+
+test('regression: a scenario `*/` (an alias without its anchor) is an InputError at file:1:1 naming the alias, not an alias bomb', async () => {
+  const f = await writeInput('scenario.yml', 'name: x\nlab: *nowhere\n');
+  const err = await loadScenario(f).then(() => undefined, (e: unknown) => e);
+  assertInputError(err, f, '');
+  assert.match((err as Error).message, /scenario\.yml:2:6: YAML: the alias \*nowhere names no anchor set before it/);
+  assert.not.match((err as Error).message, /bomb/);
+});
+
 // ---- the inventory writers through ansible-inventory --------------------------------------
 
 const ident = fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/);

@@ -1,0 +1,72 @@
+/**
+ * A bounded, seeded subset of the chaos runner (test/chaos/runner.ts) for `npm test`: a Ctrl-C
+ * and a kill -9 of the harness at seeded moments in a real run of the chaos pipeline, each
+ * checked as `npm run chaos` checks it (exit code, records parse, nothing left running or held,
+ * the next run restores, no canary secret written). `CHAOS_SEED=N` picks other seeds.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { harness } from './helpers/cli.js';
+import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
+
+const test = suite('chaos (a seeded subset)');
+const BASE = Number(process.env.CHAOS_SEED ?? 7000);
+let dir = '';
+let scenario = '';
+test.before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'harness-chaos-test-'));
+  scenario = await writeChaosScenario(path.join(dir, 'scenario'));
+});
+test.after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The first seed from BASE on that picks `kind`. */
+function seedFor(kind: Kind): number {
+  for (let s = BASE; ; s++) if (pick(s).kind === kind) return s;
+}
+
+for (const kind of ['sigint', 'kill-harness'] as const) {
+  test(`${kind} at a seeded moment: the run ends as documented and leaves nothing behind`, async () => {
+    const seed = seedFor(kind);
+    const o = await injectOnce(seed, scenario, path.join(dir, `run-${seed}`), { log: (l) => console.log(l) });
+    assert.equal(o.failures.map(oneLine), [], `seed ${seed}: ${replay(seed)}`);
+  });
+}
+
+// Found by `npm run chaos` (seed 104, store-readonly): a checkpoint store that cannot be written
+// crashed the run ("internal error") at the fork point's build claim; once fixed, the branch that
+// starts from the fork's checkpoint was skipped and the run still said "passed" (exit 0).
+test('regression (chaos seed 104): a read-only checkpoint store is no crash, and the jobs that could not start make the run exit 1', async () => {
+  const cache = path.join(dir, 'ro-cache');
+  const store = path.join(cache, 'ansible-harness', 'checkpoints');
+  await mkdir(store, { recursive: true });
+  const root = process.getuid?.() === 0;
+  // root writes through mode bits: a read-only bind mount; anyone else: the folder's mode
+  if (root) {
+    execFileSync('mount', ['--bind', store, store]);
+    execFileSync('mount', ['-o', 'remount,ro,bind', store]);
+  } else await chmod(store, 0o555);
+  try {
+    const out = path.join(dir, 'ro-run');
+    const r = await harness(['run', scenario, '--out', out], { env: { XDG_CACHE_HOME: cache, CHAOS_CANARY: 'canary-regression-104' } });
+    const text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error/);
+    assert.match(text, /base: the build claims folder .* cannot be written .*building without a claim/);
+    const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8'));
+    assert.is(journal.status, 'error');
+    const off = journal.stages.find((x: { name: string }) => x.name === 'branch[tls=off]');
+    assert.is(off.status, 'skipped');
+    assert.match(off.reason, /the checkpoint of 'base' it starts from could not be taken/);
+  } finally {
+    if (root) spawnSync('umount', [store]);
+    else await chmod(store, 0o755);
+  }
+});
+
+test.run();
