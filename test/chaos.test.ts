@@ -1,7 +1,6 @@
 /**
  * A bounded, seeded subset of the chaos runner (test/chaos/runner.ts) for `npm test`: a Ctrl-C
- * and a kill -9 of the harness at seeded moments in a real run of the chaos pipeline, each
- * checked as `npm run chaos` checks it (exit code, records parse, nothing left running or held,
+ * at a seeded moment in a real run of the chaos pipeline, checked as `npm run chaos` checks it (exit code, records parse, nothing left running or held,
  * the next run restores, no canary secret written). `CHAOS_SEED=N` picks other seeds.
  */
 import { suite } from 'uvu';
@@ -25,12 +24,16 @@ test.after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The first seed from BASE on that picks `kind`. */
+/** The first seed from BASE on that picks `kind` at a moment the run is well under way (4 to 9 s in). */
 function seedFor(kind: Kind): number {
-  for (let s = BASE; ; s++) if (pick(s).kind === kind) return s;
+  for (let s = BASE; ; s++) {
+    const p = pick(s);
+    if (p.kind === kind && p.delayMs >= 4000 && p.delayMs <= 9000) return s;
+  }
 }
 
-for (const kind of ['sigint', 'kill-harness'] as const) {
+// One injection here (each is two real runs); `npm run chaos` tries every kind.
+for (const kind of ['sigint'] as const) {
   test(`${kind} at a seeded moment: the run ends as documented and leaves nothing behind`, async () => {
     const seed = seedFor(kind);
     const o = await injectOnce(seed, scenario, path.join(dir, `run-${seed}`), { log: (l) => console.log(l) });

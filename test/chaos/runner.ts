@@ -309,8 +309,12 @@ async function heldAddressClaims(work: string, procs: Set<string>): Promise<stri
   return out;
 }
 
-/** Checkpoint store problems: held leases and build claims, half-made entries listed as checkpoints. */
-async function storeProblems(store: string, allowTmp: boolean): Promise<string[]> {
+/**
+ * Checkpoint store problems: held leases and build claims, half-made entries listed as
+ * checkpoints. `killed`: the run could not clean up (kill -9, a read-only store), so a claim and
+ * a half-saved folder of its dead process may stay (the next run takes them over; checked after it).
+ */
+async function storeProblems(store: string, killed: boolean): Promise<string[]> {
   const out: string[] = [];
   if (!existsSync(store)) return out;
   const keys = path.join(store, 'by-key');
@@ -324,8 +328,8 @@ async function storeProblems(store: string, allowTmp: boolean): Promise<string[]
     if (!existsSync(path.join(dir, 'data'))) out.push(`checkpoint ${k} is listed without data/ (half-made)`);
     for (const l of await readdir(path.join(dir, 'leases')).catch(() => [] as string[])) out.push(`checkpoint ${k}: lease ${l} still held`);
   }
-  for (const f of await filesUnder(store)) if (f.endsWith('.claim') || f.endsWith('.lock')) out.push(`build claim or lock left: ${path.relative(store, f)}`);
-  if (!allowTmp) for (const t of await readdir(path.join(store, '.tmp')).catch(() => [] as string[])) out.push(`a checkpoint being saved was left: .tmp/${t}`);
+  if (!killed) for (const f of await filesUnder(store)) if (f.endsWith('.claim') || f.endsWith('.lock')) out.push(`build claim or lock left: ${path.relative(store, f)}`);
+  if (!killed) for (const t of await readdir(path.join(store, '.tmp')).catch(() => [] as string[])) out.push(`a checkpoint being saved was left: .tmp/${t}`);
   return out;
 }
 
@@ -497,7 +501,9 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     await watch.sample();
 
     // kill -9: cleanup or --resume end it
-    if (kind === 'kill-harness' && outcome.hit) {
+    // a fault before the run directory was made (still loading): nothing was started, nothing to end
+    const started = existsSync(out);
+    if (kind === 'kill-harness' && outcome.hit && started) {
       if (r() < 0.5) {
         const c = await startHarnessDone(['cleanup', out], env, roots, watch);
         outcome.endCode = c.code;
@@ -516,7 +522,7 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     }
 
     // the records parse
-    const files = await checkRunFiles(out, failures, kind !== 'disk-full');
+    const files = await checkRunFiles(out, failures, started && kind !== 'disk-full');
     if (outcome.exitCode === 130 && files.journal && files.journal.status !== 'interrupted') failures.push(`exit 130 but the journal says ${files.journal.status}`);
     if (files.journal?.status === 'running' && !(kind === 'kill-harness' && outcome.endCode === undefined)) failures.push('the journal is left at running');
 
@@ -526,7 +532,7 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     const bound = await listening();
     for (const e of await labEndpoints(out)) if (bound.has(`${e.address}:${e.port}`)) failures.push(`lab address ${e.address}:${e.port} is still bound`);
     for (const c of await heldAddressClaims(work, new Set(watch.seen.keys()))) failures.push(`address claim ${c} still held`);
-    for (const s of await storeProblems(store, kind === 'kill-harness')) failures.push(s);
+    for (const s of await storeProblems(store, kind === 'kill-harness' || kind === 'store-readonly')) failures.push(s);
   } finally {
     await watch.stop();
     for (const m of mounts) if (m === store) await run('umount', [m]);
@@ -577,7 +583,7 @@ async function startHarnessDone(args: string[], env: NodeJS.ProcessEnv, roots: S
 }
 
 /** Runs `runs` injections from `seed` on; prints a line each and a summary. */
-export async function runChaos(o: { runs: number; seed: number; log?: (s: string) => void; keep?: boolean }): Promise<Outcome[]> {
+export async function runChaos(o: { runs: number; seed: number; log?: (s: string) => void; keep?: boolean; untilMs?: number }): Promise<Outcome[]> {
   const log = o.log ?? ((s: string) => console.log(s));
   const base = await mkdtemp(path.join(os.tmpdir(), 'harness-chaos-'));
   const scenario = await writeChaosScenario(path.join(base, 'scenario'));
@@ -585,6 +591,10 @@ export async function runChaos(o: { runs: number; seed: number; log?: (s: string
   const outcomes: Outcome[] = [];
   try {
     for (let i = 0; i < o.runs; i++) {
+      if (o.untilMs !== undefined && Date.now() > o.untilMs) {
+        log(`time budget spent: stopped after ${i} of ${o.runs} injections`);
+        break;
+      }
       const seed = (o.seed + i) >>> 0;
       const work = path.join(base, `run-${seed}`);
       const out = await injectOnce(seed, scenario, work, { log });
