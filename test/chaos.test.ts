@@ -6,10 +6,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harness } from './helpers/cli.js';
+import { pidAlive } from './helpers/scenario.js';
 import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
 
 const test = suite('chaos (a seeded subset)');
@@ -69,6 +70,39 @@ test('regression (chaos seed 104): a read-only checkpoint store is no crash, and
   } finally {
     if (root) spawnSync('umount', [store]);
     else await chmod(store, 0o755);
+  }
+});
+
+// Found by `npm run chaos` (seed 1000, disk-full): a run directory on a full disk crashed the
+// run ("internal error", a trace) when a stage could not write its extra vars; a stage's
+// output.log that could not be written was an unhandled 'error' event that ended the process
+// with its lab still running.
+test('regression (chaos seed 1000): a full disk under the run directory is a stage error, not a crash; no stage left running, the lab released', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
+    return;
+  }
+  const disk = path.join(dir, 'small-disk');
+  await mkdir(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
+  try {
+    // the first stage fills the disk, so the next one meets it full
+    const file = path.join(dir, 'scenario', 'full.yml');
+    await writeFile(file, 'name: chaos-full\nlab:\n  provider: local\n  hosts: { web-0: {} }\nstages:\n  - name: fill\n    run: head -c 50000000 /dev/zero > "$HARNESS_RUN_DIR/filler"; true\n  - { name: one, playbook: step.yml }\n  - { name: teardown, playbook: step.yml, always: true }\nvars: { canary: none }\n');
+    const out = path.join(disk, 'run');
+    const r = await harness(['run', file, '--out', out], { env: { XDG_CACHE_HOME: path.join(dir, 'full-cache') } });
+    const text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error|\.js:\d+|Unhandled/);
+    const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8'));
+    assert.equal(journal.stages.map((st: { status: string }) => st.status), ['passed', 'error', 'error']);
+    assert.match(journal.stages[1].reason, /could not write the stage's files \(ENOSPC/);
+    const lab = await readFile(path.join(out, 'lab.json'), 'utf8');
+    const pids = [...lab.matchAll(/"pid":\s*(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(pids.length > 0, 'the lab record names its sshd');
+    for (const pid of pids) assert.not.ok(await pidAlive(pid), `recorded process ${pid} left running`);
+  } finally {
+    spawnSync('umount', [disk]);
   }
 });
 
