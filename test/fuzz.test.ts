@@ -425,7 +425,7 @@ test('regression: a changes file `*/` (an alias without its anchor) is an InputE
   assert.not.match((err as Error).message, /bomb/);
 });
 
-test('regression: a scenario `lab: *nowhere` (an alias without its anchor) is an InputError at file:1:1 naming the alias, not an alias bomb', async () => {
+test('regression: a scenario `lab: *nowhere` (an alias without its anchor) is an InputError at the alias (2:6), not an alias bomb', async () => {
   const f = await writeInput('scenario.yml', 'name: x\nlab: *nowhere\n');
   const err = await loadScenario(f).then(() => undefined, (e: unknown) => e);
   assertInputError(err, f, '');
