@@ -5,11 +5,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harness } from './helpers/cli.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
 import { pidAlive } from './helpers/scenario.js';
 import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
 
@@ -103,6 +104,25 @@ test('regression (chaos seed 1000): a full disk under the run directory is a sta
     for (const pid of pids) assert.not.ok(await pidAlive(pid), `recorded process ${pid} left running`);
   } finally {
     spawnSync('umount', [disk]);
+  }
+});
+
+// Found by `npm run chaos` (seed 2009, sigterm at 1.7 s): a SIGTERM while the CLI still loaded
+// killed it with the signal (exit 143), not the documented 130.
+test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exit 130', async () => {
+  // Node's own start (before bin/harness's first line) cannot be caught: the signal is sent
+  // later and later until it lands after it, while the CLI's modules load or it validates.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const codes: Array<number | string | null> = [];
+    for (const delay of [200, 400, 800, 1600]) {
+      const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'validate', path.join(PACKAGE_ROOT, 'scenarios', 'demo-tree.yml')], { stdio: 'ignore' });
+      const exited = new Promise<number | string | null>((r) => child.on('exit', (c, s) => r(c ?? s)));
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill(sig);
+      codes.push(await exited);
+      if (codes.at(-1) !== sig) break; // past Node's start
+    }
+    assert.is(codes.at(-1), 130, `${sig}: ${codes.join(', ')}`);
   }
 });
 
