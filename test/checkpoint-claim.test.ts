@@ -125,4 +125,13 @@ test('a claims folder that cannot be written (chaos seed 104: a read-only store)
   assert.match(said[0]!, /cannot be written \(ENOTDIR\); building without a claim/);
 });
 
+test('a claim whose folder became unwritable (chaos seed 2027: the store made read-only mid-build) releases without a crash', async () => {
+  const claims = path.join(dir, 'claims');
+  const out = await claimOrWait(claims, 'k9', { isDone: async () => false, what: 'me' });
+  assert.is(out.state, 'claimed');
+  await rm(claims, { recursive: true, force: true });
+  await writeFile(claims, ''); // the lock file cannot be made under it (ENOTDIR), for root too
+  if (out.state === 'claimed') await out.claim.release();
+});
+
 test.run();

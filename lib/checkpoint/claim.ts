@@ -161,7 +161,12 @@ async function tryClaim(dir: string, key: string, what: string, heartbeatMs: num
       if (released) return;
       released = true;
       clearInterval(beat);
-      await removeIf(dir, key, holder.id);
+      // a claims folder that became unwritable (a read-only or full store) keeps the file: with
+      // its heartbeat stopped it goes stale and the next waiter takes it over
+      await removeIf(dir, key, holder.id).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!code || !UNWRITABLE.has(code)) throw err;
+      });
     },
   };
 }
