@@ -114,4 +114,24 @@ test('a node already built is not claimed at all', async () => {
   assert.equal(await readdir(dir), []);
 });
 
+test('a claims folder that cannot be written (chaos seed 104: a read-only store) builds unclaimed and says so, no crash', async () => {
+  // a folder under a regular file cannot be made, for root too (ENOTDIR)
+  await writeFile(path.join(dir, 'file'), '');
+  const said: string[] = [];
+  const out = await claimOrWait(path.join(dir, 'file', 'claims'), 'k8', { isDone: async () => false, what: 'me', onUnclaimed: (why) => said.push(why) });
+  assert.is(out.state, 'claimed');
+  if (out.state === 'claimed') await out.claim.release();
+  assert.is(said.length, 1);
+  assert.match(said[0]!, /cannot be written \(ENOTDIR\); building without a claim/);
+});
+
+test('a claim whose folder became unwritable (chaos seed 2027: the store made read-only mid-build) releases without a crash', async () => {
+  const claims = path.join(dir, 'claims');
+  const out = await claimOrWait(claims, 'k9', { isDone: async () => false, what: 'me' });
+  assert.is(out.state, 'claimed');
+  await rm(claims, { recursive: true, force: true });
+  await writeFile(claims, ''); // the lock file cannot be made under it (ENOTDIR), for root too
+  if (out.state === 'claimed') await out.claim.release();
+});
+
 test.run();

@@ -68,6 +68,12 @@ test('Ctrl-C while the local lab starts: exit 130, an interruption (no internal 
   assert.not.match(run.io.output, /internal error/);
   assert.not.ok(await pidAlive(sshd), 'the starting sshd was stopped');
   for (const pid of await recordedPids(out)) assert.not.ok(await pidAlive(pid), `recorded process ${pid} left running`);
+  // chaos seed 2006: the interrupted allocation kept its address block and the hosts' disks
+  const rec = JSON.parse(await readFile(path.join(out, 'lab.json'), 'utf8'));
+  const claim = rec.local.addressClaim as { file: string; token: string };
+  const held = await readFile(claim.file, 'utf8').catch(() => '');
+  assert.not.ok(held.includes(claim.token), `the address claim ${claim.file} is still held`);
+  for (const h of rec.hosts as Array<{ root: string }>) assert.not.ok(existsSync(h.root), `the host disk ${h.root} is left`);
   const journal = await readJournal(path.join(out, 'journal.json'));
   assert.is(journal.status, 'interrupted');
   assert.equal(journal.stages.map((s) => s.status), ['skipped', 'skipped']);

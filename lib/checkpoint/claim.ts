@@ -54,6 +54,8 @@ export interface ClaimOptions {
   what: string;
   /** Called once per claimant this process starts waiting for. */
   onWait?: (holder: ClaimHolder) => void;
+  /** Called when the claims folder cannot be written (read-only, full): the node is built unclaimed. */
+  onUnclaimed?: (why: string) => void;
   signal?: AbortSignal;
   /** How often the claimant renews its heartbeat. @default 1000 */
   heartbeatMs?: number;
@@ -162,7 +164,12 @@ async function tryClaim(dir: string, key: string, what: string, heartbeatMs: num
       if (released) return;
       released = true;
       clearInterval(beat);
-      await removeIf(dir, key, holder.id);
+      // a claims folder that became unwritable (a read-only or full store) keeps the file: with
+      // its heartbeat stopped it goes stale and the next waiter takes it over
+      await removeIf(dir, key, holder.id).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!code || !UNWRITABLE.has(code)) throw err;
+      });
     },
   };
 }
@@ -206,6 +213,21 @@ function waitForChange(dir: string, ms: number, signal?: AbortSignal): Promise<v
  * Rejects only when `signal` aborts (the claimant is left alone).
  */
 export async function claimOrWait(dir: string, key: string, opts: ClaimOptions): Promise<ClaimOutcome> {
+  try {
+    return await claimOrWaitIn(dir, key, opts);
+  } catch (err) {
+    // A claims folder that cannot be written (a read-only or full store): build without a claim.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code || !UNWRITABLE.has(code) || opts.signal?.aborted) throw err;
+    opts.onUnclaimed?.(`the build claims folder ${dir} cannot be written (${code}); building without a claim, so another run may build the same node`);
+    return { state: 'claimed', claim: { key, release: async () => {} } };
+  }
+}
+
+/** The errors of a folder that cannot be written, for {@link claimOrWait}. */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'ENOENT', 'ENOTDIR', 'EIO']);
+
+async function claimOrWaitIn(dir: string, key: string, opts: ClaimOptions): Promise<ClaimOutcome> {
   await mkdir(dir, { recursive: true });
   const heartbeatMs = opts.heartbeatMs ?? 1000;
   const staleMs = opts.staleMs ?? 5000;

@@ -204,11 +204,21 @@ async function runAttempt(ctx: ControllerStageContext, attempt: number, stageDir
   return r;
 }
 
+/**
+ * A stage attempt that could not write its files (the run directory's disk is full or read-only):
+ * the attempt is a stage error naming why, not a crash; anything else is rethrown.
+ */
+export function unwritableAttempt(err: unknown): { status: 'error'; reason: string; published: Vars } {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (!code || !['ENOSPC', 'EDQUOT', 'EROFS', 'EIO'].includes(code)) throw err;
+  return { status: 'error', reason: `the harness could not write the stage's files (${(err as Error).message})`, published: {} };
+}
+
 /** Runs a `run:` stage with its retries; emits stage_start/stage_end for every attempt. */
 export async function runControllerStage(ctx: ControllerStageContext): Promise<ControllerStageOutcome> {
   const { stage } = ctx;
   const stageDir = ctx.dir.stageDir(stage.index, stage.name);
-  await mkdir(stageDir, { recursive: true });
+  await mkdir(stageDir, { recursive: true }).catch((err: unknown) => void unwritableAttempt(err)); // a full disk: the attempt reports it
   const command = commandText(stage.run!);
   // An `inputs` glob that matches nothing hashes nothing into the key: most likely a typo.
   const unmatched = stage.inputs?.length ? (await globFiles(path.dirname(ctx.scenario.file), stage.inputs, { followFileLinks: true })).unmatched : [];
@@ -217,7 +227,7 @@ export async function runControllerStage(ctx: ControllerStageContext): Promise<C
     const voting = stage.voting === false ? { voting: false } : {};
     ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, command, ...voting });
     if (attempt === 1) for (const p of unmatched) warn(ctx, attempt, `inputs: ${p} matched no file in the scenario's folder, so no file of it is in the checkpoint key`);
-    const r = await runAttempt(ctx, attempt, stageDir);
+    const r: Awaited<ReturnType<typeof runAttempt>> = await runAttempt(ctx, attempt, stageDir).catch(unwritableAttempt);
     let checkpoint: string | undefined;
     if (r.status === 'passed' && ctx.onPassed) {
       try {

@@ -4,7 +4,6 @@
  * line left alone for a while (a prompt, a progress dot) is written out too.
  */
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { stripVTControlCharacters } from 'node:util';
 import type { RunEvent } from '../model/index.js';
 import { LineBuffer } from './lines.js';
@@ -39,12 +38,21 @@ export function stageLogName(attempt: number): string {
 export function openStageLog(o: StageLogOptions): StageLog {
   const lines = new LineBuffer();
   const log = createWriteStream(o.file, { flags: 'a', mode: 0o644 });
+  // A log that cannot be written (a full or read-only disk) is a warning, never an unhandled
+  // 'error' event (which would end the process with the lab still running): the output still
+  // reaches the sinks.
+  let failed: Error | undefined;
+  log.on('error', (err) => {
+    if (failed) return;
+    failed = err;
+    o.emit({ kind: 'warning', time: Date.now(), stage: o.stage, attempt: o.attempt, message: `${o.file} could not be written: ${err.message}` });
+  });
   const out = (text: string): void => {
     const clean = o.redact(text);
     o.emit({ kind: 'stage_output', time: Date.now(), stage: o.stage, attempt: o.attempt, text: clean });
     const plain = stripVTControlCharacters(clean).replace(/\r/g, '');
     o.onLine?.(plain);
-    log.write(plain);
+    if (!failed) log.write(plain);
   };
   let idle: NodeJS.Timeout | undefined;
   return {
@@ -56,8 +64,10 @@ export function openStageLog(o: StageLogOptions): StageLog {
     async close(): Promise<void> {
       if (idle) clearTimeout(idle);
       lines.flush().forEach(out);
+      if (log.closed) return;
+      const closed = new Promise<void>((resolve) => log.once('close', () => resolve()));
       log.end();
-      await once(log, 'close');
+      await closed;
     },
   };
 }

@@ -15,7 +15,7 @@ import type { AnsibleFiles } from './prepare.js';
 import { selectHosts, splitHostPattern } from '../inventory/patterns.js';
 import { secretEnvName, stageExtraVars } from './vars.js';
 import { openStageLog, stageLogName } from './stage-log.js';
-import { runControllerStage, type ControllerStageContext } from './controller-stage.js';
+import { runControllerStage, unwritableAttempt, type ControllerStageContext } from './controller-stage.js';
 import { redactEvent } from '../report/redact.js';
 import { scrubFileInPlace } from '../bundle/scrub.js';
 import { countResults } from '../report/junit-results.js';
@@ -74,7 +74,10 @@ async function writeExtraVars(vars: Vars, stageDir: string, redact: (text: strin
   if (masked === text) return { file: shown, remove: async () => {} };
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'harness-vars-'));
   const real = path.join(tmp, 'extra-vars.json');
-  await writeFileAtomic(real, text, 0o600);
+  await writeFileAtomic(real, text, 0o600).catch(async (err: unknown) => {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  });
   return { file: real, remove: () => rm(tmp, { recursive: true, force: true }) };
 }
 
@@ -260,13 +263,13 @@ export async function runStage(ctx: StageContext): Promise<StageOutcome> {
   const { stage } = ctx;
   if (stage.run !== undefined) return runControllerStage(ctx);
   const stageDir = ctx.dir.stageDir(stage.index, stage.name);
-  await mkdir(stageDir, { recursive: true });
+  await mkdir(stageDir, { recursive: true }).catch((err: unknown) => void unwritableAttempt(err)); // a full disk: the attempt reports it
   let last: StageOutcome = { status: 'skipped', attempts: 0, published: {} };
   for (let attempt = 1; attempt <= stage.retries + 1; attempt++) {
     const voting = stage.voting === false ? { voting: false } : {};
     ctx.emit({ kind: 'stage_start', time: Date.now(), stage: stage.name, attempt, index: stage.index, playbook: stage.playbook, ...voting });
     let r: AttemptResult = { status: 'passed', published: {} };
-    if (stage.playbook) r = await runAttempt(ctx, attempt, stageDir);
+    if (stage.playbook) r = await runAttempt(ctx, attempt, stageDir).catch(unwritableAttempt);
     if (stage.results.length) {
       const problem = await fetchResults(ctx, attempt);
       if (problem && r.status === 'passed') r = { ...r, status: 'failed', reason: problem };

@@ -159,7 +159,10 @@ class TreeRun {
       if (task.start) {
         const info = this.saved.get(task.start.node.name) ?? s.ckpt?.stored.get(task.start.node.name);
         if (!info) {
-          this.skipTask(task, `the checkpoint of '${task.start.node.name}' it starts from could not be taken`);
+          const why = `the checkpoint of '${task.start.node.name}' it starts from could not be taken`;
+          // jobs that never ran are not a pass: the run is an error (exit 1), not a crash
+          if (!s.opts.signal?.aborted && s.outcome.status !== 'error') s.outcome = { status: 'error', exitCode: EXIT.stageFailed, reason: `${why}, so the jobs from it did not run` };
+          this.skipTask(task, why);
           return;
         }
         if (!slot.allocated) await allocateSlot(s, slot);
@@ -322,6 +325,7 @@ class TreeRun {
       isDone: async () => (found = await ckpt.store.find(s.scenario.name, key)) !== undefined,
       what: `${s.scenario.name}: ${step.node.name} (run ${s.dir.runId})`,
       onWait: (h) => s.log(`harness: ${step.node.name}: waiting for ${h.what}, pid ${h.pid} on ${h.host}, which builds the same node (key ${key})`),
+      onUnclaimed: (why) => s.log(`harness: ${step.node.name}: ${why}`),
       signal: s.opts.signal,
     });
     if (got.state === 'done') return { ...got, info: found! };

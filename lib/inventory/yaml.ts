@@ -41,7 +41,8 @@ export function parseYamlInventory(loaded: Loaded, file: string, inv: InventoryB
     return obj && typeof obj === 'object' ? lines.get(obj) : undefined;
   };
   const problem = (message: string, at?: unknown, kind: typeof InputError = InputError, key?: PyKey): InputError => {
-    const line = lineOf(at, key);
+    // a problem of the whole document (empty, not a mapping, a plugin's config) is at its first line
+    const line = lineOf(at, key) ?? (at === undefined || at === data ? 1 : undefined);
     return new kind([{ file, ...(line ? { line } : {}), message }]);
   };
   if (!isTruthy(data)) throw problem('Parsed empty YAML file', undefined, NotYamlInventoryError);

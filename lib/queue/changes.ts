@@ -12,6 +12,7 @@ import { InputError, type Problem } from '../errors.js';
 import type { Vars } from '../model/index.js';
 import { formatPath, Locator, type FieldPath } from '../scenario/positions.js';
 import { dependents } from './search.js';
+import { aliasErrorAt } from '../util/yaml.js';
 
 /** One change of the queue, paths resolved. */
 export interface Change {
@@ -48,7 +49,9 @@ export async function loadChanges(file: string): Promise<Change[]> {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    throw new InputError([{ file, message: `${(err as Error).message} (aliases are limited: a YAML alias bomb is refused)` }]);
+    const at = aliasErrorAt(doc, lines, err);
+    const message = at.unresolved !== undefined ? `the alias *${at.unresolved} names no anchor set before it; set &${at.unresolved} first` : `${(err as Error).message} (aliases are limited: a YAML alias bomb is refused)`;
+    throw new InputError([{ file, line: at.line, col: at.col, message }]);
   }
   if (!Array.isArray(data)) throw new InputError([{ file, line: 1, message: 'a changes file is a YAML list of changes, oldest first: - {id: ..., vars: {...}} or files: {...}' }]);
   if (!data.length) throw new InputError([{ file, line: 1, message: 'the queue is empty: give at least one change' }]);

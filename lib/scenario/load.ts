@@ -10,7 +10,7 @@ import { matchPattern, patternProblem, splitHostPattern } from '../inventory/pat
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { readTextFile } from './read-text.js';
 import { expandsBeyond } from './expansion.js';
-import { yamlLib } from '../util/yaml.js';
+import { aliasErrorAt, yamlLib } from '../util/yaml.js';
 import { playbookProblems } from './playbook-check.js';
 import { labReadiness, optionProblems } from './lab-options.js';
 import { groupNameProblem, hostNameProblem, stageNameProblem, varNameProblem } from '../inventory/names.js';
@@ -114,7 +114,7 @@ function parseWithPositions(text: string, file: string): { data: unknown; locato
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    if (err instanceof ReferenceError) throw aliasBomb(doc, lines, file);
+    if (err instanceof ReferenceError) throw aliasBomb(doc, lines, file, err);
     throw err;
   }
   return { data, locator: new Locator(doc, lines) };
@@ -123,17 +123,11 @@ function parseWithPositions(text: string, file: string): { data: unknown; locato
 /** The most values aliases may expand a file to (a billion-laughs file expands to billions). */
 const MAX_EXPANDED_VALUES = 1_000_000;
 
-/** The error for a file whose aliases expand to too much, at its first alias. */
-function aliasBomb(doc: Document, lines: LineCounter, file: string): InputError {
-  const { visit } = yamlLib();
-  let pos: { line: number; col: number } | undefined;
-  visit(doc, {
-    Alias(_, node) {
-      if (node.range) pos = lines.linePos(node.range[0]);
-      return visit.BREAK;
-    },
-  });
-  return new InputError([{ file, line: pos?.line, col: pos?.col, message: `YAML: the aliases expand to more than ${MAX_EXPANDED_VALUES.toLocaleString('en')} values (an alias bomb?); write the values out or use fewer nested aliases` }]);
+/** The error for a file whose aliases expand to too much, at its first alias; or for an alias that names no anchor (`err`, a ReferenceError of `toJS`). */
+function aliasBomb(doc: Document, lines: LineCounter, file: string, err?: unknown): InputError {
+  const at = aliasErrorAt(doc, lines, err);
+  const message = at.unresolved !== undefined ? `YAML: the alias *${at.unresolved} names no anchor set before it; set &${at.unresolved} first` : `YAML: the aliases expand to more than ${MAX_EXPANDED_VALUES.toLocaleString('en')} values (an alias bomb?); write the values out or use fewer nested aliases`;
+  return new InputError([{ file, line: at.line, col: at.col, message }]);
 }
 
 /** js-yaml's own core float type (its typings leave `types` out). */

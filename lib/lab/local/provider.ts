@@ -107,6 +107,15 @@ class LocalProvider implements LabProvider, CheckpointCapable {
     this.allocating = job.catch(() => {});
     try {
       return await job;
+    } catch (err) {
+      // A failed or interrupted allocation gives back what it took (the engine releases only
+      // allocated labs): the processes, the address block, the hosts' disks.
+      try {
+        await this.stopAll();
+      } finally {
+        await this.releaseOwn();
+      }
+      throw err;
     } finally {
       this.allocating = undefined;
     }

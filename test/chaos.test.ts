@@ -1,0 +1,129 @@
+/**
+ * A bounded, seeded subset of the chaos runner (test/chaos/runner.ts) for `npm test`: a Ctrl-C
+ * at a seeded moment in a real run of the chaos pipeline, checked as `npm run chaos` checks it (exit code, records parse, nothing left running or held,
+ * the next run restores, no canary secret written). `CHAOS_SEED=N` picks other seeds.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { harness } from './helpers/cli.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
+import { pidAlive } from './helpers/scenario.js';
+import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
+
+const test = suite('chaos (a seeded subset)');
+const BASE = Number(process.env.CHAOS_SEED ?? 7000);
+let dir = '';
+let scenario = '';
+test.before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'harness-chaos-test-'));
+  scenario = await writeChaosScenario(path.join(dir, 'scenario'));
+});
+test.after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The first seed from BASE on that picks `kind` at a moment the run is well under way (4 to 9 s in). */
+function seedFor(kind: Kind): number {
+  for (let s = BASE; ; s++) {
+    const p = pick(s);
+    if (p.kind === kind && p.delayMs >= 4000 && p.delayMs <= 9000) return s;
+  }
+}
+
+// One injection here (each is two real runs); `npm run chaos` tries every kind.
+for (const kind of ['sigint'] as const) {
+  test(`${kind} at a seeded moment: the run ends as documented and leaves nothing behind`, async () => {
+    const seed = seedFor(kind);
+    const o = await injectOnce(seed, scenario, path.join(dir, `run-${seed}`), { log: (l) => console.log(l) });
+    assert.equal(o.failures.map(oneLine), [], `seed ${seed}: ${replay(seed)}`);
+  });
+}
+
+// Found by `npm run chaos` (seed 104, store-readonly): a checkpoint store that cannot be written
+// crashed the run ("internal error") at the fork point's build claim; once fixed, the branch that
+// starts from the fork's checkpoint was skipped and the run still said "passed" (exit 0).
+test('regression (chaos seed 104): a read-only checkpoint store is no crash, and the jobs that could not start make the run exit 1', async () => {
+  const cache = path.join(dir, 'ro-cache');
+  const store = path.join(cache, 'ansible-harness', 'checkpoints');
+  await mkdir(store, { recursive: true });
+  const root = process.getuid?.() === 0;
+  // root writes through mode bits: a read-only bind mount; anyone else: the folder's mode
+  if (root) {
+    execFileSync('mount', ['--bind', store, store]);
+    execFileSync('mount', ['-o', 'remount,ro,bind', store]);
+  } else await chmod(store, 0o555);
+  try {
+    const out = path.join(dir, 'ro-run');
+    const r = await harness(['run', scenario, '--out', out], { env: { XDG_CACHE_HOME: cache, CHAOS_CANARY: 'canary-regression-104' } });
+    const text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error/);
+    assert.match(text, /base: the build claims folder .* cannot be written .*building without a claim/);
+    const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8'));
+    assert.is(journal.status, 'error');
+    const off = journal.stages.find((x: { name: string }) => x.name === 'branch[tls=off]');
+    assert.is(off.status, 'skipped');
+    assert.match(off.reason, /the checkpoint of 'base' it starts from could not be taken/);
+  } finally {
+    if (root) spawnSync('umount', [store]);
+    else await chmod(store, 0o755);
+  }
+});
+
+// Found by `npm run chaos` (seed 1000, disk-full): a run directory on a full disk crashed the
+// run ("internal error", a trace) when a stage could not write its extra vars; a stage's
+// output.log that could not be written was an unhandled 'error' event that ended the process
+// with its lab still running.
+test('regression (chaos seed 1000): a full disk under the run directory is a stage error, not a crash; no stage left running, the lab released', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
+    return;
+  }
+  const disk = path.join(dir, 'small-disk');
+  await mkdir(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
+  try {
+    // the first stage fills the disk, so the next one meets it full
+    const file = path.join(dir, 'scenario', 'full.yml');
+    await writeFile(file, 'name: chaos-full\nlab:\n  provider: local\n  hosts: { web-0: {} }\nstages:\n  - name: fill\n    run: head -c 50000000 /dev/zero > "$HARNESS_RUN_DIR/filler"; true\n  - { name: one, playbook: step.yml }\n  - { name: teardown, playbook: step.yml, always: true }\nvars: { canary: none }\n');
+    const out = path.join(disk, 'run');
+    const r = await harness(['run', file, '--out', out], { env: { XDG_CACHE_HOME: path.join(dir, 'full-cache') } });
+    const text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error|\.js:\d+|Unhandled/);
+    const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8'));
+    assert.equal(journal.stages.map((st: { status: string }) => st.status), ['passed', 'error', 'error']);
+    assert.match(journal.stages[1].reason, /could not write the stage's files \(ENOSPC/);
+    const lab = await readFile(path.join(out, 'lab.json'), 'utf8');
+    const pids = [...lab.matchAll(/"pid":\s*(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(pids.length > 0, 'the lab record names its sshd');
+    for (const pid of pids) assert.not.ok(await pidAlive(pid), `recorded process ${pid} left running`);
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+});
+
+// Found by `npm run chaos` (seed 2009, sigterm at 1.7 s): a SIGTERM while the CLI still loaded
+// killed it with the signal (exit 143), not the documented 130.
+test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exit 130', async () => {
+  // Node's own start (before bin/harness's first line) cannot be caught: the signal is sent
+  // later and later until it lands after it, while the CLI's modules load or it validates.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    const codes: Array<number | string | null> = [];
+    for (const delay of [200, 400, 800, 1600]) {
+      const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'validate', path.join(PACKAGE_ROOT, 'scenarios', 'demo-tree.yml')], { stdio: 'ignore' });
+      const exited = new Promise<number | string | null>((r) => child.on('exit', (c, s) => r(c ?? s)));
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill(sig);
+      codes.push(await exited);
+      if (codes.at(-1) !== sig) break; // past Node's start
+    }
+    assert.is(codes.at(-1), 130, `${sig}: ${codes.join(', ')}`);
+  }
+});
+
+test.run();

@@ -1,0 +1,640 @@
+/**
+ * The chaos runner: real runs of a small pipeline on the local lab (a `run:` stage, a checkpointed
+ * fork point, a variant axis, an always-stage), each with one fault injected at a seeded random
+ * moment, then checked: the exit code is a documented one (or, after kill -9, `harness cleanup` /
+ * `harness run --resume` bring the run to an end), journal.json, manifest.json and junit.xml
+ * parse, no process of the run is left (the process tree is sampled while it runs), no lab port
+ * is still bound, no address claim, lease or build claim is left held, no half-made checkpoint is
+ * listed, the next run restores and passes, and the canary secret is in no file written.
+ * Everything a run seed picks (the fault, the moment, the canary) comes from that seed alone:
+ * `npm run chaos -- --runs 1 --seed S` replays it.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { parseXml } from '../../lib/report/xml-parse.js';
+import { xmllintErrors } from '../helpers/junit.js';
+
+/** The faults the runner injects. */
+export const KINDS = [
+  'sigint',
+  'sigterm',
+  'double-sigint',
+  'kill-harness',
+  'kill-ansible',
+  'kill-sshd',
+  'kill-run-command',
+  'disk-full',
+  'store-readonly',
+  'qemu-kill',
+  'clock-jump',
+] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Faults not injected here, and why (printed once). */
+export const SKIPPED: Partial<Record<Kind, string>> = {
+  'qemu-kill': 'a qemu VM boots in minutes under TCG on this shared 2-core machine: too slow per injection (lab-qemu tests cover a killed VM)',
+  'clock-jump': 'the system clock is shared with every other session on this machine: not changed by a test',
+};
+
+/** What one injected run gave. */
+export interface Outcome {
+  seed: number;
+  kind: Kind;
+  delayMs: number;
+  /** Whether the fault met its target (a process of that kind was alive, the moment was before the run's end). */
+  hit: boolean;
+  exitCode: number | null;
+  /** The code of `harness cleanup` / `--resume` after a kill -9. */
+  endCode?: number;
+  nextCode?: number;
+  failures: string[];
+  ms: number;
+}
+
+/** The replay command of a run seed. */
+export const replay = (seed: number): string => `npm run chaos -- --runs 1 --seed ${seed}`;
+
+/** mulberry32: a small seeded PRNG. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const HARNESS = path.join(PACKAGE_ROOT, 'bin', 'harness');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the scenario -------------------------------------------------------------------------
+
+const STEP = `- name: chaos step
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: check the state this stage needs (a restore brought it back whole), print the canary, work a while, leave a mark
+      ansible.builtin.shell: |
+        for s in {{ needs | default([]) | join(' ') }}; do test -f {{ harness_host_root }}/state/$s || { echo "missing $s"; exit 1; }; done
+        echo "canary {{ canary }}"
+        sleep {{ step_sleep | default(0.3) }}
+        mkdir -p {{ harness_host_root }}/state
+        touch {{ harness_host_root }}/state/{{ harness_stage | regex_replace('[^A-Za-z0-9_.-]', '_') }}
+`;
+
+const SCENARIO = `name: chaos
+lab:
+  provider: local
+  hosts:
+    web-0: { groups: [web] }
+secrets:
+  canary: { env: CHAOS_CANARY }
+stages:
+  - name: build
+    run: 'echo "building with $canary"; sleep 1; mkdir -p "$HARNESS_STAGE_DIR/out"; echo "$canary" > "$HARNESS_STAGE_DIR/out/artifact.txt"'
+    secrets: [canary]
+    outputs: ["out/*"]
+    timeout: 1m
+  - name: base
+    playbook: step.yml
+    checkpoint: true
+    vars: { step_sleep: 1 }
+  - name: branch
+    playbook: step.yml
+    vars: { needs: [base] }
+  - name: teardown
+    playbook: step.yml
+    always: true
+    vars: { step_sleep: 1.5 }
+variants:
+  from: branch
+  matrix: { tls: [on, off] }
+`;
+
+/** Writes the scenario folder once; returns the scenario file. */
+export async function writeChaosScenario(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  // the canary is printed, never written to a host: a checkpoint keeps a host's disk as it is
+  await writeFile(path.join(dir, 'step.yml'), STEP);
+  await writeFile(path.join(dir, 'scenario.yml'), SCENARIO);
+  return path.join(dir, 'scenario.yml');
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  start: string;
+  comm: string;
+  cmd: string;
+}
+
+async function readProc(pid: number): Promise<Proc | undefined> {
+  try {
+    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const close = st.lastIndexOf(')');
+    const rest = st.slice(close + 2).split(' ');
+    if (rest[0] === 'Z') return undefined;
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
+    return { pid, ppid: Number(rest[1]), start: rest[19]!, comm: st.slice(st.indexOf('(') + 1, close), cmd };
+  } catch {
+    return undefined;
+  }
+}
+
+async function allProcs(): Promise<Proc[]> {
+  const names = await readdir('/proc').catch(() => [] as string[]);
+  const out: Proc[] = [];
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const p = await readProc(Number(n));
+    if (p) out.push(p);
+  }
+  return out;
+}
+
+/** Samples the process tree under `root` until stopped; remembers every process it saw. */
+class TreeWatch {
+  readonly seen = new Map<string, Proc>();
+  private stopped = false;
+  private done: Promise<void>;
+  constructor(private readonly roots: () => number[]) {
+    this.done = this.loop();
+  }
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      await this.sample();
+      await sleep(150);
+    }
+  }
+  async sample(): Promise<Proc[]> {
+    const procs = await allProcs();
+    const children = new Map<number, Proc[]>();
+    for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+    const byPid = new Map(procs.map((p) => [p.pid, p]));
+    const tree: Proc[] = [];
+    const stack = this.roots().filter((r) => byPid.has(r));
+    for (const r of stack) tree.push(byPid.get(r)!);
+    while (stack.length) {
+      for (const c of children.get(stack.pop()!) ?? []) {
+        tree.push(c);
+        stack.push(c.pid);
+      }
+    }
+    for (const p of tree) this.seen.set(`${p.pid}/${p.start}`, p);
+    return tree;
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+  /** The processes seen that still run (same pid and start time). */
+  async alive(): Promise<Proc[]> {
+    const out: Proc[] = [];
+    for (const p of this.seen.values()) {
+      const now = await readProc(p.pid);
+      if (now && now.start === p.start) out.push(p);
+    }
+    return out;
+  }
+}
+
+// ---- the checks ---------------------------------------------------------------------------
+
+async function parseJsonFile(file: string, failures: string[], required: boolean): Promise<unknown> {
+  if (!existsSync(file)) {
+    if (required) failures.push(`${path.basename(file)} is missing`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    failures.push(`${path.basename(file)} does not parse: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+async function checkRunFiles(runDir: string, failures: string[], required: boolean): Promise<{ journal?: { status?: string; stages?: Array<{ name: string; status: string }> } }> {
+  const journal = (await parseJsonFile(path.join(runDir, 'journal.json'), failures, required)) as { status?: string; stages?: Array<{ name: string; status: string }> } | undefined;
+  await parseJsonFile(path.join(runDir, 'manifest.json'), failures, required);
+  const junit = path.join(runDir, 'junit.xml');
+  if (existsSync(junit)) {
+    try {
+      const doc = parseXml(await readFile(junit, 'utf8'));
+      if (!doc || (doc as { name?: string }).name !== 'testsuites') failures.push(`junit.xml: the root is not <testsuites>`);
+      const invalid = await xmllintErrors(junit);
+      if (invalid) failures.push(`junit.xml is not valid against the JUnit schema: ${invalid.slice(0, 300)}`);
+    } catch (err) {
+      failures.push(`junit.xml does not parse: ${(err as Error).message}`);
+    }
+  } else if (required) failures.push('junit.xml is missing');
+  return journal ? { journal } : {};
+}
+
+/** Host:port pairs a lab record names. */
+async function labEndpoints(runDir: string): Promise<Array<{ address: string; port: number }>> {
+  const out: Array<{ address: string; port: number }> = [];
+  const files = [path.join(runDir, 'lab.json')];
+  const labs = path.join(runDir, 'labs');
+  for (const n of await readdir(labs).catch(() => [] as string[])) files.push(path.join(labs, n, 'lab.json'));
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => '');
+    for (const m of text.matchAll(/"address":\s*"(127\.[\d.]+)",\s*"port":\s*(\d+)/g)) out.push({ address: m[1]!, port: Number(m[2]) });
+  }
+  return out;
+}
+
+/** Listening TCP sockets, as `a.b.c.d:port`. */
+async function listening(): Promise<Set<string>> {
+  const out = new Set<string>();
+  const text = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] !== '0A') continue;
+    const [hex, port] = f[1]!.split(':');
+    const ip = [3, 2, 1, 0].map((i) => parseInt(hex!.slice(i * 2, i * 2 + 2), 16)).join('.');
+    out.add(`${ip}:${parseInt(port!, 16)}`);
+  }
+  return out;
+}
+
+/** Every file under `dir` (recursively, links not followed). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+async function canaryFiles(dirs: string[], canary: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of dirs) {
+    for (const f of await filesUnder(d)) {
+      const s = await stat(f).catch(() => undefined);
+      if (!s || s.size > 32 << 20) continue;
+      if ((await readFile(f).catch(() => Buffer.alloc(0))).includes(canary)) out.push(f);
+    }
+  }
+  return out;
+}
+
+/** Address claims (in the folder every run shares) of this run: its run directory, or a process of it (pid and start time). */
+async function heldAddressClaims(work: string, procs: Set<string>): Promise<string[]> {
+  const dir = path.join(os.tmpdir(), 'ansible-harness-addresses');
+  const out: string[] = [];
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (!n.endsWith('.claim')) continue;
+    const text = await readFile(path.join(dir, n), 'utf8').catch(() => '');
+    let c: { pid?: number; startTicks?: number; runDir?: string } = {};
+    try {
+      c = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if ((c.runDir && (c.runDir === work || c.runDir.startsWith(work + path.sep))) || procs.has(`${c.pid}/${c.startTicks}`)) out.push(`${n} (${text.trim()})`);
+  }
+  return out;
+}
+
+/**
+ * Checkpoint store problems: held leases and build claims, half-made entries listed as
+ * checkpoints. `killed`: the run could not clean up (kill -9, a read-only store), so a claim and
+ * a half-saved folder of its dead process may stay (the next run takes them over; checked after it).
+ */
+async function storeProblems(store: string, killed: boolean): Promise<string[]> {
+  const out: string[] = [];
+  if (!existsSync(store)) return out;
+  const keys = path.join(store, 'by-key');
+  for (const k of await readdir(keys).catch(() => [] as string[])) {
+    const dir = path.join(keys, k);
+    try {
+      JSON.parse(await readFile(path.join(dir, 'meta.json'), 'utf8'));
+    } catch {
+      out.push(`checkpoint ${k} is listed without a readable meta.json (half-made)`);
+    }
+    if (!existsSync(path.join(dir, 'data'))) out.push(`checkpoint ${k} is listed without data/ (half-made)`);
+    for (const l of await readdir(path.join(dir, 'leases')).catch(() => [] as string[])) out.push(`checkpoint ${k}: lease ${l} still held`);
+  }
+  if (!killed) for (const f of await filesUnder(store)) if (f.endsWith('.claim') || f.endsWith('.lock')) out.push(`build claim or lock left: ${path.relative(store, f)}`);
+  if (!killed) for (const t of await readdir(path.join(store, '.tmp')).catch(() => [] as string[])) out.push(`a checkpoint being saved was left: .tmp/${t}`);
+  return out;
+}
+
+// ---- one injected run ---------------------------------------------------------------------
+
+interface Started {
+  pid: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startHarness(args: string[], env: NodeJS.ProcessEnv): Started {
+  const child = spawn(process.execPath, [HARNESS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  child.stdout.on('data', (d) => (out = (out + d).slice(-200_000)));
+  child.stderr.on('data', (d) => (out = (out + d).slice(-200_000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : null))));
+  return { pid: child.pid!, output: () => out, exited };
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => execFile(cmd, args, { timeout: 30_000 }, (err, so, se) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: String(so) + String(se) })));
+}
+
+/** What one target of a kind looks like in the process tree. */
+function target(kind: Kind, p: Proc): boolean {
+  if (kind === 'kill-ansible') return /ansible-playbook/.test(p.cmd) && !/ansible-playbook --syntax/.test(p.cmd) && p.comm !== 'sh';
+  if (kind === 'kill-sshd') return p.comm === 'sshd' && / -D -e -f /.test(p.cmd);
+  if (kind === 'kill-run-command') return p.comm === 'sh' && p.cmd.includes('building with');
+  return false;
+}
+
+/** Exit codes a run may end with under each fault. */
+function allowedCodes(kind: Kind): number[] {
+  switch (kind) {
+    case 'sigint':
+    case 'sigterm':
+    case 'double-sigint':
+      return [130, 0, 1];
+    case 'kill-ansible':
+    case 'kill-sshd':
+    case 'kill-run-command':
+      return [1, 3, 0];
+    case 'disk-full':
+    case 'store-readonly':
+      return [0, 1, 3];
+    default:
+      return [0, 1, 3, 130];
+  }
+}
+
+/** What a run seed picks: the fault, the moment, the canary, and the PRNG for the rest. */
+export function pick(seed: number, maxDelayMs = 12_000): { r: () => number; kind: Kind; delayMs: number; canary: string } {
+  const r = rng(seed);
+  const usable = KINDS.filter((k) => !SKIPPED[k]);
+  const kind = usable[Math.floor(r() * usable.length)]!;
+  const delayMs = Math.floor(500 + r() * (maxDelayMs - 500));
+  const canary = `canary-${Math.floor(r() * 1e12).toString(36)}-${seed.toString(36)}`;
+  return { r, kind, delayMs, canary };
+}
+
+/** Runs one seeded injection in `work` (a fresh folder each). */
+export async function injectOnce(seed: number, scenario: string, work: string, opts: { maxDelayMs?: number; log?: (s: string) => void } = {}): Promise<Outcome> {
+  const t0 = Date.now();
+  const { r, kind, delayMs, canary } = pick(seed, opts.maxDelayMs);
+  const failures: string[] = [];
+  const outcome: Outcome = { seed, kind, delayMs, hit: false, exitCode: null, failures, ms: 0 };
+  await mkdir(work, { recursive: true });
+  const cache = path.join(work, 'cache');
+  const store = path.join(cache, 'ansible-harness', 'checkpoints');
+  await mkdir(store, { recursive: true });
+  let runParent = work;
+  const mounts: string[] = [];
+  if (kind === 'disk-full') {
+    runParent = path.join(work, 'disk');
+    await mkdir(runParent);
+    const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', runParent]);
+    if (m.code !== 0) failures.push(`could not mount a tmpfs for the full disk: ${m.out}`);
+    else mounts.push(runParent);
+  }
+  const out = path.join(runParent, 'run');
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cache, CHAOS_CANARY: canary, FORCE_COLOR: '0', NO_COLOR: '1' };
+  const h = startHarness(['run', scenario, '--out', out], env);
+  const roots = new Set<number>([h.pid]);
+  const watch = new TreeWatch(() => [...roots]);
+  let ended = false;
+  void h.exited.then(() => (ended = true));
+  const deadline = Date.now() + 240_000;
+  try {
+    await Promise.race([sleep(delayMs), h.exited]);
+    if (!ended) {
+      switch (kind) {
+        case 'sigint':
+        case 'sigterm':
+          process.kill(h.pid, kind === 'sigint' ? 'SIGINT' : 'SIGTERM');
+          outcome.hit = true;
+          break;
+        case 'double-sigint': {
+          process.kill(h.pid, 'SIGINT');
+          outcome.hit = true;
+          // the second Ctrl-C once an always-stage runs (its playbook started after the first)
+          const seen = h.output().length;
+          while (!ended && Date.now() < deadline) {
+            if (/teardown/.test(h.output().slice(seen))) {
+              await sleep(300 + r() * 1000);
+              if (!ended) process.kill(h.pid, 'SIGINT');
+              break;
+            }
+            await sleep(50);
+          }
+          break;
+        }
+        case 'kill-harness':
+          process.kill(h.pid, 'SIGKILL');
+          outcome.hit = true;
+          break;
+        case 'kill-ansible':
+        case 'kill-sshd':
+        case 'kill-run-command': {
+          while (!ended && Date.now() < deadline) {
+            const victims = (await watch.sample()).filter((p) => target(kind, p));
+            if (victims.length) {
+              const v = victims[Math.floor(r() * victims.length)]!;
+              try {
+                process.kill(v.pid, 'SIGKILL');
+                outcome.hit = true;
+              } catch {
+                /* gone meanwhile */
+              }
+              break;
+            }
+            await sleep(100);
+          }
+          break;
+        }
+        case 'disk-full': {
+          const filler = path.join(runParent, 'filler');
+          const fh = await open(filler, 'w');
+          try {
+            const chunk = Buffer.alloc(1 << 20);
+            for (;;) await fh.write(chunk);
+          } catch {
+            outcome.hit = true; // ENOSPC
+          } finally {
+            await fh.close();
+          }
+          break;
+        }
+        case 'store-readonly': {
+          const b = await run('mount', ['--bind', store, store]);
+          const ro = b.code === 0 ? await run('mount', ['-o', 'remount,ro,bind', store]) : b;
+          if (b.code === 0) mounts.unshift(store);
+          if (ro.code !== 0) failures.push(`could not make the store read-only: ${ro.out}`);
+          else outcome.hit = true;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    const code = await Promise.race([h.exited, sleep(Math.max(1, deadline - Date.now())).then(() => 'hung' as const)]);
+    if (code === 'hung') {
+      failures.push('the run did not end within 240 s of its start');
+      process.kill(h.pid, 'SIGKILL');
+      await h.exited;
+    } else outcome.exitCode = code;
+    await writeFile(path.join(work, 'harness-output.txt'), h.output()).catch(() => {});
+    await sleep(300); // let the last children be sampled gone
+    await watch.sample();
+
+    // kill -9: cleanup or --resume end it
+    // a fault before the run directory was made (still loading): nothing was started, nothing to end
+    const started = existsSync(out);
+    if (kind === 'kill-harness' && outcome.hit && started) {
+      if (r() < 0.5) {
+        const c = await startHarnessDone(['cleanup', out], env, roots, watch);
+        outcome.endCode = c.code;
+        if (c.code !== 0) failures.push(`harness cleanup exited ${c.code}: ${c.out.slice(-600)}`);
+      } else {
+        const c = await startHarnessDone(['run', '--resume', out], env, roots, watch);
+        outcome.endCode = c.code;
+        if (![0, 1].includes(c.code)) failures.push(`harness run --resume exited ${c.code}: ${c.out.slice(-600)}`);
+      }
+    } else if (kind === 'kill-harness' && outcome.hit) {
+      /* killed before its run directory existed: nothing to end */
+    } else if (code !== 'hung' && !allowedCodes(kind).includes(code as number)) {
+      failures.push(`exit ${code}, expected one of ${allowedCodes(kind).join(', ')}: ${h.output().slice(-800)}`);
+    }
+    if (/internal error|TypeError|ReferenceError|at async |\bat .*\.js:\d+/.test(h.output())) failures.push(`the run printed a crash: ${/.*(internal error|Error|\.js:\d+).*/.exec(h.output())?.[0]}`);
+    if (['sigint', 'sigterm', 'double-sigint'].includes(kind) && outcome.exitCode === 130) {
+      /* documented */
+    }
+
+    // the records parse
+    const files = await checkRunFiles(out, failures, started && kind !== 'disk-full');
+    if (outcome.exitCode === 130 && files.journal && files.journal.status !== 'interrupted') failures.push(`exit 130 but the journal says ${files.journal.status}`);
+    if (files.journal?.status === 'running' && !(kind === 'kill-harness' && outcome.endCode === undefined)) failures.push('the journal is left at running');
+
+    // nothing of the run left
+    await watch.stop();
+    // a short-lived child of a killed harness (a version probe) may end on its own: a grace of 15 s
+    let left = await watch.alive();
+    for (const until = Date.now() + 15_000; left.length && Date.now() < until; left = await watch.alive()) await sleep(500);
+    for (const p of left) failures.push(`process left running: ${p.pid} ${p.comm} ${p.cmd.slice(0, 120)}`);
+    const bound = await listening();
+    for (const e of await labEndpoints(out)) if (bound.has(`${e.address}:${e.port}`)) failures.push(`lab address ${e.address}:${e.port} is still bound`);
+    for (const c of await heldAddressClaims(work, new Set(watch.seen.keys()))) failures.push(`address claim ${c} still held`);
+    for (const s of await storeProblems(store, kind === 'kill-harness' || kind === 'store-readonly')) failures.push(s);
+  } finally {
+    await watch.stop();
+    for (const m of mounts) if (m === store) await run('umount', [m]);
+  }
+
+  // the next run restores and passes (outside the full disk)
+  const next = path.join(work, 'next');
+  const n = await startHarnessDone(['run', scenario, '--out', next], env, new Set(), undefined);
+  outcome.nextCode = n.code;
+  if (n.code !== 0) failures.push(`the next run exited ${n.code}: ${n.out.slice(-1200)}`);
+  const nf: string[] = [];
+  await checkRunFiles(next, nf, true);
+  failures.push(...nf.map((f) => `next run: ${f}`));
+  for (const s of await storeProblems(store, false)) failures.push(`after the next run: ${s}`);
+
+  // the canary is in no file written (the run directories, the cache, leftover host roots and vars copies)
+  const scan = [work, ...(await leftoverTemp(t0))];
+  for (const f of await canaryFiles(scan, canary)) failures.push(`the canary secret is in ${f}`);
+  for (const m of mounts) if (m !== store) await run('umount', [m]);
+  await chmod(work, 0o700).catch(() => {});
+  outcome.ms = Date.now() - t0;
+  opts.log?.(`${failures.length ? 'FAIL' : 'ok  '} seed ${seed} ${kind} at ${delayMs} ms${outcome.hit ? '' : ' (missed: the run ended first or no target)'}: exit ${outcome.exitCode}${outcome.endCode !== undefined ? `, end ${outcome.endCode}` : ''}, next ${outcome.nextCode} (${(outcome.ms / 1000).toFixed(1)} s)`);
+  return outcome;
+}
+
+/** Host roots and vars copies in the temp folder made since `since` (a run removes them at its end). */
+async function leftoverTemp(since: number): Promise<string[]> {
+  const out: string[] = [];
+  const labs = path.join(os.tmpdir(), `ansible-harness-${os.userInfo().uid}`, 'labs');
+  for (const n of await readdir(labs).catch(() => [] as string[])) if (n.startsWith('chaos-')) out.push(path.join(labs, n));
+  for (const n of await readdir(os.tmpdir()).catch(() => [] as string[])) {
+    if (!n.startsWith('harness-vars-')) continue;
+    const s = await stat(path.join(os.tmpdir(), n)).catch(() => undefined);
+    if (s && s.mtimeMs >= since - 1000) out.push(path.join(os.tmpdir(), n));
+  }
+  return out;
+}
+
+async function startHarnessDone(args: string[], env: NodeJS.ProcessEnv, roots: Set<number>, watch: TreeWatch | undefined): Promise<{ code: number; out: string }> {
+  const s = startHarness(args, env);
+  roots.add(s.pid);
+  const timer = setTimeout(() => process.kill(s.pid, 'SIGKILL'), 240_000);
+  const poll = watch ? setInterval(() => void watch.sample(), 150) : undefined;
+  const code = await s.exited;
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  return { code: code ?? -1, out: s.output() };
+}
+
+/** Runs `runs` injections from `seed` on; prints a line each and a summary. */
+export async function runChaos(o: { runs: number; seed: number; log?: (s: string) => void; keep?: boolean; untilMs?: number }): Promise<Outcome[]> {
+  const log = o.log ?? ((s: string) => console.log(s));
+  const base = await mkdtemp(path.join(os.tmpdir(), 'harness-chaos-'));
+  const scenario = await writeChaosScenario(path.join(base, 'scenario'));
+  for (const [k, why] of Object.entries(SKIPPED)) log(`skip ${k}: ${why}`);
+  const outcomes: Outcome[] = [];
+  try {
+    for (let i = 0; i < o.runs; i++) {
+      if (o.untilMs !== undefined && Date.now() > o.untilMs) {
+        log(`time budget spent: stopped after ${i} of ${o.runs} injections`);
+        break;
+      }
+      const seed = (o.seed + i) >>> 0;
+      const work = path.join(base, `run-${seed}`);
+      const out = await injectOnce(seed, scenario, work, { log });
+      outcomes.push(out);
+      for (const f of out.failures) log(`  seed ${seed} ${out.kind}: ${oneLine(f)}`);
+      if (out.failures.length) log(`  replay: ${replay(seed)}`);
+      if (!o.keep && !out.failures.length) await rm(work, { recursive: true, force: true });
+    }
+  } finally {
+    if (!o.keep && outcomes.every((x) => !x.failures.length)) await rm(base, { recursive: true, force: true });
+    else log(`kept for inspection: ${base}`);
+  }
+  return outcomes;
+}
+
+/** A failure on one line (long outputs cut). */
+export function oneLine(s: string): string {
+  const t = s.replace(/\s*\n\s*/g, ' | ');
+  return t.length > 400 ? `${t.slice(0, 400)}…` : t;
+}
+
+/** The summary lines of a chaos run. */
+export function summary(outcomes: Outcome[], ms: number): string[] {
+  const lines: string[] = [];
+  const byKind = new Map<string, { tried: number; hit: number; failed: number }>();
+  for (const o of outcomes) {
+    const k = byKind.get(o.kind) ?? { tried: 0, hit: 0, failed: 0 };
+    k.tried++;
+    if (o.hit) k.hit++;
+    if (o.failures.length) k.failed++;
+    byKind.set(o.kind, k);
+  }
+  for (const [k, v] of [...byKind].sort()) lines.push(`  ${k.padEnd(17)} tried ${v.tried}, hit ${v.hit}, failed ${v.failed}`);
+  const failed = outcomes.filter((o) => o.failures.length);
+  lines.push(`chaos: ${outcomes.length} injections, ${failed.length} failed, ${(ms / 1000).toFixed(0)} s, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  for (const f of failed) lines.push(`  FAILED seed ${f.seed} (${f.kind}): ${oneLine(f.failures[0]!)}  replay: ${replay(f.seed)}`);
+  return lines;
+}
