@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ansible-harness needs, only those missing.
-# Usage: scripts/system-deps.sh [--vm] [--browser] [--registry]
+# Usage: scripts/system-deps.sh [--vm] [--browser] [--registry] [--packaging]
 #   --vm adds what the qemu lab needs; --browser adds Chromium (the report test opens report.html in it);
-#   --registry adds Debian's docker-registry and htpasswd (the OCI checkpoint store tests run a real registry)
+#   --registry adds Debian's docker-registry and htpasswd (the OCI checkpoint store tests run a real registry);
+#   --packaging adds dpkg-dev and lintian (the package gating example builds, lints and indexes a .deb)
 set -euo pipefail
 pkgs=(ansible-core openssh-server openssh-client qemu-utils libxml2-utils)
 for arg in "$@"; do
@@ -10,7 +11,8 @@ for arg in "$@"; do
     --vm) pkgs+=(qemu-system-x86 debootstrap vde2 socat) ;;
     --browser) pkgs+=(chromium) ;;
     --registry) pkgs+=(docker-registry apache2-utils openssl) ;;
-    *) echo "system-deps.sh: unknown option $arg (use --vm, --browser, --registry)" >&2; exit 2 ;;
+    --packaging) pkgs+=(dpkg-dev lintian) ;;
+    *) echo "system-deps.sh: unknown option $arg (use --vm, --browser, --registry, --packaging)" >&2; exit 2 ;;
   esac
 done
 missing=()
