@@ -79,6 +79,9 @@ test('build.sh makes a real .deb of the source (the broken switch leaves the lib
     const sha = (await exec('sha256sum', [index])).stdout.split(' ')[0]!;
     assert.match(release, new RegExp(`^ ${sha} +\\d+ main/binary-${arch}/Packages$`, 'm'));
     assert.match(await readFile(index, 'utf8'), /^Package: tinysvc$/m);
+    // The same repository as one archive, for the publish stage.
+    const archived = (await exec('tar', ['-tzf', path.join(repo, 'repo.tar.gz')])).stdout;
+    assert.ok(archived.includes(`./pool/main/t/tinysvc/tinysvc_${version}_all.deb`) && archived.includes('./dists/bookworm/Release'), archived);
   } finally {
     await t.remove();
   }

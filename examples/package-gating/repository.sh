@@ -4,7 +4,8 @@
 # HTTP, with distribution name that equals to the current upstream OS codename"), made with
 # dpkg-scanpackages (dpkg-dev). Unsigned: the hosts trust it by `[trusted=yes]`; a released
 # repository would be signed at merge (the seed's "signs ... for DEB - repository metadata").
-# Writes into $HARNESS_STAGE_DIR: repo/ (dists/, pool/) and packages.txt (the package list).
+# Writes into $HARNESS_STAGE_DIR: repo/ (dists/, pool/), the same as repo.tar.gz (what the publish
+# stage copies to the repo host: one transfer), and packages.txt (the package list).
 set -eu
 out="${HARNESS_STAGE_DIR:?run me as a harness run: stage}"
 : "${HARNESS_RUN_DIR:?}"
@@ -49,4 +50,5 @@ gzip -9nk "$repo/$list/Packages"
 
 # The package list (seeds/002: "list of synced packages must be included as an artifact").
 awk '/^Package:/ {p=$2} /^Version:/ {v=$2} /^Filename:/ {f=$2} /^SHA256:/ {print p, v, f, $2}' "$repo/$list/Packages" | tee "$out/packages.txt"
+tar -C "$repo" --owner=0 --group=0 --numeric-owner -czf "$out/repo.tar.gz" .
 echo "repository: $(wc -l < "$out/packages.txt") package(s) in $codename/$component ($arch)"
