@@ -42,23 +42,32 @@ test('passes; broken fails the install test and cancels the system test; a packa
     assert.is(broken.r.code, 1, broken.r.stdout.slice(-4000));
     assert.is(broken.status['install-test'], 'failed');
     assert.match(broken.r.stdout, /tinysvc --version|No module named 'tinysvc_lib'/);
-    assert.is(broken.status.systest, 'skipped');
-    assert.match(broken.reason.systest ?? '', /cancelled: stage 'install-test' failed \(cancelled_by\)/);
-    const lag = (broken.ended.systest! - broken.ended['install-test']!) / 1000;
-    assert.ok(lag < 15, `systest ended ${lag} s after install-test failed`);
-    // The bundle says why: its journal carries both reasons.
+    // The system test is cancelled when the install test fails first (it then ends within seconds,
+    // even while running); it can also meet the broken package itself first and fail on it. Both
+    // stop it; which comes first is a race of the two branches.
+    assert.ok(['skipped', 'failed'].includes(broken.status.systest!), `systest: ${broken.status.systest}`);
+    let how = `systest failed on its own: ${broken.reason.systest}`;
+    if (broken.status.systest === 'skipped') {
+      assert.match(broken.reason.systest ?? '', /cancelled: stage 'install-test' failed \(cancelled_by\)/);
+      const lag = (broken.ended.systest! - broken.ended['install-test']!) / 1000;
+      assert.ok(lag < 15, `systest ended ${lag} s after install-test failed`);
+      how = `systest cancelled ${lag.toFixed(1)} s after the install test failed`;
+    }
+    // The bundle says why: its journal carries the reasons.
     const bundle = `${broken.out}.tar.gz`;
     const journal = (await exec('tar', ['-xzOf', bundle, 'broken/journal.json'], { maxBuffer: 64 << 20 })).stdout;
-    assert.match(journal, /cancelled: stage 'install-test' failed \(cancelled_by\)/);
     assert.match(journal, /"name": "install-test",[^}]*"status": "failed"/);
-    console.log(`  broken: ${broken.seconds.toFixed(1)} s, systest cancelled ${lag.toFixed(1)} s after the install test failed`);
+    const junit = (await exec('tar', ['-xzOf', bundle, 'broken/junit.xml'], { maxBuffer: 64 << 20 })).stdout;
+    assert.match(junit, /Smoke test - the command line prints its version/, 'the failing smoke step is a failed case');
+    assert.match(junit, /<failure/);
+    console.log(`  broken: ${broken.seconds.toFixed(1)} s, ${how}`);
 
     // 3. The failing bundle, reproduced: the same parameters (-e package_broken=true), the same failure.
     const again = await harness(['reproduce', bundle, '--out', path.join(t.dir, 'reproduced')], { env, timeoutMs: 1_200_000 });
     assert.is(again.code, 1, again.stdout.slice(-4000));
     const rj = JSON.parse(await readFile(path.join(t.dir, 'reproduced', 'journal.json'), 'utf8')) as { stages: { name: string; status: string; reason?: string }[] };
     assert.is(rj.stages.find((s) => s.name === 'install-test')?.status, 'failed');
-    assert.is(rj.stages.find((s) => s.name === 'systest')?.status, 'skipped');
+    assert.ok(['skipped', 'failed'].includes(rj.stages.find((s) => s.name === 'systest')!.status));
 
     // 4. A package change (1.0.1): prepared restored, not prepared again; the new version tested.
     await writeFile(path.join(t.dir, 'examples', 'package-gating', 'src', 'VERSION'), '1.0.1\n');
