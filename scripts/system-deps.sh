@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ansible-harness needs, only those missing.
-# Usage: scripts/system-deps.sh [--vm] [--libvirt] [--browser] [--registry]
+# Usage: scripts/system-deps.sh [--vm] [--libvirt] [--browser] [--registry] [--packaging]
 #   --vm adds what the qemu lab needs; --libvirt adds that plus libvirtd, its qemu driver, virsh and the
 #   libvirt-qemu user (the libvirt lab; no service is started: the lab starts a daemon of its own);
 #   --browser adds Chromium (the report test opens report.html in it);
 #   --registry adds Debian's docker-registry and htpasswd (the OCI checkpoint store tests run a real registry)
-#   and rsync (gitlab-ci-local copies each job's checkout with it)
+#   and rsync (gitlab-ci-local copies each job's checkout with it);
+#   --packaging adds dpkg-dev and lintian (the package gating example builds, lints and indexes a .deb)
 set -euo pipefail
 pkgs=(ansible-core openssh-server openssh-client qemu-utils libxml2-utils)
 libvirt_user=0
@@ -15,7 +16,8 @@ for arg in "$@"; do
     --libvirt) pkgs+=(qemu-system-x86 debootstrap vde2 socat libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients); libvirt_user=1 ;;
     --browser) pkgs+=(chromium) ;;
     --registry) pkgs+=(docker-registry apache2-utils openssl rsync) ;;
-    *) echo "system-deps.sh: unknown option $arg (use --vm, --libvirt, --browser, --registry)" >&2; exit 2 ;;
+    --packaging) pkgs+=(dpkg-dev lintian) ;;
+    *) echo "system-deps.sh: unknown option $arg (use --vm, --libvirt, --browser, --registry, --packaging)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -4,7 +4,7 @@
 # The last line is `tests: N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh --vm --libvirt --browser --registry
+bash scripts/system-deps.sh --vm --libvirt --browser --registry --packaging
 [ -d node_modules/uvu ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json
 node scripts/bundle.mjs
