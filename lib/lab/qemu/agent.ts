@@ -33,7 +33,7 @@ while :; do
 done
 `;
 
-/** The shell script (run as root in the golden VM) that installs and starts the agent. */
+/** The shell script (run as root in the golden VM) that installs and starts the agent, and runs sshd without re-exec. */
 export function agentInstallScript(): string {
   return [
     'set -e',
@@ -53,6 +53,16 @@ WantedBy=multi-user.target
 HARNESS_UNIT`,
     'systemctl daemon-reload',
     'systemctl enable --now harness-agent.service >/dev/null 2>&1',
+    // sshd without re-exec (`-r`): a connection is a fork, not a new sshd started from disk, which
+    // an emulated CPU takes about a second over (every Ansible connection, and the banner check).
+    // A throw-away test VM does not need re-exec's per-connection address-space randomisation.
+    // Debian's ssh.service stops only the listener on restart (KillMode=process): this session stays.
+    'if /usr/sbin/sshd -t -r 2>/dev/null; then',
+    '  mkdir -p /etc/systemd/system/ssh.service.d',
+    `  printf '%s\\n' '[Service]' 'ExecStart=' 'ExecStart=/usr/sbin/sshd -D -r $SSHD_OPTS' > /etc/systemd/system/ssh.service.d/harness-no-reexec.conf`,
+    '  systemctl daemon-reload',
+    '  systemctl restart ssh.service',
+    'fi',
   ].join('\n');
 }
 
