@@ -50,7 +50,7 @@ child.on('close', (code, signal) => {
     process.exit(1);
   }
   mark(undefined);
-  const slow = times.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([f, ms]) => `${f} ${(ms / 1000).toFixed(0)}s`);
+  const slow = times.sort((a, b) => b[1] - a[1]).slice(0, 16).map(([f, ms]) => `${f} ${(ms / 1000).toFixed(0)}s`);
   if (slow.length > 1) console.log(`\nslowest files: ${slow.join(', ')}`);
   const failed = Math.max(total - passed - skipped, code === 0 ? 0 : 1);
   console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

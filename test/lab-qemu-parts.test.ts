@@ -28,7 +28,7 @@ const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
 test('options: defaults, and every bad field named at once', () => {
   const o = parseQemuOptions({}, { file: '/s/scenario.yml' });
-  assert.equal(o, { memory: 512, cpus: 1, packages: [], files: [], network: '10.10.0.0/24' });
+  assert.equal(o, { memory: 512, cpus: 1, packages: [], files: [], network: '10.10.0.0/24', accel: 'auto' });
   const ok = parseQemuOptions({ memory: 384, packages: ['curl'], files: [{ src: 'f.txt', dest: '/etc/f', mode: '0600' }] }, { file: '/s/scenario.yml' });
   assert.equal(ok.files, [{ src: '/s/f.txt', dest: '/etc/f', mode: 0o600 }]);
   try {

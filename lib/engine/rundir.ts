@@ -5,13 +5,8 @@ import { newRunId, runDirPaths, type RunDir } from '../rundir.js';
 
 export { newRunId, runDirPaths, RUN_FILES, type RunDir } from '../rundir.js';
 
-/**
- * Creates the run directory: `<out>` if given (must not exist or be empty), else
- * `runs/<scenario>/<run id>/` under `base`.
- */
-export async function createRunDir(scenario: string, opts: { out?: string; base?: string; runId?: string } = {}): Promise<RunDir> {
-  const runId = opts.runId ?? newRunId();
-  const root = path.resolve(opts.out ?? path.join(opts.base ?? 'runs', scenario, runId));
+/** Creates `root` (and its parents), which must not exist: never an earlier run's folder. InputError otherwise. */
+export async function createFreshDir(root: string): Promise<string> {
   try {
     await mkdir(path.dirname(root), { recursive: true });
     await mkdir(root);
@@ -20,6 +15,16 @@ export async function createRunDir(scenario: string, opts: { out?: string; base?
     if (code === 'EEXIST') throw new InputError(`--out ${root}: the folder exists already; name a new one so no earlier run is overwritten`, { cause: err });
     throw new InputError(`cannot create the run directory ${root} (${code}): check the path and its permissions`, { cause: err });
   }
+  return root;
+}
+
+/**
+ * Creates the run directory: `<out>` if given (must not exist or be empty), else
+ * `runs/<scenario>/<run id>/` under `base`.
+ */
+export async function createRunDir(scenario: string, opts: { out?: string; base?: string; runId?: string } = {}): Promise<RunDir> {
+  const runId = opts.runId ?? newRunId();
+  const root = await createFreshDir(path.resolve(opts.out ?? path.join(opts.base ?? 'runs', scenario, runId)));
   const dir = runDirPaths(root, opts.out ? path.basename(root) : runId);
   await mkdir(dir.privateDir, { mode: 0o700 });
   await mkdir(dir.inventoryDir);

@@ -7,10 +7,10 @@
  * the first to reach one claims it, the others wait and restore it (lib/checkpoint/claim.ts).
  * The pipeline's own files: `pipeline.json` (its manifest) and a merged `junit.xml`.
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, exitCodeOf, HarnessError, InputError } from '../errors.js';
 import { newRunId } from '../rundir.js';
+import { createFreshDir } from '../engine/rundir.js';
 import { runScenario, type RunOptions } from '../run.js';
 import { sharedKeys } from '../engine/shared.js';
 import { findAnsible } from '../ansible/index.js';
@@ -77,17 +77,8 @@ function prefixed(write: ((t: string) => void) | undefined, prefix: string): { w
 }
 
 /** The pipeline's run directory: `out` (must not exist or be empty) or runs/<name>/<run id>. */
-async function createTop(name: string, out: string | undefined, runId: string): Promise<string> {
-  const root = path.resolve(out ?? path.join('runs', name, runId));
-  try {
-    await mkdir(path.dirname(root), { recursive: true });
-    await mkdir(root);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new InputError(`--out ${root}: the folder exists already; name a new one so no earlier run is overwritten`, { cause: err });
-    throw new InputError(`cannot create the run directory ${root} (${code}): check the path and its permissions`, { cause: err });
-  }
-  return root;
+function createTop(name: string, out: string | undefined, runId: string): Promise<string> {
+  return createFreshDir(path.resolve(out ?? path.join('runs', name, runId)));
 }
 
 /** The worst exit code: an interruption over everything, else the highest. */

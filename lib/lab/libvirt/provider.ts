@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
-import type { Host, Lab, Vars } from '../../model/index.js';
+import type { Lab, Vars } from '../../model/index.js';
 import { procStartTicks } from '../../util/proc.js';
 import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContext, LabProvider } from '../provider.js';
 import {
@@ -23,8 +23,8 @@ import {
   KERNEL_APPEND,
   labAddress,
   labMac,
-  QEMU_HOST_ROOT,
   QEMU_SSH_EXTRA_ARGS,
+  vmHosts,
   run,
   sshScript,
   waitForSshBanner,
@@ -163,17 +163,7 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
       }),
     );
     ctx.log?.(`libvirt lab: ${this.domains.length} host(s) answer SSH ${((Date.now() - t2) / 1000).toFixed(1)} s after start`);
-    const hosts: Host[] = lab.hosts.map((h, i) => {
-      const d = this.domains[i]!;
-      return {
-        ...h,
-        groups: [...h.groups],
-        address: '127.0.0.1',
-        port: d.port,
-        user: 'root',
-        vars: { ...h.vars, harness_lab_address: d.identity.labAddress, harness_host_root: QEMU_HOST_ROOT, ansible_python_interpreter: '/usr/bin/python3' },
-      };
-    });
+    const hosts = vmHosts(lab, this.domains);
     await recorder.update((r) => {
       r.hosts = this.domains.map((d) => ({ name: d.host, address: '127.0.0.1', port: d.port, user: 'root' }));
     });

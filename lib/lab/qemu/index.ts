@@ -1,5 +1,5 @@
 /** The qemu lab provider and the pieces it is made of. */
-export { createQemuProvider, QemuProvider, QEMU_HOST_ROOT, QEMU_SSH_EXTRA_ARGS, type QemuProviderSettings } from './provider.js';
+export { createQemuProvider, QemuProvider, QEMU_HOST_ROOT, QEMU_SSH_EXTRA_ARGS, vmHosts, type QemuProviderSettings } from './provider.js';
 export { parseQemuOptions, labAddress, labMac, QEMU_OPTION_NAMES, type QemuOptions, type ImageFile } from './options.js';
 export { checkQemuTools, QEMU_APT_COMMAND, QEMU_TOOLS, type QemuToolPaths } from './tools.js';
 export { ensureImage, imageKey, imagePackages, imagesRoot, BASE_PACKAGES, IMAGE_BUILDER_VERSION, type ImageConfig, type QemuImage, type ImageManifest } from './image.js';

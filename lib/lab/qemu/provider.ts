@@ -43,6 +43,21 @@ export interface QemuProviderSettings {
 /** `harness_host_root` of every qemu host: each VM is a whole machine, so playbooks own `/`. */
 export const QEMU_HOST_ROOT = '/';
 
+/** The lab's hosts as VMs reach them: SSH forwarded on 127.0.0.1:`port` as root, with the lab vars (the qemu and libvirt labs). */
+export function vmHosts(lab: Lab, vms: { port: number; identity: GuestIdentity }[]): Host[] {
+  return lab.hosts.map((h, i) => {
+    const vm = vms[i]!;
+    return {
+      ...h,
+      groups: [...h.groups],
+      address: '127.0.0.1',
+      port: vm.port,
+      user: 'root',
+      vars: { ...h.vars, harness_lab_address: vm.identity.labAddress, harness_host_root: QEMU_HOST_ROOT, ansible_python_interpreter: '/usr/bin/python3' },
+    };
+  });
+}
+
 /** The ssh arguments (one word each) Ansible needs for qemu hosts: clones share one host key. */
 export const QEMU_SSH_EXTRA_ARGS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'];
 
@@ -153,17 +168,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the golden state of image ${image.key}`);
     await mapLimit(this.machines, this.settings.concurrency ?? 2, (m) => m.boot({ state: golden.state }, 'identity', sig));
 
-    const hosts: Host[] = lab.hosts.map((h, i) => {
-      const m = this.machines[i]!;
-      return {
-        ...h,
-        groups: [...h.groups],
-        address: '127.0.0.1',
-        port: m.port,
-        user: 'root',
-        vars: { ...h.vars, harness_lab_address: m.identity.labAddress, harness_host_root: QEMU_HOST_ROOT, ansible_python_interpreter: '/usr/bin/python3' },
-      };
-    });
+    const hosts = vmHosts(lab, this.machines);
     await recorder.update((r) => {
       r.hosts = this.machines.map((m) => ({ name: m.host, address: '127.0.0.1', port: m.port, user: 'root', labAddress: m.identity.labAddress }));
     });
