@@ -15,8 +15,7 @@ import type { AllocateContext, AllocatedLab, CheckpointCapable, CheckpointContex
 import {
   checkQemuTools,
   clockScript,
-  debianSource,
-  ensureImage,
+  ensureImageOf,
   freePort,
   guestHostname,
   guestSetupScript,
@@ -95,11 +94,7 @@ export class LibvirtProvider implements LabProvider, CheckpointCapable {
     const qemuTools = await checkQemuTools();
     const recorder = (this.recorder = createLibvirtRecorder(ctx.runDir, this.options.uri));
     await recorder.update(() => {});
-    const source = await debianSource({ ...(this.options.suite ? { suite: this.options.suite } : {}), ...(this.options.mirror ? { mirror: this.options.mirror } : {}) });
-    const image = (this.image = await ensureImage(
-      { suite: source.suite, packages: this.options.packages, files: this.options.files },
-      { mirror: source.mirror, tools: qemuTools, ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}), ...sig, ...(ctx.log ? { log: ctx.log } : {}) },
-    ));
+    const image = (this.image = await ensureImageOf(this.options, { tools: qemuTools, ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}), ...sig, ...(ctx.log ? { log: ctx.log } : {}) }));
 
     if (this.options.uri === PRIVATE_URI) {
       const d = await startDaemon(tools, { ...sig, onFolder: (dir) => recorder.update((r) => void (r.libvirt.daemonDir = dir)) });

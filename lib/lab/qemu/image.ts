@@ -10,6 +10,7 @@ import { LabError } from '../../errors.js';
 import { cacheDir } from '../../paths.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { run } from './exec.js';
+import { debianSource } from './mirror.js';
 import { withLock } from './lock.js';
 import type { ImageFile } from './options.js';
 import type { QemuToolPaths } from './tools.js';
@@ -245,4 +246,13 @@ async function configureRootfs(rootfs: string, config: ImageConfig, publicKey: s
     await run(chroot, [rootfs, 'install', '-D', '-m', f.mode.toString(8), staged, f.dest], { purpose: `copying ${f.src} to ${f.dest} in the qemu image` });
     await rm(at(staged.slice(1)), { force: true });
   }
+}
+
+/**
+ * The image a lab's options name (`suite`, `mirror`, `packages`, `files`: the qemu and libvirt
+ * labs): the Debian source looked up as apt has it unless the options say, then {@link ensureImage}.
+ */
+export async function ensureImageOf(o: { suite?: string; mirror?: string; packages: string[]; files: ImageFile[] }, opts: Omit<EnsureImageOptions, 'mirror'>): Promise<QemuImage> {
+  const source = await debianSource({ ...(o.suite ? { suite: o.suite } : {}), ...(o.mirror ? { mirror: o.mirror } : {}) });
+  return ensureImage({ suite: source.suite, packages: o.packages, files: o.files }, { ...opts, mirror: source.mirror });
 }

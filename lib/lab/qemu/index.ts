@@ -2,7 +2,7 @@
 export { createQemuProvider, QemuProvider, QEMU_HOST_ROOT, QEMU_SSH_EXTRA_ARGS, vmHosts, type QemuProviderSettings } from './provider.js';
 export { parseQemuOptions, labAddress, labMac, QEMU_OPTION_NAMES, type QemuOptions, type ImageFile } from './options.js';
 export { checkQemuTools, QEMU_APT_COMMAND, QEMU_TOOLS, type QemuToolPaths } from './tools.js';
-export { ensureImage, imageKey, imagePackages, imagesRoot, BASE_PACKAGES, IMAGE_BUILDER_VERSION, type ImageConfig, type QemuImage, type ImageManifest } from './image.js';
+export { ensureImage, ensureImageOf, imageKey, imagePackages, imagesRoot, BASE_PACKAGES, IMAGE_BUILDER_VERSION, type ImageConfig, type QemuImage, type ImageManifest } from './image.js';
 export { ensureGolden, type GoldenState } from './golden.js';
 export { debianSource, readAptSources, parseDeb822Sources, parseOneLineSources, type AptSource, type DebianSource } from './mirror.js';
 export { QmpClient, QmpError, type QmpEvent } from './qmp.js';

@@ -14,10 +14,9 @@ import { decideAccel } from './accel.js';
 import { restoreQemuCheckpoint, saveQemuCheckpoint } from './checkpoint.js';
 import { ensureGolden, type GoldenState } from './golden.js';
 import { guestHostname, type GuestIdentity } from './guest.js';
-import { ensureImage, type QemuImage } from './image.js';
+import { ensureImageOf, type QemuImage } from './image.js';
 import { mapLimit } from './limit.js';
 import { Machine, type MachineContext } from './machine.js';
-import { debianSource } from './mirror.js';
 import { startSwitch, type VdeSwitch } from './net.js';
 import { labAddress, labMac, parseQemuOptions, type QemuOptions } from './options.js';
 import { stopProcess } from '../../util/proc.js';
@@ -99,11 +98,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     await recorder.update(() => {});
     const tools = await checkQemuTools();
     this.qemu = tools['qemu-system-x86_64'];
-    const source = await debianSource({ ...(this.options.suite ? { suite: this.options.suite } : {}), ...(this.options.mirror ? { mirror: this.options.mirror } : {}) });
-    const image = (this.image = await ensureImage(
-      { suite: source.suite, packages: this.options.packages, files: this.options.files },
-      { mirror: source.mirror, tools, ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}), ...sig, ...log },
-    ));
+    const image = (this.image = await ensureImageOf(this.options, { tools, ...(this.settings.cacheRoot ? { cacheRoot: this.settings.cacheRoot } : {}), ...sig, ...log }));
     const accel = await decideAccel(this.options.accel, {
       tools,
       image,
