@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './runner.js';
 export * from './version.js';
 export { killGroup, liveGroupMembers, waitGroupGone } from '../util/kill.js';
+export { createWarmPool, type WarmPool, type WarmProcess } from './warm.js';

@@ -9,6 +9,7 @@ import { openEventChannel } from './channel.js';
 import { EVENTS_PATH_ENV, honourNoColor } from './config.js';
 import { parseEventLine, parseHostStart, type EventContext } from './events.js';
 import { groupStopper } from '../util/kill.js';
+import { TERMINAL, type TermExit, type WarmPool } from './warm.js';
 
 /** Why a playbook run ended: on its own, or stopped by us (the first reason wins). */
 export type PlaybookEndReason = 'exit' | 'timeout' | 'aborted';
@@ -25,6 +26,8 @@ export interface PlaybookResult {
   stats?: EventOf<'stats'>;
   /** Tasks that started on hosts and had not ended when the run did (what hung, on a timeout). */
   unfinished: { task: string; hosts: string[] }[];
+  /** It ran in a warm process (lib/ansible/warm.ts) rather than a cold start. */
+  warm: boolean;
 }
 
 /** One `ansible-playbook` run. */
@@ -52,6 +55,8 @@ export interface RunPlaybookOptions extends EventContext {
   cols?: number;
   /** @default 50 */
   rows?: number;
+  /** Where a warm `ansible-playbook` may be waiting for this run (lib/ansible/warm.ts). */
+  warm?: WarmPool;
 }
 
 function signalName(signal: number | undefined): string | undefined {
@@ -75,7 +80,7 @@ function childEnv(extra: Record<string, string | undefined>): Record<string, str
  */
 export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookResult> {
   const started = Date.now();
-  if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0, unfinished: [] };
+  if (opts.signal?.aborted) return { exitCode: null, reason: 'aborted', durationMs: 0, unfinished: [], warm: false };
   const ctx: EventContext = { stage: opts.stage, attempt: opts.attempt };
   const graceMs = opts.killGraceMs ?? 5000;
   let callbackError: unknown;
@@ -107,20 +112,34 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
     if (opts.onEvent) guard(() => opts.onEvent!(event));
   });
 
+  const command = opts.command ?? 'ansible-playbook';
+  const cwd = opts.cwd ?? process.cwd();
+  const env = childEnv({ ...opts.env, [EVENTS_PATH_ENV]: channel.path });
+  const sameTerminal = (opts.cols ?? TERMINAL.cols) === TERMINAL.cols && (opts.rows ?? TERMINAL.rows) === TERMINAL.rows;
+  let warm = sameTerminal ? opts.warm?.take(command) : undefined;
+  if (warm && !(await warm.go({ script: command, args: opts.args, env, cwd }))) warm = undefined;
   let term: IPty;
-  try {
-    // Standard input is /dev/null, not the terminal: Ansible then does what it does without one
-    // (vars_prompt and pause: prompt do not wait for an answer that never comes).
-    term = pty.spawn('/bin/sh', ['-c', 'exec "$0" "$@" </dev/null', opts.command ?? 'ansible-playbook', ...opts.args], {
-      name: 'xterm-256color',
-      cols: opts.cols ?? 200,
-      rows: opts.rows ?? 50,
-      cwd: opts.cwd ?? process.cwd(),
-      env: childEnv({ ...opts.env, [EVENTS_PATH_ENV]: channel.path }),
-    });
-  } catch (err) {
-    await channel.close(0);
-    throw err;
+  let exited: Promise<TermExit>;
+  if (warm) {
+    term = warm.term;
+    exited = warm.exit;
+  } else {
+    try {
+      // Standard input is /dev/null, not the terminal: Ansible then does what it does without one
+      // (vars_prompt and pause: prompt do not wait for an answer that never comes).
+      term = pty.spawn('/bin/sh', ['-c', 'exec "$0" "$@" </dev/null', command, ...opts.args], {
+        name: TERMINAL.name,
+        cols: opts.cols ?? TERMINAL.cols,
+        rows: opts.rows ?? TERMINAL.rows,
+        cwd,
+        env,
+      });
+    } catch (err) {
+      await channel.close(0);
+      throw err;
+    }
+    const t = term;
+    exited = new Promise((resolve) => t.onExit(resolve));
   }
 
   const stopper = groupStopper<'timeout' | 'aborted'>(term.pid, graceMs);
@@ -129,10 +148,12 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = opts.timeoutMs !== undefined ? setTimeout(() => stopper.stop('timeout'), opts.timeoutMs) : undefined;
 
-  term.onData((text) => {
+  const onData = (text: string): void => {
     if (opts.onOutput) guard(() => opts.onOutput!(text));
-  });
-  const exit = await new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
+  };
+  if (warm) warm.attach(onData);
+  else term.onData(onData);
+  const exit = await exited;
   await stopper.exited();
   if (timer) clearTimeout(timer);
   opts.signal?.removeEventListener('abort', onAbort);
@@ -148,5 +169,6 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
     durationMs: Date.now() - started,
     ...(stats ? { stats } : {}),
     unfinished: [...running.values()].filter((r) => r.hosts.size).map((r) => ({ task: r.task, hosts: [...r.hosts].sort() })),
+    warm: !!warm,
   };
 }

@@ -27,6 +27,8 @@ export interface PrepareOptions {
   remote?: RemoteStoreOptions;
   /** Where the remote store says what it moved, and warns. */
   log?: (line: string) => void;
+  /** Called as soon as `ansible-playbook` is found, before the checkpoint keys (the run starts a warm Ansible then). */
+  onAnsible?: (ansible: AnsibleInstall) => void;
 }
 
 /** A run prepared but not started: nothing is written yet. */
@@ -52,6 +54,7 @@ export async function prepareRun(scenario: Scenario, opts: PrepareOptions = {}):
   const planOpts = { jobs: opts.jobs, from: opts.from, until: opts.until };
   const bare = planTree(scenario, { ...planOpts, checkpoints: opts.checkpoints ?? true }); // names checked before anything else
   const ansible = opts.ansibleOptional ? await findAnsible({ env }).catch(() => undefined) : await findAnsible({ env });
+  if (ansible) opts.onAnsible?.(ansible);
   const overrides = opts.extraVars ?? {};
   if (opts.checkpoints ?? true) {
     const store = opts.remote ? await (await import('../store/layered.js')).openLayeredStore(openStore(storeRoot(env)), opts.remote, opts.log) : undefined;

@@ -84,7 +84,7 @@ async function runValidatePlaybook(state: RunState, slot: LabSlot, playbook: str
     description: "lab.validate.playbook: the team's own checks of the hosts",
   };
   const outcome = await runStage({
-    scenario: state.scenario, stage, dir: slot.dir, ansible: state.ansible, ansibleFiles: slot.ansibleFiles!, lab: slot.allocated!,
+    scenario: state.scenario, stage, dir: slot.dir, ansible: state.ansible, ...(state.warm ? { warm: state.warm } : {}), ansibleFiles: slot.ansibleFiles!, lab: slot.allocated!,
     published: {}, overrides: opts.extraVars ?? {}, secrets: state.secrets, redact: state.redact, emit: state.emit,
     env: state.env, verbosity: opts.verbosity ?? 0, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
   });

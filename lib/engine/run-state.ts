@@ -1,6 +1,6 @@
 import type { Lab, RunEvent, Scenario } from '../model/index.js';
 import type { LabProvider } from '../lab/provider.js';
-import type { AnsibleInstall } from '../ansible/index.js';
+import type { AnsibleInstall, WarmPool } from '../ansible/index.js';
 import type { Fanout, Redact } from '../report/index.js';
 import type { ManifestInput } from '../report/manifest.js';
 import type { CheckpointPlan } from './checkpoints.js';
@@ -49,6 +49,8 @@ export interface RunState {
   readonly env: NodeJS.ProcessEnv;
   readonly secrets: Map<string, string>;
   readonly ansible: AnsibleInstall;
+  /** Warm `ansible-playbook` processes for the stages (closed at the run's end). */
+  readonly warm?: WarmPool;
   /** A new lab provider (each instance holds one lab): the first is the one handed in, if any. */
   readonly newProvider: () => Promise<LabProvider>;
   readonly ckpt?: CheckpointPlan;

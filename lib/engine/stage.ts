@@ -6,7 +6,7 @@ import { WholeFloat, type AnsibleEvent, type Host, type RunEvent, type Scenario,
 import { emitJson } from '../inventory/emit.js';
 import type { AllocatedLab } from '../lab/provider.js';
 import { hostConnection, hostVar, reachedOverSsh } from '../lab/connection.js';
-import { playbookArgv, runPlaybook, type AnsibleInstall } from '../ansible/index.js';
+import { playbookArgv, runPlaybook, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
 import { fetchFiles, type SftpConnection } from '../transfer/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { formatDuration } from '../util/duration.js';
@@ -33,6 +33,8 @@ interface AttemptResult {
 /** What {@link runStage} needs: what a controller stage needs, and the lab and Ansible for a playbook. */
 export interface StageContext extends ControllerStageContext {
   ansible: AnsibleInstall;
+  /** Where a warm `ansible-playbook` may be waiting (lib/ansible/warm.ts). */
+  warm?: WarmPool;
   lab: AllocatedLab;
   /** Ansible's verbosity, 0-4. */
   verbosity: number;
@@ -111,6 +113,7 @@ async function runPlaybookAttempt(ctx: StageContext, attempt: number, stageDir: 
     cwd: path.dirname(stage.playbook!),
     env: { ...ctx.env, ...env },
     command: ctx.ansible.playbook,
+    ...(ctx.warm ? { warm: ctx.warm } : {}),
     tmpDir: ctx.dir.privateDir,
     stage: stage.name,
     attempt,

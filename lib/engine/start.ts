@@ -4,6 +4,7 @@ import { resolveSecrets } from '../scenario/index.js';
 import { createProvider } from '../lab/create.js';
 import { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout } from '../report/index.js';
 import { writeManifest } from '../report/manifest.js';
+import { createWarmPool, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
 import { prepareRun } from './prepare-run.js';
 import { createRunDir } from './rundir.js';
 import type { RunOptions } from './options.js';
@@ -18,7 +19,32 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
   const env = opts.env ?? process.env;
   const checkpoints = opts.checkpoints ?? true;
   const secrets = await resolveSecrets(scenario, env); // bad input (exit 2) before missing tools (exit 3)
-  const prepared = await prepareRun(scenario, { sharedKeys: opts.sharedKeys, jobs: opts.jobs, from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env, remote: opts.store, log: (l) => opts.write?.(`${l}\n`) });
+  // Ansible's start-up begins as soon as it is found, beside the rest of the preparation (lib/ansible/warm.ts).
+  let warm: WarmPool | undefined;
+  const onAnsible = (found: AnsibleInstall): void => {
+    let playbooks = scenario.stages.filter((s) => s.playbook).length + (scenario.spec.validate && scenario.spec.validate.playbook ? 1 : 0);
+    warm = createWarmPool({ script: found.playbook, env: warmEnv(env), more: () => playbooks-- > 0 });
+  };
+  try {
+    return await startPrepared(scenario, opts, env, checkpoints, secrets, onAnsible, () => warm);
+  } catch (err) {
+    await warm?.close();
+    throw err;
+  }
+}
+
+/** The environment of a stage's `ansible-playbook` before the stage's own variables: what a warm one starts with. */
+function warmEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env, PYTHONUNBUFFERED: '1' })) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+async function startPrepared(
+  scenario: Scenario, opts: RunOptions, env: NodeJS.ProcessEnv, checkpoints: boolean, secrets: Map<string, string>,
+  onAnsible: (a: AnsibleInstall) => void, warm: () => WarmPool | undefined,
+): Promise<RunState> {
+  const prepared = await prepareRun(scenario, { sharedKeys: opts.sharedKeys, jobs: opts.jobs, from: opts.from, until: opts.until, extraVars: opts.extraVars, checkpoints, env, remote: opts.store, log: (l) => opts.write?.(`${l}\n`), onAnsible });
   const ansible = prepared.ansible!;
   // The first lab's provider is made now (a bad lab spec fails before anything is written); further labs get their own.
   const first = opts.provider ?? (await createProvider(scenario.spec, scenario.file));
@@ -47,7 +73,7 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
     options: { from: opts.from, until: opts.until, checkpoints, ...(opts.jobs?.length ? { jobs: opts.jobs } : {}), ...(opts.parallel && opts.parallel > 1 ? { parallel: opts.parallel } : {}) },
   };
   const state: RunState = {
-    scenario, opts, env, secrets, ansible, newProvider, ckpt: prepared.ckpt, plan: prepared.plan, dir, redact, sinks, started, manifest,
+    scenario, opts, env, secrets, ansible, warm: warm(), newProvider, ckpt: prepared.ckpt, plan: prepared.plan, dir, redact, sinks, started, manifest,
     labs: [], failedNodes: new Set(), reported: new Set(),
     log: (m) => opts.write?.(`${m}\n`),
     emit: (e) => sinks.handle(e),

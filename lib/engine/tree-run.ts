@@ -236,6 +236,7 @@ class TreeRun {
       // In a tree, each node collects into hosts/<node>/<host>/ so branches never overwrite each other.
       dir: s.plan.line ? slot.dir : { ...slot.dir, hostsDir: path.join(s.dir.hostsDir, stage.name) },
       ansible: s.ansible,
+      ...(s.warm ? { warm: s.warm } : {}),
       secrets: s.secrets,
       redact: s.redact,
       env: s.env,

@@ -1,0 +1,209 @@
+/**
+ * `ansible-playbook` started ahead of its stage: about half of Ansible's start-up (its imports
+ * that do not depend on ansible.cfg) overlaps the harness's own preparation instead of
+ * following it. A warm process is lib/ansible/python/warm_start.py, run in a terminal of its own
+ * by the interpreter of `ansible-playbook`'s `#!` line; the stage hands it its argv, env and
+ * folder over a FIFO, and from then on it is that `ansible-playbook` run (same script, same pty,
+ * same process group). What the warm process cannot vouch for (another interpreter setting, an
+ * ansible-playbook that is not a Python script) becomes a cold start, never a different run.
+ */
+import fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import pty, { type IPty } from 'node-pty';
+import { packageFile } from '../paths.js';
+import { killGroup } from '../util/kill.js';
+
+/** The warm-start script, shipped with the package. */
+export const WARM_START_SCRIPT: string = packageFile('lib', 'ansible', 'python', 'warm_start.py');
+
+/** The terminal every playbook run gets (runner.ts): a warm process must have been started in the same. */
+export const TERMINAL = { name: 'xterm-256color', cols: 200, rows: 50 } as const;
+
+/** How a terminal's process ended (node-pty's onExit). */
+export interface TermExit {
+  exitCode: number;
+  signal?: number;
+}
+
+/** One warm process, waiting for its run. */
+export interface WarmProcess {
+  term: IPty;
+  /** Its end, recorded from its start (so that no exit is missed between start and use). */
+  exit: Promise<TermExit>;
+  /** Sends its output to `sink` from now on, starting with what it printed while it waited (warnings of its imports). */
+  attach(sink: (text: string) => void): void;
+  /** Hands it its run; false when it has gone (the caller starts a cold one). */
+  go(run: { script: string; args: string[]; env: Record<string, string>; cwd: string }): Promise<boolean>;
+}
+
+/** Warm processes for the stages of one run, one ahead at a time. */
+export interface WarmPool {
+  /** The warm process for `script`, when one is ready (the pool starts the next one). */
+  take(script: string): WarmProcess | undefined;
+  /** Resolves once the pool's latest start is done: true when a warm process is waiting. */
+  ready(): Promise<boolean>;
+  /** Stops the one still waiting, and every later start. */
+  close(): Promise<void>;
+}
+
+/** The interpreter a script's `#!` line names, when it is one plain path or `env PROGRAM` (no options). */
+function pythonOf(script: string, envPath: string | undefined): string | undefined {
+  let head: string;
+  try {
+    const fd = fs.openSync(script, 'r');
+    try {
+      const buf = Buffer.alloc(256);
+      head = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  if (!head.startsWith('#!')) return undefined;
+  const words = head.slice(2).split('\n')[0]!.trim().split(/\s+/);
+  let program: string | undefined = words[0];
+  if (program && path.basename(program) === 'env' && words.length === 2) {
+    program = (envPath ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, words[1]!)).find((c) => {
+      try {
+        fs.accessSync(c, fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  } else if (words.length !== 1) return undefined;
+  return program && /python[\d.]*$/.test(path.basename(program)) ? program : undefined;
+}
+
+/** Starts one warm process for `script`, or undefined when `script` is not a Python script it can run. */
+function startWarm(script: string, dir: string, env: Record<string, string>, n: number): WarmProcess | undefined {
+  const python = pythonOf(script, env.PATH);
+  if (!python) return undefined;
+  const fifo = path.join(dir, `go-${n}.fifo`);
+  try {
+    execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  // Held open (read-write, so never blocking and never without a reader) until the process ends:
+  // the message waits in the FIFO even while the warm process is still importing.
+  let socket: net.Socket;
+  try {
+    socket = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
+  } catch {
+    fs.rmSync(fifo, { force: true });
+    return undefined;
+  }
+  socket.on('error', () => {});
+  let term: IPty;
+  try {
+    term = pty.spawn('/bin/sh', ['-c', 'exec "$0" "$@" </dev/null', python, WARM_START_SCRIPT, fifo, script], { ...TERMINAL, cwd: dir, env });
+  } catch {
+    socket.destroy();
+    fs.rmSync(fifo, { force: true });
+    return undefined;
+  }
+  let output = '';
+  let sink: ((text: string) => void) | undefined;
+  term.onData((text) => {
+    if (sink) sink(text);
+    else output += text;
+  });
+  let exited = false;
+  const exit = new Promise<TermExit>((resolve) =>
+    term.onExit((e) => {
+      exited = true;
+      socket.destroy();
+      fs.rmSync(fifo, { force: true });
+      resolve(e);
+    }),
+  );
+  return {
+    term,
+    exit,
+    attach(to) {
+      sink = to;
+      if (output) to(output);
+      output = '';
+    },
+    async go(run) {
+      const fail = (): boolean => {
+        // Never left waiting: the caller starts a cold one instead.
+        killGroup(term.pid, 'SIGKILL');
+        return false;
+      };
+      if (exited) return false;
+      const line = `${JSON.stringify(run)}\n`;
+      const sent = await new Promise<boolean>((resolve) => {
+        socket.once('error', () => resolve(false));
+        socket.write(line, (err) => resolve(!err));
+      });
+      return sent && !exited ? true : fail();
+    },
+  };
+}
+
+/**
+ * A pool that keeps one warm process ready for `script` (Ansible's `ansible-playbook`) with the
+ * environment the stages start from, while `more()` says runs are still to come. Not on a
+ * platform without FIFOs or when `HARNESS_WARM_START=0`: then `take` always says none.
+ */
+export function createWarmPool(opts: { script: string; env: Record<string, string>; more?: () => boolean }): WarmPool {
+  const disabled = opts.env.HARNESS_WARM_START === '0' || process.platform === 'win32' || !path.isAbsolute(opts.script);
+  let dir: string | undefined;
+  let dirMade: Promise<string> | undefined;
+  let ready: WarmProcess | undefined;
+  let closed = false;
+  let n = 0;
+  const starting: Promise<void>[] = [];
+  const refill = (): void => {
+    if (closed || disabled || ready || (opts.more && !opts.more())) return;
+    dirMade ??= mkdtemp(path.join(os.tmpdir(), 'harness-warm-')).then((d) => (dir = d));
+    starting.push(
+      dirMade.then(
+        (d) => {
+          if (closed || ready) return;
+          const mine = startWarm(opts.script, d, opts.env, ++n);
+          ready = mine;
+          void mine?.exit.then(() => {
+            if (ready === mine) ready = undefined;
+          });
+        },
+        () => undefined,
+      ),
+    );
+  };
+  refill();
+  return {
+    take(script) {
+      if (!ready || script !== opts.script) return undefined;
+      const w = ready;
+      ready = undefined;
+      refill();
+      return w;
+    },
+    async ready() {
+      await Promise.all(starting);
+      return !!ready;
+    },
+    async close() {
+      closed = true;
+      await Promise.all(starting);
+      if (ready) {
+        const w = ready;
+        ready = undefined;
+        let gone = false;
+        const ended = w.exit.then(() => (gone = true));
+        killGroup(w.term.pid, 'SIGTERM');
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+        if (!gone) killGroup(w.term.pid, 'SIGKILL');
+      }
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
