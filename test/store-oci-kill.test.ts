@@ -47,7 +47,7 @@ async function killMidway(args: string[], env: NodeJS.ProcessEnv, cut: () => boo
 }
 
 const KEY = 'feedc0de0000kill0001';
-const BIG = 24 << 20;
+const BIG = 16 << 20;
 
 test('kill -9 mid-push lists nothing; mid-pull leaves no checkpoint; the next push and pull complete', async () => {
   if (why) return console.log(`  skipped: ${why}`);
