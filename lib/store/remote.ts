@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
 import { ownedName, ownerOfName } from '../checkpoint/layout.js';
 import { ownerAlive } from '../checkpoint/owner.js';
+import { removeLeftovers } from '../checkpoint/prune.js';
 import { imagesRoot } from '../lab/qemu/image.js';
 import { baseToFetch, baseToPush, commitFetchedBase, isBaseTag } from '../lab/qemu/portability.js';
 import { cacheDir } from '../paths.js';
@@ -113,6 +114,8 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
       const { created: _created, ...meta } = index.meta as unknown as CheckpointMeta & { created?: string };
       if (meta.key !== key) throw new RegistryError(`${o.url}:${key} holds checkpoint ${String(meta.key)}: it was tagged by hand or altered; delete that tag`);
       let stats: TransferStats | undefined;
+      // What pulls cut short (kill -9) left in the cache's temp folder: their owner is gone.
+      await removeLeftovers(local.root);
       const info = await local.save(meta, async (dataDir) => {
         const got = await pullCheckpoint(client, key, dataDir, sealed);
         if (!got) throw new Error(`checkpoint ${key} left the remote store while it was pulled`);
