@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../lib/errors.js';
-import { baseDigest, checkBase, qemuVersion } from '../lib/lab/qemu/portability.js';
+import { baseDigest, checkBase, chooseBase, fetchedBaseDir, qemuVersion } from '../lib/lab/qemu/portability.js';
 import type { GoldenState } from '../lib/lab/qemu/golden.js';
 import type { QemuImage } from '../lib/lab/qemu/image.js';
 import { tempDir } from './helpers/cli.js';
@@ -50,6 +50,43 @@ test('a checkpoint is refused, with why, on another base or another QEMU; one wi
   checkBase('/c', { ...here }, here);
   assert.throws(() => checkBase('/c', { ...here, digest: 'sha256:bbbb' }, here), (e: Error) => e instanceof LabError && /was taken on a golden disk and image with content sha256:bbbb; this machine's are sha256:aaaa \(debootstrap builds differ between machines\)/.test(e.message));
   assert.throws(() => checkBase('/c', { ...here, qemu: 'QEMU emulator version 8.2.2' }, here), /holds VM states saved by QEMU emulator version 8\.2\.2; this machine has QEMU emulator version 7\.2\.15/);
+  // Another base is fine once fetched; another QEMU or accelerator never is.
+  checkBase('/c', { ...here, digest: 'sha256:bbbb' }, here, true);
+  assert.throws(() => checkBase('/c', { ...here, digest: 'sha256:bbbb', accel: 'kvm' }, { ...here, accel: 'tcg' }, true), /holds VM states saved under kvm; this lab runs under tcg, and a saved state loads only under the accelerator that wrote it: set lab.options.accel: kvm/);
+  assert.throws(() => checkBase('/c', { ...here, qemu: 'QEMU emulator version 8.2.2' }, here, true), /saved by QEMU emulator version 8\.2\.2/);
+});
+
+test('a restore runs on this machine\'s base when the content is the same, else on the base fetched under its digest, else is refused', async () => {
+  if (!existsSync('/usr/bin/qemu-system-x86_64')) return console.log('  skipped: qemu-system-x86 is not installed');
+  const t = await tempDir();
+  try {
+    const here = await machine(path.join(t.dir, 'images', 'k1'), 'built here');
+    const qemu = '/usr/bin/qemu-system-x86_64';
+    const own = { digest: await baseDigest(here.image, here.golden), qemu: await qemuVersion(qemu), accel: 'tcg' as const };
+    const mine = await chooseBase('/c', own, here.image, here.golden, qemu);
+    assert.equal({ fetched: mine.fetched, goldenDisk: mine.goldenDisk, key: mine.privateKey }, { fetched: false, goldenDisk: here.golden.disk, key: here.image.privateKey });
+    const away = { ...own, digest: 'sha256:' + 'e'.repeat(64) };
+    try {
+      await chooseBase('/c', away, here.image, here.golden, qemu);
+      assert.unreachable('a foreign base without a fetched one was taken');
+    } catch (err) {
+      assert.match((err as Error).message, /that base is not in \.bases of the image cache: pull the checkpoint again from the remote store it was pushed to/);
+    }
+    const fetched = fetchedBaseDir(path.join(t.dir, 'images'), away.digest);
+    await mkdir(path.join(fetched, 'golden', 'v5-512m-1c'), { recursive: true });
+    await writeFile(path.join(fetched, 'golden', 'v5-512m-1c', 'manifest.json'), JSON.stringify({ memory: 512, cpus: 1, agent: false }));
+    const theirs = await chooseBase('/c', away, here.image, here.golden, qemu);
+    assert.equal(theirs, { digest: away.digest, goldenDisk: path.join(fetched, 'golden', 'v5-512m-1c', 'disk.qcow2'), kernel: path.join(fetched, 'vmlinuz'), initrd: path.join(fetched, 'initrd.img'), privateKey: path.join(fetched, 'id_ed25519'), agent: false, fetched: true });
+    await writeFile(path.join(fetched, 'golden', 'v5-512m-1c', 'manifest.json'), JSON.stringify({ memory: 1024, cpus: 1 }));
+    try {
+      await chooseBase('/c', away, here.image, here.golden, qemu);
+      assert.unreachable();
+    } catch (err) {
+      assert.match((err as Error).message, /runs on a base made for 1024 MiB and 1 CPU\(s\); this lab has 512 MiB and 1/);
+    }
+  } finally {
+    await t.remove();
+  }
 });
 
 test('the QEMU version comes from the binary', async () => {

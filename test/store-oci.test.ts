@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readlink, symlink, writeFile, chmod } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../lib/errors.js';
 import { findCredentials, parseChallenge } from '../lib/store/oci/auth.js';
@@ -15,6 +15,7 @@ import { openStore } from '../lib/checkpoint/index.js';
 import { openRemoteStore } from '../lib/store/remote.js';
 import { allFiles } from './helpers/scenario.js';
 import { registryUnavailable, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { baseDigest, baseTag, fetchedBaseDir } from '../lib/lab/qemu/portability.js';
 
 const test = suite('store-oci');
 
@@ -198,6 +199,72 @@ test('two machines: a checkpoint saved in one cache, pushed, then pulled into an
   assert.equal({ stage: found!.stage, published: found!.published, inputs: found!.inputs }, { stage: 'undercloud', published: { url: 'http://uc' }, inputs: { lab: 'x' } });
   assert.is(await readFile(path.join(found!.dataDir, 'undercloud', 'etc', 'uc.conf'), 'utf8'), 'deployed\n');
   assert.is(await remote.pull('0000000000000000ffff', b), undefined);
+});
+
+/** A qemu image folder as the lab lays it out (small fake files), and its base digest. */
+async function fakeImage(dir: string, bytes: string): Promise<string> {
+  const golden = path.join(dir, 'golden', 'v5-512m-1c');
+  await mkdir(golden, { recursive: true });
+  for (const [f, text] of [['disk.qcow2', `image ${bytes}`], ['vmlinuz', 'kernel'], ['initrd.img', 'initrd'], ['id_ed25519', `key ${bytes}`], ['golden/v5-512m-1c/disk.qcow2', `golden ${bytes}`], ['golden/v5-512m-1c/state', 'state, not part of the base'], ['golden/v5-512m-1c/manifest.json', '{"memory":512,"cpus":1,"accel":"tcg","agent":true}']] as const) await writeFile(path.join(dir, f), text);
+  await chmod(path.join(dir, 'id_ed25519'), 0o600);
+  return baseDigest({ disk: path.join(dir, 'disk.qcow2'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img') }, { dir: golden, disk: path.join(golden, 'disk.qcow2') });
+}
+
+test('a qemu checkpoint carries its base: pushed once beside it, fetched into the image cache of a machine whose base differs, never listed as a checkpoint', async () => {
+  if (why) return console.log(`  skipped: ${why}`);
+  const imagesA = path.join(t.dir, 'a', 'images');
+  const imagesB = path.join(t.dir, 'b', 'images');
+  const digest = await fakeImage(path.join(imagesA, 'k1'), 'built on a');
+  const other = await fakeImage(path.join(imagesB, 'k1'), 'built on b');
+  assert.is.not(other, digest);
+  const a = openStore(path.join(t.dir, 'a', 'checkpoints'));
+  const b = openStore(path.join(t.dir, 'b', 'checkpoints'));
+  const qemuCheckpoint = (key: string) => a.save({ scenario: 'demo', stage: key, key, inputs: {}, published: {}, provider: 'qemu' }, async (dir) => {
+    await writeFile(path.join(dir, 'qemu-checkpoint.json'), JSON.stringify({ version: 1, image: 'k1', goldenDisk: path.join(imagesA, 'k1', 'golden', 'v5-512m-1c', 'disk.qcow2'), base: { digest, qemu: 'QEMU 7.2', accel: 'tcg' }, hosts: [] }));
+    await writeFile(path.join(dir, 'host-0.qcow2'), `overlay ${key}`);
+  });
+  const remoteA = await openRemoteStore({ url: reg!.store('team/bases'), insecure: true, env: { HOME: t.dir }, imagesDir: imagesA });
+  const one = await qemuCheckpoint('qk0001');
+  const s1 = await remoteA.push(one);
+  assert.ok(s1.blobs >= 2, JSON.stringify(s1));
+  const client = new RegistryClient(parseStoreRef(reg!.store('team/bases'), { insecure: true }));
+  assert.equal((await client.listTags()).sort(), [baseTag(digest), 'qk0001'].sort());
+  assert.equal(await remoteA.keys(), ['qk0001']);
+  const two = await qemuCheckpoint('qk0002');
+  const s2 = await remoteA.push(two);
+  assert.is(s2.blobs, 1, `the second checkpoint on the same base pushed its base again: ${JSON.stringify(s2)}`);
+  // Machine B pulls: its own base differs, so the base is fetched under its digest, checked.
+  const remoteB = await openRemoteStore({ url: reg!.store('team/bases'), insecure: true, env: { HOME: t.dir }, imagesDir: imagesB });
+  const got = await remoteB.pull('qk0001', b);
+  assert.ok(got);
+  const dest = fetchedBaseDir(imagesB, digest);
+  assert.is(await readFile(path.join(dest, 'golden', 'v5-512m-1c', 'disk.qcow2'), 'utf8'), 'golden built on a');
+  assert.is(await readFile(path.join(dest, 'id_ed25519'), 'utf8'), 'key built on a');
+  assert.is((await lstat(path.join(dest, 'id_ed25519'))).mode & 0o777, 0o600);
+  assert.not.ok(await lstat(path.join(dest, 'golden', 'v5-512m-1c', 'state')).then(() => true, () => false), 'the golden state went with the base');
+  // A second checkpoint on that base fetches nothing more than itself.
+  const got2 = await remoteB.pull('qk0002', b);
+  assert.is(got2!.stats.blobs, 1, JSON.stringify(got2!.stats));
+  // A machine whose own base is that one fetches none.
+  const imagesC = path.join(t.dir, 'c', 'images');
+  await fakeImage(path.join(imagesC, 'k1'), 'built on a');
+  const remoteC = await openRemoteStore({ url: reg!.store('team/bases'), insecure: true, env: { HOME: t.dir }, imagesDir: imagesC });
+  await remoteC.pull('qk0001', openStore(path.join(t.dir, 'c', 'checkpoints')));
+  assert.not.ok(await lstat(path.join(imagesC, '.bases')).then(() => true, () => false));
+  // A base whose bytes do not hash to its tag is refused, and the checkpoint is not cached.
+  const imagesD = path.join(t.dir, 'd', 'images');
+  await writeFile(path.join(imagesA, 'k1', 'vmlinuz'), 'another kernel');
+  await client.putManifest(baseTag(other), (await client.getManifest(baseTag(digest)))!.manifest);
+  await a.save({ scenario: 'demo', stage: 'bad', key: 'qk0003', inputs: {}, published: {}, provider: 'qemu' }, async (dir) => {
+    await writeFile(path.join(dir, 'qemu-checkpoint.json'), JSON.stringify({ version: 1, image: 'k1', goldenDisk: path.join(imagesB, 'k1', 'golden', 'v5-512m-1c', 'disk.qcow2'), base: { digest: other, qemu: 'QEMU 7.2' }, hosts: [] }));
+  }).then((info) => remoteA.push(info));
+  const remoteD = await openRemoteStore({ url: reg!.store('team/bases'), insecure: true, env: { HOME: t.dir }, imagesDir: imagesD });
+  const d = openStore(path.join(t.dir, 'd', 'checkpoints'));
+  await rejects(remoteD.pull('qk0003', d), /the qemu base fetched as sha256:[0-9a-f]+ has content sha256:[0-9a-f]+: the registry holds another base under its tag/);
+  assert.is(await d.find('demo', 'qk0003'), undefined);
+  assert.equal((await readdir(path.join(imagesD, '.bases'))), []);
+  // A checkpoint whose base was rebuilt since on the pushing machine cannot be pushed portable.
+  await rejects(remoteA.push(two), /depends on the base sha256:[0-9a-f]+ in .*, which is sha256:[0-9a-f]+ now \(the image was rebuilt\)/);
 });
 
 test.run();

@@ -66,7 +66,7 @@ async function removeOne(root: string, info: CheckpointInfo): Promise<Removal> {
 }
 
 /** Removes temp folders (`.tmp/`, `.trash/`) whose owner process is gone; returns them and their bytes. */
-async function removeLeftovers(root: string, signal?: AbortSignal): Promise<{ paths: string[]; bytes: number }> {
+export async function removeLeftovers(root: string, signal?: AbortSignal): Promise<{ paths: string[]; bytes: number }> {
   const out = { paths: [] as string[], bytes: 0 };
   for (const sub of [TMP, TRASH]) {
     for (const name of await readdir(path.join(root, sub)).catch(() => [] as string[])) {

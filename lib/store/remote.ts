@@ -3,7 +3,15 @@
  * front as a cache; a checkpoint saved locally is pushed, and a checkpoint the cache lacks is
  * pulled into it (through the local store's own atomic save, so a pull cut short leaves nothing).
  */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
+import { ownedName, ownerOfName } from '../checkpoint/layout.js';
+import { ownerAlive } from '../checkpoint/owner.js';
+import { removeLeftovers } from '../checkpoint/prune.js';
+import { imagesRoot } from '../lab/qemu/image.js';
+import { baseToFetch, baseToPush, commitFetchedBase, isBaseTag } from '../lab/qemu/portability.js';
+import { cacheDir } from '../paths.js';
 import { findCredentials } from './oci/auth.js';
 import { RegistryClient, RegistryError } from './oci/client.js';
 import { pullCheckpoint, pushCheckpoint, readCheckpointIndex, type TransferStats } from './oci/checkpoint.js';
@@ -18,13 +26,15 @@ export interface RemoteStoreOptions {
   caFile?: string;
   insecure?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** The qemu image cache a pulled checkpoint's base is fetched into. @default `<cacheDir(env)>/images` */
+  imagesDir?: string;
   signal?: AbortSignal;
 }
 
 /** A remote store: push a local checkpoint, pull one into the local cache. */
 export interface RemoteStore {
   readonly url: string;
-  /** Pushes a committed local checkpoint (only the blobs the registry lacks). */
+  /** Pushes a committed local checkpoint (only the blobs the registry lacks), and first the qemu base it depends on if the registry lacks it. */
   push(info: CheckpointInfo): Promise<TransferStats>;
   /**
    * Checkpoint `key` as the remote store describes it (its meta, size and push time), or
@@ -33,9 +43,9 @@ export interface RemoteStore {
   describe(key: string): Promise<CheckpointInfo | undefined>;
   /** Whether the remote store has checkpoint `key`. */
   has(key: string): Promise<boolean>;
-  /** Pulls checkpoint `key` into `local`; undefined when the remote store has none. */
+  /** Pulls checkpoint `key` into `local` (and the qemu base it depends on into the image cache, if this machine lacks it); undefined when the remote store has none. */
   pull(key: string, local: CheckpointStore): Promise<{ info: CheckpointInfo; stats: TransferStats } | undefined>;
-  /** Every checkpoint key the remote store holds. */
+  /** Every checkpoint key the remote store holds (not the qemu bases beside them). */
   keys(): Promise<string[]>;
 }
 
@@ -48,14 +58,43 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
   const cipher: BlobCipher | undefined = o.keyFile ? convergentCipher(await readStoreKey(o.keyFile)) : undefined;
   const client = new RegistryClient(ref, { ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   await client.ping();
+  const imagesDir = o.imagesDir ?? imagesRoot(cacheDir(env));
+  const sealed = cipher ? { cipher } : {};
+  /** Fetches the qemu base a checkpoint pulled into `dataDir` runs on, when this machine lacks it. */
+  const fetchBase = async (key: string, dataDir: string): Promise<TransferStats | undefined> => {
+    const need = await baseToFetch(dataDir, imagesDir);
+    if (!need) return undefined;
+    const root = path.dirname(need.dest);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    // What fetches cut short (kill -9) left: their owner is gone.
+    for (const name of await readdir(root)) {
+      const owner = ownerOfName(name, '.tmp-');
+      if (owner && !ownerAlive(owner)) await rm(path.join(root, name), { recursive: true, force: true });
+    }
+    const tmp = path.join(root, ownedName('.tmp-'));
+    try {
+      const got = await pullCheckpoint(client, need.tag, tmp, sealed);
+      if (!got) throw new RegistryError(`checkpoint ${key} runs on the qemu base ${need.digest}, which ${o.url} does not hold (pushed by an older harness?): push the checkpoint again from the machine that made it`);
+      await commitFetchedBase(tmp, need.dest, need.digest);
+      return got.stats;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  };
   return {
     url: o.url,
     async push(info) {
       const meta: CheckpointMeta & { created: string } = { scenario: info.scenario, stage: info.stage, key: info.key, inputs: info.inputs, published: info.published, provider: info.provider, ...(info.run ? { run: info.run } : {}), created: info.created };
-      return pushCheckpoint(client, info.dataDir, info.key, meta as unknown as Record<string, unknown>, {
-        ...(cipher ? { cipher } : {}),
+      // The base first, so a listed checkpoint always has its base beside it.
+      const base = await baseToPush(info.dataDir);
+      const b = base && !(await client.getManifest(base.tag))
+        ? await pushCheckpoint(client, base.dir, base.tag, { kind: 'qemu-base', digest: base.digest }, { ...sealed, only: base.files, annotations: { 'dev.ansible-harness.qemu-base': base.digest } })
+        : undefined;
+      const s = await pushCheckpoint(client, info.dataDir, info.key, meta as unknown as Record<string, unknown>, {
+        ...sealed,
         annotations: { 'dev.ansible-harness.scenario': info.scenario, 'dev.ansible-harness.stage': info.stage },
       });
+      return b ? addStats(s, b) : s;
     },
     async describe(key) {
       const index = await readCheckpointIndex(client, key, cipher);
@@ -75,13 +114,21 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
       const { created: _created, ...meta } = index.meta as unknown as CheckpointMeta & { created?: string };
       if (meta.key !== key) throw new RegistryError(`${o.url}:${key} holds checkpoint ${String(meta.key)}: it was tagged by hand or altered; delete that tag`);
       let stats: TransferStats | undefined;
+      // What pulls cut short (kill -9) left in the cache's temp folder: their owner is gone.
+      await removeLeftovers(local.root);
       const info = await local.save(meta, async (dataDir) => {
-        const got = await pullCheckpoint(client, key, dataDir, cipher ? { cipher } : {});
+        const got = await pullCheckpoint(client, key, dataDir, sealed);
         if (!got) throw new Error(`checkpoint ${key} left the remote store while it was pulled`);
-        stats = got.stats;
+        // Its base before it is committed: a checkpoint in the cache always restores here.
+        const b = await fetchBase(key, dataDir);
+        stats = b ? addStats(got.stats, b) : got.stats;
       });
       return { info, stats: stats ?? { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 } };
     },
-    keys: () => client.listTags(),
+    keys: async () => (await client.listTags()).filter((t) => !isBaseTag(t)),
   };
+}
+
+function addStats(a: TransferStats, b: TransferStats): TransferStats {
+  return { blobs: a.blobs + b.blobs, moved: a.moved + b.moved, movedBytes: a.movedBytes + b.movedBytes, reusedBytes: a.reusedBytes + b.reusedBytes };
 }

@@ -128,3 +128,64 @@ async function startTokenService(dir: string, user: { user: string; password: st
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { server, realm: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/token`, cert: certFile };
 }
+
+/** A loopback TCP proxy in front of a registry that passes at most `bytesPerSecond` each way (so a transfer takes long enough to be cut). */
+export interface ThrottledProxy {
+  /** `127.0.0.1:port`. */
+  address: string;
+  /** Bytes passed towards the registry (uploads) and back (downloads) since the start or {@link reset}. */
+  readonly sent: number;
+  readonly received: number;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link ThrottledProxy} to `target` (`host:port`). */
+export async function throttledProxy(target: string, bytesPerSecond: number): Promise<ThrottledProxy> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const counts = { sent: 0, received: 0 };
+  const sockets = new Set<net.Socket>();
+  // One pipe each way, each paced on its own: a chunk passes when the bytes before it have had their time.
+  const pace = (from: net.Socket, to: net.Socket, count: 'sent' | 'received'): void => {
+    let due = Date.now();
+    let queue = Promise.resolve();
+    from.on('data', (chunk: Buffer) => {
+      from.pause();
+      due = Math.max(due, Date.now()) + (chunk.length / bytesPerSecond) * 1000;
+      const at = due;
+      queue = queue.then(() => new Promise<void>((r) => setTimeout(r, Math.max(0, at - Date.now())))).then(() => {
+        counts[count] += chunk.length;
+        if (!to.destroyed) to.write(chunk);
+        from.resume();
+      });
+    });
+    from.on('end', () => void queue.then(() => to.end()));
+    from.on('error', () => to.destroy());
+  };
+  const server = net.createServer((client) => {
+    const up = net.connect(port, host);
+    sockets.add(client).add(up);
+    client.on('close', () => (sockets.delete(client), up.destroy()));
+    up.on('close', () => (sockets.delete(up), client.destroy()));
+    pace(client, up, 'sent');
+    pace(up, client, 'received');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    get sent() {
+      return counts.sent;
+    },
+    get received() {
+      return counts.received;
+    },
+    reset() {
+      counts.sent = 0;
+      counts.received = 0;
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

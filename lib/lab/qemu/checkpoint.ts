@@ -2,7 +2,9 @@
  * Checkpoints of a qemu lab: every VM paused at one moment, its RAM and device state saved with
  * `migrate` to a file and its overlay copied (the copy's backing file stays the golden disk in
  * the image cache), then resumed. Restoring boots each host anew from those two files on a copy
- * of the overlay, so the checkpoint folder is only ever read.
+ * of the overlay, so the checkpoint folder is only ever read. The overlays may sit on this
+ * machine's golden disk or on a base fetched from a remote store (portability.ts): each copy is
+ * pointed at the base it runs on, wherever the cache is.
  */
 import { constants } from 'node:fs';
 import { copyFile, readFile, stat } from 'node:fs/promises';
@@ -12,7 +14,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import type { GoldenState } from './golden.js';
 import type { QemuImage } from './image.js';
 import { mapLimit } from './limit.js';
-import { checkBase, qemuBase, type QemuBase } from './portability.js';
+import { chooseBase, qemuBase, type BaseFiles, type QemuBase } from './portability.js';
 import type { Machine } from './machine.js';
 
 /** The file a qemu checkpoint describes itself in. */
@@ -40,6 +42,8 @@ export interface LabCheckpointTarget {
   machines: Machine[];
   /** The qemu-system binary (its version is recorded and checked). */
   qemu: string;
+  /** The SSH key file the lab's hosts are reached with: a restore writes its base's key there. */
+  sshKey?: string;
   /** VMs restored at once. @default 2 */
   concurrency?: number;
   signal?: AbortSignal;
@@ -56,14 +60,17 @@ export async function saveQemuCheckpoint(dir: string, t: LabCheckpointTarget): P
     if (!m.vm || !m.disk) throw new LabError(`cannot checkpoint the qemu lab: host ${m.host} has no running VM (was allocate successful?)`);
     return { m, vm: m.vm, disk: m.disk };
   });
+  // VMs restored from a checkpoint of another machine run on its fetched base: record that one.
+  const onBase = running[0]!.m.base;
+  const own = await qemuBase(t.image, t.golden, t.qemu);
   const manifest: QemuCheckpointManifest = {
     version: 1,
     image: t.image.key,
-    goldenDisk: t.golden.disk,
+    goldenDisk: onBase?.goldenDisk ?? t.golden.disk,
     memory: t.golden.memory,
     cpus: t.golden.cpus,
     savedAt: new Date().toISOString(),
-    base: await qemuBase(t.image, t.golden, t.qemu),
+    base: onBase ? { ...own, digest: onBase.digest } : own,
     hosts: [],
   };
   await Promise.all(running.map((r) => r.vm.stop()));
@@ -87,8 +94,8 @@ export async function saveQemuCheckpoint(dir: string, t: LabCheckpointTarget): P
   return manifest;
 }
 
-/** Reads and checks the manifest of a qemu checkpoint against the lab it is to be restored into. */
-export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarget, 'image' | 'golden' | 'machines' | 'qemu'>): Promise<QemuCheckpointManifest> {
+/** Reads and checks the manifest of a qemu checkpoint against the lab it is to be restored into; with the base its VMs run on. */
+export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarget, 'image' | 'golden' | 'machines' | 'qemu'>): Promise<QemuCheckpointManifest & { on: BaseFiles }> {
   const file = path.join(dir, QEMU_CHECKPOINT_MANIFEST);
   let m: QemuCheckpointManifest;
   try {
@@ -106,10 +113,10 @@ export async function readQemuCheckpoint(dir: string, t: Pick<LabCheckpointTarge
   if (saved.size !== ours.length || ours.some((h) => !saved.has(h))) {
     throw new LabError(`the checkpoint ${dir} holds hosts ${[...saved].join(', ')}, this lab has ${ours.join(', ')}`);
   }
-  const missing = await stat(m.goldenDisk).then(() => false, () => true);
-  if (missing) throw new LabError(`the checkpoint ${dir} needs the golden disk ${m.goldenDisk}, which is no longer in the image cache; delete the checkpoint`);
-  checkBase(dir, m.base, await qemuBase(t.image, t.golden, t.qemu));
-  return m;
+  const on = await chooseBase(dir, m.base, t.image, t.golden, t.qemu);
+  // A checkpoint of before bases were recorded names its golden disk only by path.
+  if (!m.base && (await stat(m.goldenDisk).then(() => false, () => true))) throw new LabError(`the checkpoint ${dir} needs the golden disk ${m.goldenDisk}, which is no longer in the image cache; delete the checkpoint`);
+  return { ...m, on: m.base ? on : { ...on, goldenDisk: m.goldenDisk } };
 }
 
 /** Brings every VM back to the checkpoint in `dir` (read only): each one is booted anew from it, then its clock is set. */
@@ -121,7 +128,8 @@ export async function restoreQemuCheckpoint(dir: string, t: LabCheckpointTarget)
     if (h.labAddress !== machine.identity.labAddress) {
       throw new LabError(`the checkpoint ${dir} gave ${h.name} the lab address ${h.labAddress}, this lab gives it ${machine.identity.labAddress}; change lab.options.network back or delete the checkpoint`);
     }
-    return { machine, from: { state: path.join(dir, h.state), disk: path.join(dir, h.disk) } };
+    return { machine, from: { state: path.join(dir, h.state), disk: path.join(dir, h.disk), base: m.on } };
   });
+  if (t.sshKey) await copyFile(m.on.privateKey, t.sshKey);
   await mapLimit(plan, t.concurrency ?? 2, ({ machine, from }) => machine.boot(from, 'clock', sig));
 }

@@ -12,6 +12,7 @@ import { run } from './exec.js';
 import type { GoldenState } from './golden.js';
 import { clockScript, guestSetupScript, type GuestIdentity } from './guest.js';
 import type { QemuImage } from './image.js';
+import type { BaseFiles } from './portability.js';
 import { freePort } from './net.js';
 import { sshScript, waitForSshBanner, type SshTarget } from './ssh.js';
 import type { QemuToolPaths } from './tools.js';
@@ -44,6 +45,8 @@ export interface BootSource {
   state: string;
   /** A saved overlay to copy (its backing file is the golden disk); unset: a fresh overlay on the golden disk. */
   disk?: string;
+  /** What a saved overlay runs on (this machine's golden disk, or a base fetched from a remote store): its copy is pointed there; unset: the lab's own. */
+  base?: BaseFiles;
 }
 
 /** One lab host's VM. */
@@ -51,6 +54,8 @@ export class Machine {
   vm: Vm | undefined;
   /** The overlay the VM runs on. */
   disk: string | undefined;
+  /** The fetched base the VM runs on (a checkpoint of another machine restored); unset: the lab's own image. */
+  base: BaseFiles | undefined;
   private generation = 0;
 
   constructor(
@@ -66,7 +71,7 @@ export class Machine {
 
   /** How ssh reaches it. */
   get target(): SshTarget {
-    return { port: this.port, key: this.ctx.image.privateKey, name: this.host };
+    return { port: this.port, key: this.base?.privateKey ?? this.ctx.image.privateKey, name: this.host };
   }
 
   /**
@@ -88,10 +93,13 @@ export class Machine {
     if (from.disk) {
       // A reflink where the filesystem can (btrfs, xfs), a plain copy elsewhere: overlays are small.
       await copyFile(from.disk, disk, constants.COPYFILE_FICLONE);
+      // Its backing file names the golden disk where the saving machine had it: point it at ours (content checked by the base digest).
+      if (from.base) await run(this.ctx.tools['qemu-img'], ['rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', from.base.goldenDisk, disk], { purpose: `pointing the disk of ${this.host} at its base`, ...sig });
     } else {
       await run(this.ctx.tools['qemu-img'], ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', this.ctx.golden.disk, disk], { purpose: `making the disk of ${this.host}`, ...sig });
     }
     this.disk = disk;
+    this.base = from.base?.fetched ? from.base : undefined;
     if (old.disk) await rm(old.disk, { force: true });
     const pickPort = this.port === 0;
     for (let attempt = 1; ; attempt++) {
@@ -101,8 +109,8 @@ export class Machine {
           {
             name: this.host,
             disk,
-            kernel: this.ctx.image.kernel,
-            initrd: this.ctx.image.initrd,
+            kernel: this.base?.kernel ?? this.ctx.image.kernel,
+            initrd: this.base?.initrd ?? this.ctx.image.initrd,
             memory: this.ctx.golden.memory,
             cpus: this.ctx.golden.cpus,
             sshPort: this.port,
@@ -134,7 +142,7 @@ export class Machine {
     const t2 = Date.now();
     const what = setup === 'identity' ? 'name, address and clock' : 'clock';
     let t3: number;
-    if (this.ctx.golden.agent) {
+    if (this.agent) {
       // Through the guest agent while sshd is checked: no SSH login on the way up.
       [, t3] = await Promise.all([this.runSetup(setup, sig), waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig }).then(() => Date.now())]);
     } else {
@@ -144,8 +152,13 @@ export class Machine {
     }
     const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
     this.ctx.log?.(
-      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${what} ${this.ctx.golden.agent ? 'by the guest agent' : `over SSH ${s(t3, Date.now())} s`})`,
+      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${what} ${this.agent ? 'by the guest agent' : `over SSH ${s(t3, Date.now())} s`})`,
     );
+  }
+
+  /** Whether the guest agent answers in this VM (as it did in the golden VM of its base). */
+  private get agent(): boolean {
+    return this.base ? this.base.agent : this.ctx.golden.agent;
   }
 
   /**
@@ -163,7 +176,7 @@ export class Machine {
 
   /** Runs a setup script through the guest agent (the clock written in as it is sent), else over SSH. */
   private async guestScript(make: (clock: { clockAt?: number }) => string, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
-    if (this.ctx.golden.agent) {
+    if (this.agent) {
       const status = await agentRun(this.agentSocket, make({ clockAt: Date.now() }), { name: this.host, ...sig });
       if (status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent exited ${status}`);
       return;

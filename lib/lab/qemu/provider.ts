@@ -71,6 +71,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
   private recorder: QemuRecorder | undefined;
   private switch: VdeSwitch | undefined;
   private machines: Machine[] = [];
+  private sshKey: string | undefined;
   private dirs: string[] = [];
   private allocated = false;
   private closed = false;
@@ -132,7 +133,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     const sw = (this.switch = await startSwitch(path.join(socketDir, 'switch'), path.join(socketDir, 'switch.pid'), { vdeSwitch: tools.vde_switch, ...sig }));
     await this.track({ label: 'vde_switch', pid: sw.pid, startTicks: sw.startTicks, cmdlineMarker: sw.socket, state: 'running' }, true);
 
-    const sshKey = path.join(workDir, 'id_ed25519');
+    const sshKey = (this.sshKey = path.join(workDir, 'id_ed25519'));
     await copyFile(image.privateKey, sshKey);
     await chmod(sshKey, 0o600);
 
@@ -188,7 +189,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
 
   private checkpointTarget(what: string, ctx: CheckpointContext) {
     if (!this.image || !this.golden || !this.machines.length || this.closed) throw new LabError(`cannot ${what} a checkpoint: the qemu lab is not allocated`);
-    return { image: this.image, golden: this.golden, machines: this.machines, qemu: this.qemu, concurrency: this.settings.concurrency ?? 2, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.log ? { log: ctx.log } : {}) };
+    return { image: this.image, golden: this.golden, machines: this.machines, qemu: this.qemu, ...(this.sshKey ? { sshKey: this.sshKey } : {}), concurrency: this.settings.concurrency ?? 2, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.log ? { log: ctx.log } : {}) };
   }
 
   /** Saves every VM's memory, devices and disk into `dir` (VMs pause for about a second). */

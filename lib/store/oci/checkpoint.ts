@@ -92,11 +92,20 @@ export interface PushOptions {
   annotations?: Record<string, string>;
   /** Encrypt every blob and the index (`--store-key`). */
   cipher?: BlobCipher;
+  /** Only these files of the folder (relative paths) and the folders above them; all must exist. */
+  only?: string[];
 }
 
 /** Pushes the folder `dir` as checkpoint `tag` with `meta`; resolves with what moved. */
 export async function pushCheckpoint(client: RegistryClient, dir: string, tag: string, meta: Record<string, unknown>, opts: PushOptions = {}): Promise<TransferStats> {
-  const entries = await walk(dir);
+  let entries = await walk(dir);
+  if (opts.only) {
+    const want = new Set(opts.only);
+    const above = new Set(opts.only.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+    entries = entries.filter((e) => (e.type === 'dir' ? above.has(e.path) : want.has(e.path)));
+    const missing = opts.only.filter((f) => !entries.some((e) => e.path === f && e.type === 'file'));
+    if (missing.length) throw new RegistryError(`${dir} lacks ${missing.join(', ')}: it cannot be pushed`);
+  }
   const limit = pLimit(opts.concurrency ?? 4);
   const stats: TransferStats = { blobs: 0, moved: 0, movedBytes: 0, reusedBytes: 0 };
   const layers = new Map<string, number>();
