@@ -143,6 +143,20 @@ test('a scenario on the example lab: real sshd hosts from the scripts, real ansi
   assert.match(await readFile(path.join(r2.runDir, 'lab', 'restore.log'), 'utf8'), /snapshot harness-\S+ restored/);
 });
 
+test('a run whose allocate fails releases what it had made (exit 3, every stage skipped)', async () => {
+  const file = path.join(t.dir, 'failing.yml');
+  const marks = path.join(t.dir, 'marks-run');
+  await writeFile(file, `name: failing\nlab:\n  provider: command\n  allocate: ${F}/fails.sh\n  release: ${F}/release-marker.sh\n  hosts: { node-0: {} }\nstages:\n  - { name: a, playbook: ${F}/write-root.yml }\n`);
+  let out = '';
+  // The lab's scripts get the harness's own environment (runScenario's env is Ansible's).
+  process.env.RELEASE_MARKS = marks;
+  const r = await runScenario(await loadScenario(file), { out: path.join(t.dir, 'run-failing'), env: { ...process.env, XDG_CACHE_HOME: path.join(t.dir, 'cache') }, write: (s: string) => (out += s), bundle: false }).finally(() => delete process.env.RELEASE_MARKS);
+  assert.is(r.exitCode, 3, out);
+  assert.match(out, /quota exceeded for instances/);
+  assert.is(await readFile(marks, 'utf8'), 'released server-1\n', 'release ran once, with the resources allocate wrote');
+  assert.is(JSON.parse(await readFile(path.join(r.runDir, 'lab.json'), 'utf8')).command.state, 'released');
+});
+
 test('a command lab in a scenario file: the scripts must exist and be executable, both or neither of snapshot/restore', async () => {
   const file = path.join(t.dir, 'bad.yml');
   await writeFile(path.join(t.dir, 'plain.sh'), '#!/bin/sh\n');

@@ -27,6 +27,10 @@ test('ssh is called as Ansible would: the host\'s key, port and user, batch mode
     '-o', 'StrictHostKeyChecking=yes', '-i', '/k/a', '-o', 'IdentitiesOnly=yes', '-p', '2200', '-l', 'cloud', '--', '10.1.1.1', 'true',
   ]);
   assert.equal(sshArgv({ name: 'b', groups: [], vars: { ansible_host: 'b.lab', ansible_port: 22 } }, lab, 'true').slice(-7), ['-p', '22', '-l', 'root', '--', 'b.lab', 'true']);
+  // A later, longer try (a slow host: an emulated VM on a busy machine) waits longer for the connection and a silent server.
+  assert.equal(sshArgv({ name: 'b', groups: [], vars: {} }, lab, 'true', 120_000).slice(0, 8), [
+    '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=40', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=8',
+  ]);
 });
 
 test('a host that comes up late is retried; one that never does is named, with the last error', async () => {

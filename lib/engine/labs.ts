@@ -64,6 +64,9 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
     }
     slot.allocated = await slot.provider.allocate(scenario.lab, { runDir, privateDir: slot.dir.privateDir, signal: opts.signal, log: state.log, keepLab: opts.keepLab, redact: state.redact });
   } catch (err) {
+    // What the provider made before it failed (VMs booted, resources written) is given back now:
+    // the run's end releases only the labs that were allocated.
+    await slot.provider.release().catch((e: unknown) => opts.write?.(`harness: warning: releasing the lab after its allocation failed: ${(e as Error).message}\n`));
     const interrupted = Boolean(opts.signal?.aborted);
     if (!interrupted && !(err instanceof HarnessError)) throw err;
     const outcome: RunState['outcome'] = interrupted

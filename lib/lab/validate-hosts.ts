@@ -36,14 +36,21 @@ export interface HostCheck {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined);
 
-/** The `ssh` argument list that runs `command` on `host` the way Ansible would reach it. */
-export function sshArgv(host: Host, lab: AllocatedLab, command: string): string[] {
+/** How long the first try of a host may take; each later try may take twice the one before. */
+const FIRST_TRY_MS = 30_000;
+
+/**
+ * The `ssh` argument list that runs `command` on `host` the way Ansible would reach it. `tryMs`
+ * is how long the try may take: ssh's connect timeout and its patience with a silent server
+ * are a third of it each (at least 10 s, as for the first try's 30 s).
+ */
+export function sshArgv(host: Host, lab: AllocatedLab, command: string, tryMs = FIRST_TRY_MS): string[] {
   const c = hostConnection(host, lab);
   return [
     '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=10',
+    '-o', `ConnectTimeout=${Math.max(10, Math.round(tryMs / 3000))}`,
     '-o', 'ServerAliveInterval=5',
-    '-o', 'ServerAliveCountMax=2',
+    '-o', `ServerAliveCountMax=${Math.max(2, Math.round(tryMs / 15_000))}`,
     // The provider's host key handling, else Ansible's in our ansible.cfg (host key checking off), without touching ~/.ssh/known_hosts.
     ...(lab.sshExtraArgs ?? ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']),
     ...(c.key ? ['-i', c.key, '-o', 'IdentitiesOnly=yes'] : []),
@@ -54,12 +61,13 @@ export function sshArgv(host: Host, lab: AllocatedLab, command: string): string[
   ];
 }
 
-function tryOnce(argv: string[], signal?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+function tryOnce(argv: string[], tryMs: number, signal?: AbortSignal): Promise<{ ok: boolean; detail: string }> {
   return new Promise((resolve) => {
-    execFile('ssh', argv, { timeout: 30_000, ...(signal ? { signal } : {}), encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('ssh', argv, { timeout: tryMs, ...(signal ? { signal } : {}), encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve({ ok: true, detail: stdout.trim() });
       const text = `${stderr}`.trim().split('\n').filter((l) => !l.startsWith('Warning: Permanently added')).pop();
-      resolve({ ok: false, detail: text || err.message });
+      const killed = (err as { killed?: boolean }).killed && !signal?.aborted;
+      resolve({ ok: false, detail: text || (killed ? `no answer within ${formatDuration(tryMs)}` : err.message) });
     });
   });
 }
@@ -77,11 +85,16 @@ export async function validateHosts(lab: AllocatedLab, opts: ValidateHostsOption
     lab.lab.hosts.map((host) =>
       limit(async (): Promise<HostCheck> => {
         const python = str(hostVar(lab.lab, host, 'ansible_python_interpreter')) ?? 'python3';
-        const argv = sshArgv(host, lab, `${python} -c 'import sys; print("python %d.%d" % sys.version_info[:2])'`);
+        const command = `${python} -c 'import sys; print("python %d.%d" % sys.version_info[:2])'`;
         let backoff = opts.firstBackoffMs ?? 1000;
-        for (let tries = 1; ; tries++) {
+        // A host that is up but slow (a VM emulated on a busy machine: its login and Python take
+        // longer than a first try allows) gets longer tries, up to what is left of the deadline
+        // (a try is never shorter than the first).
+        let tryMs = FIRST_TRY_MS;
+        for (let tries = 1; ; tries++, tryMs *= 2) {
           opts.signal?.throwIfAborted();
-          const r = await tryOnce(argv, opts.signal);
+          const budget = Math.max(FIRST_TRY_MS, Math.min(tryMs, deadline - Date.now()));
+          const r = await tryOnce(sshArgv(host, lab, command, budget), budget, opts.signal);
           if (r.ok) return { host: host.name, ok: true, tries, detail: r.detail };
           if (Date.now() + backoff > deadline) return { host: host.name, ok: false, tries, detail: r.detail };
           if (tries === 1) opts.log?.(`validate: ${host.name} not ready yet (${r.detail}); retrying for up to ${formatDuration(Math.max(0, deadline - Date.now()))}`);

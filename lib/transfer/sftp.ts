@@ -31,7 +31,10 @@ export interface FetchOptions {
   maxFileBytes?: number;
   /** Files that would take the total past this are skipped. @default 1073741824 (1 GiB) */
   maxTotalBytes?: number;
-  /** How long connecting and the SSH handshake may take (a silent server is dropped after ~15 s of keepalives). @default 10000 */
+  /**
+   * How long connecting and the SSH handshake may take (a silent server is dropped after ~30 s of
+   * keepalives). An emulated VM on a busy machine takes 20-40 s for a handshake. @default 90000
+   */
   connectTimeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -250,10 +253,10 @@ export async function fetchFiles(conn: SftpConnection, patterns: string[], destD
         port: conn.port,
         username: conn.username,
         ...auth,
-        readyTimeout: opts.connectTimeoutMs ?? 10_000,
-        // A server that stops answering mid-transfer is dropped after ~15 s.
+        readyTimeout: opts.connectTimeoutMs ?? 90_000,
+        // A server that stops answering mid-transfer is dropped after ~30 s.
         keepaliveInterval: 5_000,
-        keepaliveCountMax: 3,
+        keepaliveCountMax: 6,
         ...(hostVerifier ? { hostVerifier } : {}),
       });
     } catch (err) {

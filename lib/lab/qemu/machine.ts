@@ -177,7 +177,8 @@ export class Machine {
   /** Runs a setup script through the guest agent (the clock written in as it is sent), else over SSH. */
   private async guestScript(make: (clock: { clockAt?: number }) => string, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
     if (this.agent) {
-      const status = await agentRun(this.agentSocket, make({ clockAt: Date.now() }), { name: this.host, ...sig });
+      // As long as sshd may take to come up: on a busy machine an emulated guest answers its agent late too (over 30 s at load 30).
+      const status = await agentRun(this.agentSocket, make({ clockAt: Date.now() }), { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, ...sig });
       if (status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent exited ${status}`);
       return;
     }
