@@ -109,14 +109,6 @@ test('the QEMU command line: TCG, the two NICs, QMP, incoming, commas escaped', 
   ]);
 });
 
-test('the QEMU command line with RAM from a file: shared for the golden VM, copy-on-write for a clone, block pc.ram as without', () => {
-  const spec: VmSpec = { name: 'g', disk: '/d', kernel: '/k', initrd: '/i', memory: 768, cpus: 1, sshPort: 1, qmpSocket: '/q', consoleLog: '/c', qemuLog: '/l', incoming: false };
-  const golden = qemuArgs({ ...spec, ram: { file: '/g,1/ram', share: true } });
-  assert.equal(golden.slice(2, 6), ['-machine', 'q35,memory-backend=pc.ram', '-object', 'memory-backend-file,id=pc.ram,size=768M,mem-path=/g,,1/ram,share=on']);
-  assert.ok(qemuArgs({ ...spec, ram: { file: '/g/ram', share: false } }).includes('memory-backend-file,id=pc.ram,size=768M,mem-path=/g/ram,share=off'));
-  assert.not.ok(qemuArgs(spec).some((a) => a.includes('memory-backend')));
-});
-
 test('the guest setup script sets clock, name, lab MAC and address, and /etc/hosts', () => {
   assert.is(guestHostname('db_0'), 'db-0');
   assert.is(guestHostname('__'), 'host');

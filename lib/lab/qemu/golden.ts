@@ -1,7 +1,6 @@
 /**
  * The golden state of an image: a VM booted once (cold boot, ~20 s), stopped when sshd answers
- * and its devices saved with `migrate exec:cat > state`; its RAM is a file of its own (`ram`,
- * mapped shared while it runs, left out of the state), which clones map copy-on-write.
+ * and its memory saved with `migrate exec:cat > state`. Clones start from it in about a second.
  * One per image, memory size, CPU count and accelerator (a saved state only loads into the same
  * machine), in `<image>/golden/v<version>-<memory>m-<cpus>c[-kvm]/`, built in a temp folder and renamed, under a lock.
  */
@@ -32,11 +31,6 @@ export interface GoldenState {
   accel: Accel;
   /** The guest agent answers in this state (lib/lab/qemu/agent.ts): clones are set up through it, not SSH. */
   agent: boolean;
-  /**
-   * The golden VM's RAM, which `state` was saved without: clones map it copy-on-write (nothing
-   * to load; the host's page cache holds it once for all clones). Unset: the RAM is in `state`.
-   */
-  ram?: string;
 }
 
 /** A process started while building, so a caller can record it for crash cleanup. */
@@ -59,17 +53,17 @@ export interface EnsureGoldenOptions {
 }
 
 /** Bump when the golden boot changes (kernel command line, devices): every golden state is remade. */
-export const GOLDEN_VERSION = 7;
+export const GOLDEN_VERSION = 6;
 
-function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent = false, ram = false): GoldenState {
-  return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus, accel, agent, ...(ram ? { ram: path.join(dir, 'ram') } : {}) };
+function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent = false): GoldenState {
+  return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus, accel, agent };
 }
 
 /** A made golden state, as its manifest describes it. */
 async function readGolden(dir: string, memory: number, cpus: number, accel: Accel): Promise<GoldenState> {
-  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { agent?: boolean; agentProtocol?: number; ram?: boolean };
+  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { agent?: boolean; agentProtocol?: number };
   // An agent of another protocol would not understand this host: its clones are set up over SSH.
-  return goldenAt(dir, memory, cpus, accel, m.agent === true && m.agentProtocol === AGENT_PROTOCOL, m.ram === true);
+  return goldenAt(dir, memory, cpus, accel, m.agent === true && m.agentProtocol === AGENT_PROTOCOL);
 }
 
 /** The golden state of `image` for VMs of `memory` MiB and `cpus` CPUs, made first if missing. */
@@ -91,7 +85,7 @@ export async function ensureGolden(image: QemuImage, memory: number, cpus: numbe
       // Same depth as `dir`, so the overlay's relative backing path stays right after the rename.
       const tmp = path.join(root, `.tmp-${variant}-${process.pid}`);
       try {
-        await bootGolden(image, goldenAt(tmp, memory, cpus, accel, false, true), opts);
+        await bootGolden(image, goldenAt(tmp, memory, cpus, accel), opts);
         await rename(tmp, dir);
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
@@ -137,7 +131,6 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
         incoming: false,
         accel: g.accel,
         agentSocket: path.join(sockets, 'agent'),
-        ...(g.ram ? { ram: { file: g.ram, share: true } } : {}),
       },
       { qemu: opts.tools['qemu-system-x86_64'], ...sig },
     );
@@ -166,16 +159,14 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
     }
     g.agent = agent;
     try {
-      await vm.saveState(g.state, { ...sig, withoutSharedRam: g.ram !== undefined });
+      await vm.saveState(g.state, sig);
     } finally {
       client?.close();
     }
     await vm.quit();
-    // Zeroed pages (free memory is zeroed: init_on_free) need no disk blocks; sparse or not, the file reads the same.
-    if (g.ram) await run('fallocate', ['--dig-holes', g.ram], { purpose: 'making the golden RAM file sparse', ...sig }).catch((err: Error) => opts.log?.(`the golden RAM file stays whole: ${err.message.split('\n')[0]}`));
     await writeFileAtomic(
       path.join(g.dir, 'manifest.json'),
-      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, accel: g.accel, agent: g.agent, agentProtocol: AGENT_PROTOCOL, ram: g.ram !== undefined, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
+      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, accel: g.accel, agent: g.agent, agentProtocol: AGENT_PROTOCOL, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
     );
   } finally {
     if (vm) {

@@ -43,8 +43,6 @@ export interface MachineContext {
 /** Where a machine boots from: a saved state and, for a checkpoint, the disk saved with it. */
 export interface BootSource {
   state: string;
-  /** The RAM file `state` was saved without (the golden state's `ram`): mapped copy-on-write. */
-  ram?: string;
   /** A saved overlay to copy (its backing file is the golden disk); unset: a fresh overlay on the golden disk. */
   disk?: string;
 }
@@ -120,7 +118,6 @@ export class Machine {
             incoming: true,
             accel: this.ctx.golden.accel,
             agentSocket: this.agentSocket,
-            ...(from.ram ? { ram: { file: from.ram, share: false } } : {}),
           },
           { qemu: this.ctx.tools['qemu-system-x86_64'], ...sig },
         );
@@ -139,7 +136,7 @@ export class Machine {
     // Connected before the state is loaded: it was saved with the host connected (agent.ts).
     if (this.ctx.golden.agent) this.agent = await AgentClient.connect(this.agentSocket, this.host);
     const t1 = Date.now();
-    await vm.loadState(from.state, { ...sig, withoutSharedRam: from.ram !== undefined });
+    await vm.loadState(from.state, sig);
     const what = setup === 'identity' ? 'name, address and clock' : 'clock';
     let t2: number;
     let t3: number;

@@ -161,7 +161,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     };
     this.machines = lab.hosts.map((h, i) => new Machine(mctx, h.name, i, identities[i]!, 0));
     ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the golden state of image ${image.key}`);
-    await mapLimit(this.machines, this.settings.concurrency ?? 2, (m) => m.boot({ state: golden.state, ...(golden.ram ? { ram: golden.ram } : {}) }, 'identity', sig));
+    await mapLimit(this.machines, this.settings.concurrency ?? 2, (m) => m.boot({ state: golden.state }, 'identity', sig));
 
     const hosts = vmHosts(lab, this.machines);
     await recorder.update((r) => {

@@ -52,12 +52,6 @@ export interface VmSpec {
   verbose?: boolean;
   /** The guest agent's port (lib/lab/qemu/agent.ts), its host end a unix socket here. */
   agentSocket?: string;
-  /**
-   * Guest RAM mapped from a file (`memory-backend-file`, RAM block `pc.ram` as without it, so
-   * states load either way): `share` (the golden VM: the file is its RAM, and its state is saved
-   * without it) or private (a clone: copy-on-write over the golden RAM, nothing to load).
-   */
-  ram?: { file: string; share: boolean };
 }
 
 /** Escapes a value for QEMU's `key=value,...` option syntax (a comma is written twice). */
@@ -70,8 +64,7 @@ export function qemuArgs(spec: VmSpec): string[] {
   const o = qemuOptValue;
   return [
     '-name', o(`harness-${spec.name}`),
-    '-machine', spec.ram ? 'q35,memory-backend=pc.ram' : 'q35',
-    ...(spec.ram ? ['-object', `memory-backend-file,id=pc.ram,size=${spec.memory}M,mem-path=${o(spec.ram.file)},share=${spec.ram.share ? 'on' : 'off'}`] : []),
+    '-machine', 'q35',
     ...(spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,tb-size=256', '-cpu', 'max']),
     '-m', String(spec.memory),
     '-smp', String(spec.cpus),
@@ -190,11 +183,10 @@ export class Vm {
 
   /**
    * Saves RAM and device state into `file` (`migrate exec:cat > file`) and leaves the guest
-   * paused with its disk flushed: copy the disk now, then {@link cont}. `withoutSharedRam`: RAM
-   * mapped shared from a file (`ram.share`) is left out (`x-ignore-shared`): the file holds it.
+   * paused with its disk flushed: copy the disk now, then {@link cont}.
    */
-  async saveState(file: string, opts: { timeoutMs?: number; signal?: AbortSignal; withoutSharedRam?: boolean } = {}): Promise<void> {
-    await this.setCapabilities(opts.withoutSharedRam === true);
+  async saveState(file: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
     await this.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 64 * 1024 * 1024 * 1024 });
     await this.qmp.execute('stop');
     const done = this.migrationEnd(opts);
@@ -202,24 +194,12 @@ export class Vm {
     await this.checkMigration(await done, `saving ${this.spec.name}'s state to ${file}`);
   }
 
-  /**
-   * Loads RAM and device state from `file` into a VM started with `incoming`; the guest stays
-   * paused. `withoutSharedRam`: the state was saved so, and the VM's RAM file (`ram`) holds the RAM.
-   */
-  async loadState(file: string, opts: { timeoutMs?: number; signal?: AbortSignal; withoutSharedRam?: boolean } = {}): Promise<void> {
-    await this.setCapabilities(opts.withoutSharedRam === true);
+  /** Loads RAM and device state from `file` into a VM started with `incoming`; the guest stays paused. */
+  async loadState(file: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
     const done = this.migrationEnd(opts);
     await this.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(file)}` });
     await this.checkMigration(await done, `loading ${this.spec.name}'s state from ${file}`);
-  }
-
-  private async setCapabilities(ignoreShared: boolean): Promise<void> {
-    await this.qmp.execute('migrate-set-capabilities', {
-      capabilities: [
-        { capability: 'events', state: true },
-        { capability: 'x-ignore-shared', state: ignoreShared },
-      ],
-    });
   }
 
   private async migrationEnd(opts: { timeoutMs?: number; signal?: AbortSignal }): Promise<string> {
