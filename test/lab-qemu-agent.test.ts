@@ -8,8 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { AGENT_SCRIPT, agentInstallScript, agentQemuArgs, agentRun } from '../lib/lab/qemu/agent.js';
-import { clockScript, guestSetupScript } from '../lib/lab/qemu/guest.js';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { AGENT_PROGRAM, AgentClient, agentInstallScript, agentQemuArgs, agentRun } from '../lib/lab/qemu/agent.js';
+import { clockScript, guestSettings, guestSetupScript } from '../lib/lab/qemu/guest.js';
 import { LabError } from '../lib/errors.js';
 
 const test = suite('qemu guest agent: protocol, clock written in, failures named');
@@ -22,7 +24,7 @@ test.after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** A mock guest end: answers each `run` line through `answer`. */
+/** A mock guest end: answers each request line through `answer`. */
 async function mockGuest(name: string, answer: (line: string, sock: net.Socket) => void): Promise<{ socket: string; close: () => Promise<void>; got: string[] }> {
   const socket = path.join(tmp, name);
   const got: string[] = [];
@@ -43,16 +45,24 @@ async function mockGuest(name: string, answer: (line: string, sock: net.Socket) 
   return { socket, got, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-test('runs a script: base64 on one line, the status of its own nonce (a stale answer is ignored)', async () => {
+test('requests: JSON in base64 on one line, the answer of its own nonce (a stale answer is ignored), many on one connection', async () => {
   const g = await mockGuest('ok.sock', (line, c) => {
     const [, nonce, body] = line.split(' ');
-    c.write(`done 0123456789abcdef 7\n`); // an answer left from an earlier connection
-    const script = Buffer.from(body!, 'base64').toString();
-    c.write(`done ${nonce} ${script.includes('exit 3') ? 3 : 0}\n`);
+    c.write(`done 0123456789abcdef 7\n`); // an answer left from an earlier request
+    const req = JSON.parse(Buffer.from(body!, 'base64').toString()) as { script?: string; hostname?: string };
+    if (req.hostname === 'bad') c.write(`done ${nonce} 1 PermissionError: [Errno 1] Operation not permitted\n`);
+    else c.write(`done ${nonce} ${req.script?.includes('exit 3') ? 3 : 0}\n`);
   });
   assert.is(await agentRun(g.socket, 'echo hi\nexit 3'), 3);
-  assert.is(await agentRun(g.socket, 'true'), 0);
-  assert.match(g.got[0]!, /^run [0-9a-f]{16} [A-Za-z0-9+/=]+$/);
+  assert.match(g.got[0]!, /^do [0-9a-f]{16} [A-Za-z0-9+/=]+$/);
+  const client = await AgentClient.connect(g.socket, 'web-1');
+  const [a, b, c] = await Promise.all([client.request({ clock: 1000 }), client.request({ hostname: 'bad' }), client.request({ script: 'exit 3' })]);
+  assert.equal(a, { status: 0, message: '' });
+  assert.equal(b, { status: 1, message: 'PermissionError: [Errno 1] Operation not permitted' });
+  assert.is(c.status, 3);
+  assert.equal(JSON.parse(Buffer.from(g.got[1]!.split(' ')[2]!, 'base64').toString()), { clock: 1000 });
+  client.close();
+  await client.request({ clock: 1 }).then(() => assert.unreachable('closed'), (err: Error) => assert.match(err.message, /guest agent of web-1 closed the connection/));
   await g.close();
 });
 
@@ -70,19 +80,45 @@ test('no answer: a lab error within the timeout; a guest that hangs up: named', 
   await silent.close();
   const rude = await mockGuest('rude.sock', (_l, c) => c.destroy());
   await agentRun(rude.socket, 'true').then(() => assert.unreachable('closed'), (err: Error) => assert.match(err.message, /closed the connection before answering/));
+  // QEMU quitting while a request waits: it fails at once, not at its timeout.
+  const quitting = await mockGuest('quit.sock', () => {});
+  const client = await AgentClient.connect(quitting.socket, 'web-2');
+  const pending = client.request({ clock: 1 }, { timeoutMs: 20_000 });
+  const t1 = Date.now();
+  setTimeout(() => client.close(), 50);
+  await pending.then(() => assert.unreachable('closed'), (err: Error) => assert.match(err.message, /guest agent of web-2 closed the connection before answering/));
+  assert.ok(Date.now() - t1 < 5000);
+  await quitting.close();
   await rude.close();
   await agentRun(path.join(tmp, 'nothing.sock'), 'true').then(() => assert.unreachable('no socket'), (err: Error) => assert.match(err.message, /cannot reach the guest agent/));
 });
 
-test('scripts: the clock is written in for the agent, asked for over SSH; the agent runs under systemd', () => {
-  const id = { hostname: 'web-1', labAddress: '10.10.0.1', mac: '52:54:00:0a:00:01', peers: [{ hostname: 'web-1', labAddress: '10.10.0.1' }] };
-  assert.match(guestSetupScript(id, { clockAt: 1_796_142_779_123 }), /^set -e\ndate -u -s "@1796142779\.123" >\/dev\/null\nhostname web-1\n/);
-  assert.match(guestSetupScript(id), /echo "CLOCK\?"/);
+test('settings: the agent gets what the SSH script sets (clock, name, files, lab NIC); the agent runs under systemd and compiles', () => {
+  const id = { hostname: 'web-1', labAddress: '10.10.0.1', mac: '52:54:00:0a:00:01', peers: [{ hostname: 'web-1', labAddress: '10.10.0.1' }, { hostname: 'db-1', labAddress: '10.10.0.2' }] };
+  const script = guestSetupScript(id);
+  assert.match(script, /echo "CLOCK\?"/);
   assert.is(clockScript({ clockAt: 1000 }), 'date -u -s "@1.000" >/dev/null');
+  const set = guestSettings(id, { clockAt: 1_796_142_779_123 });
+  assert.is(set.clock, 1_796_142_779_123);
+  assert.is(set.hostname, 'web-1');
+  assert.equal(set.link, { dev: 'eth1', mac: '52:54:00:0a:00:01', address: '10.10.0.1', prefix: 24 });
+  assert.equal(set.files!.map((f) => f.path), ['/etc/hostname', '/etc/hosts', '/etc/network/interfaces.d/eth1']);
+  // The same lines as the SSH script writes with printf.
+  for (const f of set.files!.slice(1)) for (const l of f.content.trimEnd().split('\n')) assert.ok(script.includes(`'${l}'`), `${f.path}: ${l}`);
+  assert.is(set.files![1]!.content, '127.0.0.1 localhost\n127.0.1.1 web-1\n10.10.0.1 web-1\n10.10.0.2 db-1\n');
+  assert.not.ok('clock' in guestSettings(id));
   const install = agentInstallScript();
-  assert.ok(install.includes(AGENT_SCRIPT), 'the agent is written as it is');
+  assert.ok(install.includes(AGENT_PROGRAM), 'the agent is written as it is');
   assert.match(install, /systemctl enable --now harness-agent\.service/);
-  assert.match(AGENT_SCRIPT, /\/dev\/virtio-ports\/org\.ansible-harness\.agent/);
+  assert.match(AGENT_PROGRAM, /\/dev\/virtio-ports\/org\.ansible-harness\.agent/);
+  // The agent is Python the guest's python3 runs: it must at least compile (here, with the host's).
+  const file = path.join(tmp, 'harness-agent.py');
+  writeFileSync(file, AGENT_PROGRAM);
+  try {
+    execFileSync('python3', ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', file], { stdio: 'pipe' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   assert.equal(agentQemuArgs('/s,x', (v) => v.replaceAll(',', ',,')).slice(2, 4), ['-chardev', 'socket,id=agent,path=/s,,x,server=on,wait=off']);
 });
 

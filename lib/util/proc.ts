@@ -49,6 +49,18 @@ export async function procStat(pid: number): Promise<ProcStat | undefined> {
   return stat && stat.state !== 'Z' && stat.state !== 'X' ? stat : undefined;
 }
 
+/**
+ * The CPU time a process has used so far, user plus system, in ms (`/proc/<pid>/stat` fields 14
+ * and 15, in USER_HZ = 100 ticks a second on Linux); undefined if there is no such process.
+ */
+export async function procCpuMs(pid: number): Promise<number | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[11]) + Number(rest[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
+}
+
 /** The start time of a live, non-zombie process; undefined if there is none. */
 export async function procStartTicks(pid: number): Promise<number | undefined> {
   return (await procStat(pid))?.startTicks;

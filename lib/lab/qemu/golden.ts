@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/pro
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { agentInstallScript, agentRun } from './agent.js';
+import { AGENT_PROTOCOL, AgentClient, agentInstallScript } from './agent.js';
 import { run } from './exec.js';
 import type { QemuImage } from './image.js';
 import { withLock } from './lock.js';
@@ -53,7 +53,7 @@ export interface EnsureGoldenOptions {
 }
 
 /** Bump when the golden boot changes (kernel command line, devices): every golden state is remade. */
-export const GOLDEN_VERSION = 5;
+export const GOLDEN_VERSION = 6;
 
 function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent = false): GoldenState {
   return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus, accel, agent };
@@ -61,8 +61,9 @@ function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent
 
 /** A made golden state, as its manifest describes it. */
 async function readGolden(dir: string, memory: number, cpus: number, accel: Accel): Promise<GoldenState> {
-  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { agent?: boolean };
-  return goldenAt(dir, memory, cpus, accel, m.agent === true);
+  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { agent?: boolean; agentProtocol?: number };
+  // An agent of another protocol would not understand this host: its clones are set up over SSH.
+  return goldenAt(dir, memory, cpus, accel, m.agent === true && m.agentProtocol === AGENT_PROTOCOL);
 }
 
 /** The golden state of `image` for VMs of `memory` MiB and `cpus` CPUs, made first if missing. */
@@ -142,21 +143,30 @@ async function bootGolden(image: QemuImage, g: GoldenState, opts: EnsureGoldenOp
       { ssh: opts.tools.ssh, purpose: 'settling the golden VM', timeoutMs: 400_000, ...sig },
     );
     // The guest agent, so clones are set up over virtio-serial instead of an SSH login; checked
-    // through its port before the state is saved (a guest without it falls back to SSH).
+    // through its port before the state is saved (a guest without it falls back to SSH). The
+    // state is saved with the host connected, as clones connect before loading it (agent.ts).
     let agent = false;
+    let client: AgentClient | undefined;
     try {
       await sshScript({ port, key: image.privateKey, name: 'the golden VM' }, agentInstallScript(), { ssh: opts.tools.ssh, purpose: 'installing the guest agent', timeoutMs: 400_000, ...sig });
-      agent = (await agentRun(path.join(sockets, 'agent'), 'true', { name: 'the golden VM', timeoutMs: 300_000, ...sig })) === 0;
+      client = await AgentClient.connect(path.join(sockets, 'agent'), 'the golden VM');
+      const a = await client.request({ script: 'true' }, { timeoutMs: 300_000, ...sig });
+      agent = a.status === 0;
+      if (!agent) opts.log?.(`the guest agent of the golden VM answered ${a.status} (${a.message}): clones are set up over SSH`);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       opts.log?.(`the guest agent does not answer in the golden VM (${(err as Error).message.split('\n')[0]}): clones are set up over SSH`);
     }
     g.agent = agent;
-    await vm.saveState(g.state, sig);
+    try {
+      await vm.saveState(g.state, sig);
+    } finally {
+      client?.close();
+    }
     await vm.quit();
     await writeFileAtomic(
       path.join(g.dir, 'manifest.json'),
-      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, accel: g.accel, agent: g.agent, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
+      `${JSON.stringify({ image: image.key, memory: g.memory, cpus: g.cpus, accel: g.accel, agent: g.agent, agentProtocol: AGENT_PROTOCOL, createdAt: new Date().toISOString(), bootSeconds: Math.round((Date.now() - started) / 100) / 10 }, null, 2)}\n`,
     );
   } finally {
     if (vm) {

@@ -4,6 +4,8 @@
  * `/etc/hosts` naming every host of the lab. The scripts are pure functions of the identity.
  */
 
+import type { AgentRequest } from './agent.js';
+
 /** A lab host as its guest must know itself. */
 export interface GuestIdentity {
   hostname: string;
@@ -32,9 +34,36 @@ function clockLines(at?: number): string[] {
   return at === undefined ? CLOCK_SCRIPT : [`date -u -s "@${(at / 1000).toFixed(3)}" >/dev/null`];
 }
 
-/** The shell script that turns a clone into the host `id` (run as root, clock first). */
+/** The lines of the guest's `/etc/hosts`. */
+function hostsLines(id: GuestIdentity): string[] {
+  return ['127.0.0.1 localhost', `127.0.1.1 ${id.hostname}`, ...id.peers.map((p) => `${p.labAddress} ${p.hostname}`)];
+}
+
+/** The lines of `/etc/network/interfaces.d/eth1`, so a reboot keeps the lab address. */
+function eth1Lines(id: GuestIdentity): string[] {
+  return ['auto eth1', 'iface eth1 inet static', `  address ${id.labAddress}/24`, `  hwaddress ether ${id.mac}`];
+}
+
+/**
+ * What the guest agent is asked to make a clone into the host `id` (lib/lab/qemu/agent.ts): the
+ * same as {@link guestSetupScript}, applied by the agent itself (no process started in the guest).
+ */
+export function guestSettings(id: GuestIdentity, opts: { clockAt?: number } = {}): AgentRequest {
+  return {
+    ...(opts.clockAt === undefined ? {} : { clock: opts.clockAt }),
+    hostname: id.hostname,
+    files: [
+      { path: '/etc/hostname', content: `${id.hostname}\n` },
+      { path: '/etc/hosts', content: `${hostsLines(id).join('\n')}\n` },
+      { path: '/etc/network/interfaces.d/eth1', content: `${eth1Lines(id).join('\n')}\n` },
+    ],
+    link: { dev: 'eth1', mac: id.mac, address: id.labAddress, prefix: 24 },
+  };
+}
+
+/** The shell script that turns a clone into the host `id` over SSH (run as root, clock first). */
 export function guestSetupScript(id: GuestIdentity, opts: { clockAt?: number } = {}): string {
-  const hosts = ['127.0.0.1 localhost', `127.0.1.1 ${id.hostname}`, ...id.peers.map((p) => `${p.labAddress} ${p.hostname}`)];
+  const hosts = hostsLines(id);
   return [
     'set -e',
     ...clockLines(opts.clockAt),
@@ -46,7 +75,7 @@ export function guestSetupScript(id: GuestIdentity, opts: { clockAt?: number } =
     'ip addr flush dev eth1',
     `ip addr add ${id.labAddress}/24 dev eth1`,
     'ip link set eth1 up',
-    `printf '%s\\n' 'auto eth1' 'iface eth1 inet static' '  address ${id.labAddress}/24' '  hwaddress ether ${id.mac}' > /etc/network/interfaces.d/eth1`,
+    `printf '%s\\n' ${eth1Lines(id).map((l) => `'${l}'`).join(' ')} > /etc/network/interfaces.d/eth1`,
   ].join('\n');
 }
 

@@ -1,19 +1,21 @@
 /**
  * One lab host's VM over its life: booted from a saved state (the golden state, or a
- * checkpoint) on a disk of its own in the run's private folder, made into its host over SSH,
- * and replaced whole when a checkpoint is restored. Its SSH port never changes.
+ * checkpoint) on a disk of its own in the run's private folder, made into its host through the
+ * guest agent (over SSH when the golden state has none), and replaced whole when a checkpoint is
+ * restored. Its SSH port never changes.
  */
 import { constants } from 'node:fs';
 import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
-import { agentRun } from './agent.js';
+import { AgentClient, type AgentRequest } from './agent.js';
 import { run } from './exec.js';
 import type { GoldenState } from './golden.js';
-import { clockScript, guestSetupScript, type GuestIdentity } from './guest.js';
+import { clockScript, guestSettings, guestSetupScript, type GuestIdentity } from './guest.js';
 import type { QemuImage } from './image.js';
 import type { BaseFiles } from './portability.js';
 import { freePort } from './net.js';
+import { procCpuMs } from '../../util/proc.js';
 import { sshScript, waitForSshBanner, type SshTarget } from './ssh.js';
 import type { QemuToolPaths } from './tools.js';
 import { PortInUseError, Vm } from './vm.js';
@@ -52,6 +54,8 @@ export interface BootSource {
 /** One lab host's VM. */
 export class Machine {
   vm: Vm | undefined;
+  /** The guest agent's connection of the running VM (held open for its life: see agent.ts). */
+  private agent: AgentClient | undefined;
   /** The overlay the VM runs on. */
   disk: string | undefined;
   /** The fetched base the VM runs on (a checkpoint of another machine restored); unset: the lab's own image. */
@@ -84,6 +88,8 @@ export class Machine {
     const t0 = Date.now();
     const old = { vm: this.vm, disk: this.disk };
     if (old.vm) {
+      this.agent?.close();
+      this.agent = undefined;
       await old.vm.quit();
       await this.ctx.onProcess?.(this, old.vm, false);
       this.vm = undefined;
@@ -136,28 +142,47 @@ export class Machine {
       await this.shutdown();
       throw new LabError(`the qemu lab was released while ${this.host} was booting`);
     }
+    // Connected before the state is loaded: it was saved with the host connected (agent.ts).
+    if (this.hasAgent) this.agent = await AgentClient.connect(this.agentSocket, this.host);
     const t1 = Date.now();
+    const c1 = await procCpuMs(vm.pid);
     await vm.loadState(from.state, sig);
-    await vm.cont();
-    const t2 = Date.now();
     const what = setup === 'identity' ? 'name, address and clock' : 'clock';
+    let t2: number;
     let t3: number;
+    let t4 = 0;
+    let c2: number | undefined;
     if (this.agent) {
-      // Through the guest agent while sshd is checked: no SSH login on the way up.
-      [, t3] = await Promise.all([this.runSetup(setup, sig), waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig }).then(() => Date.now())]);
+      // The settings are handed in just before the guest resumes (the agent reads them as it
+      // wakes), and applied by the agent while sshd is checked: no SSH login, no guest process.
+      const settings = this.agentSetup(setup, sig).then(() => {
+        t4 = Date.now();
+      });
+      settings.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
+      await vm.cont();
+      t2 = Date.now();
+      c2 = await procCpuMs(vm.pid);
+      [, t3] = await Promise.all([settings, waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig }).then(() => Date.now())]);
     } else {
+      await vm.cont();
+      t2 = Date.now();
+      c2 = await procCpuMs(vm.pid);
       await waitForSshBanner(this.port, { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, exited: vm.exited, ...sig });
       t3 = Date.now();
       await this.runSetup(setup, sig);
     }
-    const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+    const c3 = await procCpuMs(vm.pid);
+    const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(2);
+    // QEMU's own CPU time per phase: what the VM needs whatever the machine's load (wall time
+    // on a shared machine is mostly waiting for a core).
+    const cpu = c1 !== undefined && c2 !== undefined && c3 !== undefined ? `; QEMU CPU ${s(0, c3)} s: start ${s(0, c1)}, state load ${s(c1, c2)}, guest until up ${s(c2, c3)}` : '';
     this.ctx.log?.(
-      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${what} ${this.agent ? 'by the guest agent' : `over SSH ${s(t3, Date.now())} s`})`,
+      `${this.host}: up in ${s(t0, Date.now())} s (disk and QEMU ${s(t0, t1)} s, state loaded ${s(t1, t2)} s, sshd ${s(t2, t3)} s, ${what} ${t4 ? `by the guest agent ${s(t2, t4)} s` : `over SSH ${s(t3, Date.now())} s`}${cpu})`,
     );
   }
 
   /** Whether the guest agent answers in this VM (as it did in the golden VM of its base). */
-  private get agent(): boolean {
+  private get hasAgent(): boolean {
     return this.base ? this.base.agent : this.ctx.golden.agent;
   }
 
@@ -171,32 +196,36 @@ export class Machine {
   }
 
   private runSetup(setup: 'identity' | 'clock', sig: { signal?: AbortSignal }): Promise<void> {
-    return setup === 'identity' ? this.setupIdentity(sig) : this.syncClock(sig);
+    if (setup === 'clock') return this.syncClock(sig);
+    return sshScript(this.target, guestSetupScript(this.identity), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting hostname, clock and lab address', ...sig }).then(() => {});
   }
 
-  /** Runs a setup script through the guest agent (the clock written in as it is sent), else over SSH. */
-  private async guestScript(make: (clock: { clockAt?: number }) => string, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
-    if (this.agent) {
-      // As long as sshd may take to come up: on a busy machine an emulated guest answers its agent late too (over 30 s at load 30).
-      const status = await agentRun(this.agentSocket, make({ clockAt: Date.now() }), { name: this.host, timeoutMs: this.ctx.sshTimeoutMs ?? 180_000, ...sig });
-      if (status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent exited ${status}`);
-      return;
-    }
-    await sshScript(this.target, make({}), { ssh: this.ctx.tools.ssh, clock: true, purpose, ...sig });
+  /** The boot's setup through the guest agent, the clock taken as the request is sent. */
+  private agentSetup(setup: 'identity' | 'clock', sig: { signal?: AbortSignal }): Promise<void> {
+    const clockAt = Date.now();
+    return setup === 'identity'
+      ? this.agentDo(guestSettings(this.identity, { clockAt }), 'setting hostname, clock and lab address', sig)
+      : this.agentDo({ clock: clockAt }, 'setting the clock', sig);
   }
 
-  private setupIdentity(sig: { signal?: AbortSignal }): Promise<void> {
-    return this.guestScript((c) => guestSetupScript(this.identity, c), 'setting hostname, clock and lab address', sig);
+  private async agentDo(req: AgentRequest, purpose: string, sig: { signal?: AbortSignal }): Promise<void> {
+    if (!this.agent) throw new LabError(`${purpose} on ${this.host}: the VM is not running`);
+    const a = await this.agent.request(req, sig);
+    if (a.status !== 0) throw new LabError(`${purpose} on ${this.host} through the guest agent failed (status ${a.status})${a.message ? `: ${a.message}` : ''}`);
   }
 
-  /** Sets the guest clock to the host's (it lags after a pause or a restore). */
+  /** Sets the guest clock to the host's (it lags after a pause or a restore): through the agent, else over SSH. */
   syncClock(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.guestScript((c) => clockScript(c), 'setting the clock', opts.signal ? { signal: opts.signal } : {});
+    const sig = opts.signal ? { signal: opts.signal } : {};
+    if (this.agent) return this.agentDo({ clock: Date.now() }, 'setting the clock', sig);
+    return sshScript(this.target, clockScript(), { ssh: this.ctx.tools.ssh, clock: true, purpose: 'setting the clock', ...sig }).then(() => {});
   }
 
   /** Quits the VM and deletes its overlay. Safe to call twice. */
   async shutdown(): Promise<void> {
     const vm = this.vm;
+    this.agent?.close();
+    this.agent = undefined;
     if (vm) {
       await vm.quit();
       await this.ctx.onProcess?.(this, vm, false);

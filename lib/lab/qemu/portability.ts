@@ -19,6 +19,7 @@ import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { AGENT_PROTOCOL } from './agent.js';
 import { run } from './exec.js';
 import type { GoldenState } from './golden.js';
 import type { QemuImage } from './image.js';
@@ -215,7 +216,7 @@ export async function chooseBase(dir: string, saved: QemuBase | undefined, image
   const variants = await readdir(path.join(fetched, 'golden')).catch(() => [] as string[]);
   checkBase(dir, saved, here, variants.length === 1);
   const goldenDir = path.join(fetched, 'golden', variants[0]!);
-  const m = JSON.parse(await readFile(path.join(goldenDir, 'manifest.json'), 'utf8')) as { agent?: boolean; memory?: number; cpus?: number };
+  const m = JSON.parse(await readFile(path.join(goldenDir, 'manifest.json'), 'utf8')) as { agent?: boolean; agentProtocol?: number; memory?: number; cpus?: number };
   if (m.memory !== golden.memory || m.cpus !== golden.cpus) throw new LabError(`the checkpoint ${dir} runs on a base made for ${m.memory} MiB and ${m.cpus} CPU(s); this lab has ${golden.memory} MiB and ${golden.cpus}`);
-  return { digest: saved.digest, goldenDisk: path.join(goldenDir, 'disk.qcow2'), kernel: path.join(fetched, 'vmlinuz'), initrd: path.join(fetched, 'initrd.img'), privateKey: path.join(fetched, 'id_ed25519'), agent: m.agent === true, fetched: true };
+  return { digest: saved.digest, goldenDisk: path.join(goldenDir, 'disk.qcow2'), kernel: path.join(fetched, 'vmlinuz'), initrd: path.join(fetched, 'initrd.img'), privateKey: path.join(fetched, 'id_ed25519'), agent: m.agent === true && m.agentProtocol === AGENT_PROTOCOL, fetched: true };
 }
