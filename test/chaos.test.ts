@@ -107,6 +107,44 @@ test('regression (chaos seed 1000): a full disk under the run directory is a sta
   }
 });
 
+// Found by `npm run chaos` (seed 5001, disk-full at 2.4 s): the disk filled while the lab was
+// allocated, and writing its ansible.cfg was an "internal error" with a trace (the run itself ended
+// as an error, its lab released); a run directory on a disk full from the start was the same crash.
+test('regression (chaos seed 5001): a disk that fills at the lab allocation, or is full from the start, is an error naming the file, no trace; the lab released', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
+    return;
+  }
+  const disk = path.join(dir, 'alloc-disk');
+  await mkdir(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk]);
+  try {
+    // a command lab whose allocate fills the run directory's disk just before it answers
+    const marks = path.join(dir, 'release-marks');
+    const lab = path.join(dir, 'scenario', 'fill-lab');
+    await mkdir(lab, { recursive: true });
+    await writeFile(path.join(lab, 'allocate.sh'), '#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c 5000000 /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho \'{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}\'\n', { mode: 0o755 });
+    await writeFile(path.join(lab, 'release.sh'), `#!/bin/sh\necho "released $(cat "$HARNESS_RESOURCES")" >> ${marks}\n`, { mode: 0o755 });
+    const file = path.join(dir, 'scenario', 'fill.yml');
+    await writeFile(file, 'name: chaos-fill\nlab:\n  provider: command\n  allocate: fill-lab/allocate.sh\n  release: fill-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n');
+    const env = { XDG_CACHE_HOME: path.join(dir, 'fill-cache') };
+    const r = await harness(['run', file, '--out', path.join(disk, 'run')], { env });
+    let text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error|\.js:\d+/);
+    assert.match(text, /could not write its files \(ENOSPC/);
+    assert.is(await readFile(marks, 'utf8'), 'released vm-1\n', 'the lab was released');
+    // the disk is still full: the next run cannot write its first manifest
+    const again = await harness(['run', file, '--out', path.join(disk, 'run2')], { env });
+    text = again.stdout + again.stderr;
+    assert.is(again.code, 1, text);
+    assert.match(text, /harness: error: the harness could not write its files \(ENOSPC: .*run2\/manifest\.json'\)/);
+    assert.not.match(text, /internal error|\.js:\d+/);
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+});
+
 // Found by `npm run chaos` (seed 2009, sigterm at 1.7 s): a SIGTERM while the CLI still loaded
 // killed it with the signal (exit 143), not the documented 130.
 test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exit 130', async () => {
@@ -114,7 +152,7 @@ test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exi
   // later and later until it lands after it, while the CLI's modules load or it validates.
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     const codes: Array<number | string | null> = [];
-    for (const delay of [200, 400, 800, 1600]) {
+    for (const delay of [200, 400, 800, 1600, 3200, 6400]) {
       const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'validate', path.join(PACKAGE_ROOT, 'scenarios', 'demo-tree.yml')], { stdio: 'ignore' });
       const exited = new Promise<number | string | null>((r) => child.on('exit', (c, s) => r(c ?? s)));
       await new Promise((r) => setTimeout(r, delay));
