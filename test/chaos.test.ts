@@ -6,11 +6,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harness } from './helpers/cli.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { cleanupRun } from '../lib/engine/cleanup.js';
 import { pidAlive } from './helpers/scenario.js';
 import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
 
@@ -142,6 +144,33 @@ test('regression (chaos seed 5001): a disk that fills at the lab allocation, or 
     assert.not.match(text, /internal error|\.js:\d+/);
   } finally {
     spawnSync('umount', [disk]);
+  }
+});
+
+// Found by `npm run chaos` (seed 5133, kill-harness at 4.4 s, then `harness cleanup`): killed
+// after its local lab claimed an address block but before lab.json recorded the claim, the run
+// kept the block claimed (by a dead process) after cleanup; another run would take it over, but
+// nothing gave it back.
+test('regression (chaos seed 5133): cleanup gives back an address block a dead harness claimed for the run before recording it', async () => {
+  const claims = path.join(os.tmpdir(), 'ansible-harness-addresses');
+  await mkdir(claims, { recursive: true });
+  const runDir = path.join(dir, 'claimed-run');
+  await mkdir(runDir);
+  // a dead process's claim on a block no run reaches (blocks are taken from 127.0.0 up)
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const file = path.join(claims, '127.254.253.claim');
+  const mine = { pid: dead, startTicks: 1, token: 'chaos-5133', runDir, created: new Date().toISOString() };
+  await writeFile(file, JSON.stringify(mine));
+  const other = path.join(claims, '127.254.252.claim');
+  await writeFile(other, JSON.stringify({ ...mine, token: 'another-run', runDir: path.join(dir, 'another') }));
+  try {
+    const r = await cleanupRun(runDir);
+    assert.equal(r.released, ['address block 127.254.253.0/24']);
+    assert.not.ok(existsSync(file), 'the claim naming the run is gone');
+    assert.ok(existsSync(other), "another run's claim stays");
+  } finally {
+    await rm(file, { force: true });
+    await rm(other, { force: true });
   }
 });
 

@@ -119,7 +119,7 @@ stages:
     always: true
     vars: { step_sleep: 1.5 }
   - name: collect
-    run: 'echo "collecting for chaos"; sleep 0.5; ls "$HARNESS_RUN_DIR" > /dev/null'
+    run: 'echo "collecting for chaos"; sleep 2; ls "$HARNESS_RUN_DIR" > /dev/null'
     always: true
     timeout: 1m
 variants:
@@ -304,17 +304,19 @@ async function socketOwners(inode: string, procs: Proc[]): Promise<Proc[]> {
 }
 
 /**
- * The processes started with `CHAOS_RUN=<mark>` in their environment: every process of one run
- * (and only of that run) that inherited the runner's environment, also one that detached from the
- * run's tree before it was sampled. Concurrent injections (`--jobs`) each have their own mark.
+ * The processes of one run (and only of that run) found without its tree: those started with
+ * `CHAOS_RUN=<mark>` in their environment (all that inherited the runner's), and those whose
+ * command line names a path in `folder` (an sshd started with a clean environment reads its
+ * config from there), also one that detached from the run's tree before it was sampled.
+ * Concurrent injections (`--jobs`) each have their own mark and folder.
  */
-async function markedProcs(mark: string): Promise<Proc[]> {
+async function markedProcs(mark: string, folder: string): Promise<Proc[]> {
   const needle = Buffer.from(`\0CHAOS_RUN=${mark}\0`);
   const out: Proc[] = [];
   for (const p of await allProcs()) {
     if (p.pid === process.pid) continue;
     const env = await readFile(`/proc/${p.pid}/environ`).catch(() => undefined);
-    if (env && Buffer.concat([Buffer.from([0]), env]).includes(needle)) out.push(p);
+    if ((env && Buffer.concat([Buffer.from([0]), env]).includes(needle)) || p.cmd.includes(folder + path.sep)) out.push(p);
   }
   return out;
 }
@@ -593,7 +595,7 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     await watch.stop();
     const runProcs = async (): Promise<Proc[]> => {
       const byId = new Map((await watch.alive()).map((p) => [`${p.pid}/${p.start}`, p]));
-      for (const p of await markedProcs(mark)) byId.set(`${p.pid}/${p.start}`, p);
+      for (const p of await markedProcs(mark, out)) byId.set(`${p.pid}/${p.start}`, p);
       return [...byId.values()];
     };
     // a short-lived child of a killed harness (a version probe) may end on its own: a grace of 15 s
@@ -630,8 +632,8 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
   await checkRunFiles(next, nf, true);
   failures.push(...nf.map((f) => `next run: ${f}`));
   for (const s of await storeProblems(store, false)) failures.push(`after the next run: ${s}`);
-  let nextLeft = await markedProcs(nextMark);
-  for (const until = Date.now() + 5_000; nextLeft.length && Date.now() < until; nextLeft = await markedProcs(nextMark)) await sleep(500);
+  let nextLeft = await markedProcs(nextMark, next);
+  for (const until = Date.now() + 5_000; nextLeft.length && Date.now() < until; nextLeft = await markedProcs(nextMark, next)) await sleep(500);
   for (const p of nextLeft) failures.push(`next run: process left running: ${p.pid} ${p.comm} ${p.cmd.slice(0, 120)}`);
   const tNext = Date.now();
 
