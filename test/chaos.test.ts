@@ -13,6 +13,7 @@ import path from 'node:path';
 import { harness } from './helpers/cli.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { cleanupRun } from '../lib/engine/cleanup.js';
+import { sshCheck } from '../lib/lab/local/index.js';
 import { pidAlive } from './helpers/scenario.js';
 import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
 
@@ -172,6 +173,24 @@ test('regression (chaos seed 5133): cleanup gives back an address block a dead h
     await rm(file, { force: true });
     await rm(other, { force: true });
   }
+});
+
+// Found by `npm run chaos` (seed 5140, at load 34): the next run's local lab failed (exit 3)
+// because its one SSH login check took over 15 s; the sshd log showed the login had worked.
+test('regression (chaos seed 5140): a local host login that does not finish in time is tried again', async () => {
+  const fake = path.join(dir, 'slow-ssh');
+  const count = path.join(dir, 'slow-ssh-count');
+  // the first attempt hangs (and is killed), the second answers as the host would
+  await writeFile(fake, `#!/bin/sh\necho x >> ${count}\n[ "$(wc -l < ${count})" -ge 2 ] && { echo harness-ok; exit 0; }\nexec sleep 30\n`, { mode: 0o755 });
+  const target = { address: '127.0.0.1', port: 9, user: 'root', key: '/k', knownHosts: '/kh' };
+  await sshCheck(target, { sshPath: fake, timeoutMs: 500 });
+  assert.is((await readFile(count, 'utf8')).split('\n').length - 1, 2);
+  // a refusal is not retried, and a last slow attempt says how many there were
+  const t0 = Date.now();
+  assert.not.match(await sshCheck(target, { sshPath: '/bin/false', timeoutMs: 5000 }).then(() => 'passed', (e: Error) => e.message), /passed|attempts/);
+  assert.ok(Date.now() - t0 < 4000, 'a refusal is no slow login');
+  await writeFile(fake, '#!/bin/sh\nexec sleep 30\n');
+  assert.is(await sshCheck(target, { sshPath: fake, timeoutMs: 300, attempts: 2 }).then(() => 'passed', (e: Error) => e.message), 'ssh did not finish in time (2 attempts)');
 });
 
 // Found by `npm run chaos` (seed 2009, sigterm at 1.7 s): a SIGTERM while the CLI still loaded
