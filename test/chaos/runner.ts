@@ -578,6 +578,10 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
       }
     } else if (kind === 'kill-harness' && outcome.hit) {
       /* killed before its run directory existed: nothing to end */
+    } else if ((kind === 'sigterm' || kind === 'sigint') && code === 128 + os.constants.signals[kind === 'sigterm' ? 'SIGTERM' : 'SIGINT'] && !started && !h.output()) {
+      // the signal came while Node itself still started, before bin/harness's first line could
+      // listen (no JavaScript of ours ran: nothing to check but that nothing was started)
+      outcome.hit = false;
     } else if (code !== 'hung' && !allowedCodes(kind).includes(code as number)) {
       failures.push(`exit ${code}, expected one of ${allowedCodes(kind).join(', ')}: ${h.output().slice(-800)}`);
     }
@@ -644,7 +648,7 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
   await chmod(work, 0o700).catch(() => {});
   outcome.ms = Date.now() - t0;
   outcome.phases = { run: tRun - t0, checks: tChecks - tRun, next: tNext - tChecks, scan: Date.now() - tNext };
-  opts.log?.(`${failures.length ? 'FAIL' : 'ok  '} seed ${seed} ${kind} at ${delayMs} ms${outcome.hit ? '' : ' (missed: the run ended first or no target)'}: exit ${outcome.exitCode}${outcome.endCode !== undefined ? `, end ${outcome.endCode}` : ''}, next ${outcome.nextCode} (${(outcome.ms / 1000).toFixed(1)} s: ${Object.entries(outcome.phases ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
+  opts.log?.(`${failures.length ? 'FAIL' : 'ok  '} seed ${seed} ${kind} at ${delayMs} ms${outcome.hit ? '' : ' (missed: the run ended first, had not started, or no target)'}: exit ${outcome.exitCode}${outcome.endCode !== undefined ? `, end ${outcome.endCode}` : ''}, next ${outcome.nextCode} (${(outcome.ms / 1000).toFixed(1)} s: ${Object.entries(outcome.phases ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
   return outcome;
 }
 
