@@ -61,3 +61,21 @@ export class LabError extends HarnessError {
 export function exitCodeOf(err: unknown): number {
   return err instanceof HarnessError ? err.exitCode : EXIT.stageFailed;
 }
+
+/** The errno codes of a disk that cannot take a write: full, over quota, read-only, failing. */
+const UNWRITABLE_DISK = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+/**
+ * Whether `err` is a write the disk refused (see UNWRITABLE_DISK): the run directory's disk full
+ * or read-only is the run's error (exit 1, the reason names it), never a crash with a trace.
+ */
+export function isUnwritableDisk(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && UNWRITABLE_DISK.has(code);
+}
+
+/** The reason a run gives for an error that is not one of ours: a refused write names the disk. */
+export function failedWhy(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return isUnwritableDisk(err) ? `the harness could not write its files (${message})` : `the harness failed: ${message}`;
+}

@@ -6,11 +6,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harness } from './helpers/cli.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
+import { cleanupRun } from '../lib/engine/cleanup.js';
+import { sshCheck } from '../lib/lab/local/index.js';
 import { pidAlive } from './helpers/scenario.js';
 import { injectOnce, oneLine, pick, replay, writeChaosScenario, type Kind } from './chaos/runner.js';
 
@@ -107,6 +110,89 @@ test('regression (chaos seed 1000): a full disk under the run directory is a sta
   }
 });
 
+// Found by `npm run chaos` (seed 5001, disk-full at 2.4 s): the disk filled while the lab was
+// allocated, and writing its ansible.cfg was an "internal error" with a trace (the run itself ended
+// as an error, its lab released); a run directory on a disk full from the start was the same crash.
+test('regression (chaos seed 5001): a disk that fills at the lab allocation, or is full from the start, is an error naming the file, no trace; the lab released', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
+    return;
+  }
+  const disk = path.join(dir, 'alloc-disk');
+  await mkdir(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk]);
+  try {
+    // a command lab whose allocate fills the run directory's disk just before it answers
+    const marks = path.join(dir, 'release-marks');
+    const lab = path.join(dir, 'scenario', 'fill-lab');
+    await mkdir(lab, { recursive: true });
+    await writeFile(path.join(lab, 'allocate.sh'), '#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c 5000000 /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho \'{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}\'\n', { mode: 0o755 });
+    await writeFile(path.join(lab, 'release.sh'), `#!/bin/sh\necho "released $(cat "$HARNESS_RESOURCES")" >> ${marks}\n`, { mode: 0o755 });
+    const file = path.join(dir, 'scenario', 'fill.yml');
+    await writeFile(file, 'name: chaos-fill\nlab:\n  provider: command\n  allocate: fill-lab/allocate.sh\n  release: fill-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n');
+    const env = { XDG_CACHE_HOME: path.join(dir, 'fill-cache') };
+    const r = await harness(['run', file, '--out', path.join(disk, 'run')], { env });
+    let text = r.stdout + r.stderr;
+    assert.is(r.code, 1, text);
+    assert.not.match(text, /internal error|\.js:\d+/);
+    assert.match(text, /could not write its files \(ENOSPC/);
+    assert.is(await readFile(marks, 'utf8'), 'released vm-1\n', 'the lab was released');
+    // the disk is still full: the next run cannot write its first manifest
+    const again = await harness(['run', file, '--out', path.join(disk, 'run2')], { env });
+    text = again.stdout + again.stderr;
+    assert.is(again.code, 1, text);
+    assert.match(text, /harness: error: the harness could not write its files \(ENOSPC: .*run2\/manifest\.json'\)/);
+    assert.not.match(text, /internal error|\.js:\d+/);
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+});
+
+// Found by `npm run chaos` (seed 5133, kill-harness at 4.4 s, then `harness cleanup`): killed
+// after its local lab claimed an address block but before lab.json recorded the claim, the run
+// kept the block claimed (by a dead process) after cleanup; another run would take it over, but
+// nothing gave it back.
+test('regression (chaos seed 5133): cleanup gives back an address block a dead harness claimed for the run before recording it', async () => {
+  const claims = path.join(os.tmpdir(), 'ansible-harness-addresses');
+  await mkdir(claims, { recursive: true });
+  const runDir = path.join(dir, 'claimed-run');
+  await mkdir(runDir);
+  // a dead process's claim on a block no run reaches (blocks are taken from 127.0.0 up)
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const file = path.join(claims, '127.254.253.claim');
+  const mine = { pid: dead, startTicks: 1, token: 'chaos-5133', runDir, created: new Date().toISOString() };
+  await writeFile(file, JSON.stringify(mine));
+  const other = path.join(claims, '127.254.252.claim');
+  await writeFile(other, JSON.stringify({ ...mine, token: 'another-run', runDir: path.join(dir, 'another') }));
+  try {
+    const r = await cleanupRun(runDir);
+    assert.equal(r.released, ['address block 127.254.253.0/24']);
+    assert.not.ok(existsSync(file), 'the claim naming the run is gone');
+    assert.ok(existsSync(other), "another run's claim stays");
+  } finally {
+    await rm(file, { force: true });
+    await rm(other, { force: true });
+  }
+});
+
+// Found by `npm run chaos` (seed 5140, at load 34): the next run's local lab failed (exit 3)
+// because its one SSH login check took over 15 s; the sshd log showed the login had worked.
+test('regression (chaos seed 5140): a local host login that does not finish in time is tried again', async () => {
+  const fake = path.join(dir, 'slow-ssh');
+  const count = path.join(dir, 'slow-ssh-count');
+  // the first attempt hangs (and is killed), the second answers as the host would
+  await writeFile(fake, `#!/bin/sh\necho x >> ${count}\n[ "$(wc -l < ${count})" -ge 2 ] && { echo harness-ok; exit 0; }\nexec sleep 30\n`, { mode: 0o755 });
+  const target = { address: '127.0.0.1', port: 9, user: 'root', key: '/k', knownHosts: '/kh' };
+  await sshCheck(target, { sshPath: fake, timeoutMs: 500 });
+  assert.is((await readFile(count, 'utf8')).split('\n').length - 1, 2);
+  // a refusal is not retried, and a last slow attempt says how many there were
+  const t0 = Date.now();
+  assert.not.match(await sshCheck(target, { sshPath: '/bin/false', timeoutMs: 5000 }).then(() => 'passed', (e: Error) => e.message), /passed|attempts/);
+  assert.ok(Date.now() - t0 < 4000, 'a refusal is no slow login');
+  await writeFile(fake, '#!/bin/sh\nexec sleep 30\n');
+  assert.is(await sshCheck(target, { sshPath: fake, timeoutMs: 300, attempts: 2 }).then(() => 'passed', (e: Error) => e.message), 'ssh did not finish in time (2 attempts)');
+});
+
 // Found by `npm run chaos` (seed 2009, sigterm at 1.7 s): a SIGTERM while the CLI still loaded
 // killed it with the signal (exit 143), not the documented 130.
 test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exit 130', async () => {
@@ -114,7 +200,7 @@ test('regression (chaos seed 2009): SIGTERM or SIGINT while the CLI loads is exi
   // later and later until it lands after it, while the CLI's modules load or it validates.
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     const codes: Array<number | string | null> = [];
-    for (const delay of [200, 400, 800, 1600]) {
+    for (const delay of [200, 400, 800, 1600, 3200, 6400]) {
       const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'harness'), 'validate', path.join(PACKAGE_ROOT, 'scenarios', 'demo-tree.yml')], { stdio: 'ignore' });
       const exited = new Promise<number | string | null>((r) => child.on('exit', (c, s) => r(c ?? s)));
       await new Promise((r) => setTimeout(r, delay));

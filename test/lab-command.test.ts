@@ -9,7 +9,7 @@ import { canCheckpoint } from '../lib/lab/provider.js';
 import { loadScenario } from '../lib/scenario/index.js';
 import { runScenario } from '../lib/run.js';
 import { readJournal } from '../lib/report/index.js';
-import { tempDir } from './helpers/cli.js';
+import { harness, tempDir } from './helpers/cli.js';
 import { pidAlive } from './helpers/scenario.js';
 
 const test = suite('lab-command');
@@ -81,6 +81,20 @@ test('a broken allocate gets a clear error, and the resources it already wrote a
   const none = await allocateError('no-resources.sh');
   assert.match(none.error.message, /failed \(exit 1\)/);
   assert.is(none.marks, '', 'nothing to release: no resources were written');
+});
+
+// Found with `npm run chaos` (seed 5001's disk-full, replayed on a command lab): in a run, an
+// allocate that failed after its script wrote the resources file was never released (the
+// provider's own release was right; the engine called it only for an allocated lab).
+test('in a run, a failed allocate that wrote resources is released, and the run is a lab error (3)', async () => {
+  const file = path.join(t.dir, 'bad.yml');
+  const marks = path.join(t.dir, 'marks');
+  await writeFile(file, `name: bad\nlab:\n  provider: command\n  allocate: ${F}/bad-json.sh\n  release: ${F}/release-marker.sh\nstages:\n  - { name: one, playbook: ${F}/write-root.yml }\n`);
+  // the lab's scripts get the harness's own environment
+  const r = await harness(['run', file, '--out', path.join(t.dir, 'run'), '--no-bundle'], { env: { XDG_CACHE_HOME: path.join(t.dir, 'cache'), RELEASE_MARKS: marks } });
+  assert.is(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /printed no valid JSON/);
+  assert.is(await readFile(marks, 'utf8'), 'released server-1\n');
 });
 
 test('a hanging allocate is killed by process group at its timeout, then released', async () => {

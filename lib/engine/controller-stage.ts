@@ -8,6 +8,7 @@
 import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunEvent, Scenario, Stage, StageStatus, Vars } from '../model/index.js';
+import { isUnwritableDisk } from '../errors.js';
 import { commandText, runCommand } from '../stage-run/command.js';
 import { controllerEnv } from '../stage-run/env.js';
 import { globFiles } from '../util/glob.js';
@@ -209,8 +210,7 @@ async function runAttempt(ctx: ControllerStageContext, attempt: number, stageDir
  * the attempt is a stage error naming why, not a crash; anything else is rethrown.
  */
 export function unwritableAttempt(err: unknown): { status: 'error'; reason: string; published: Vars } {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (!code || !['ENOSPC', 'EDQUOT', 'EROFS', 'EIO'].includes(code)) throw err;
+  if (!isUnwritableDisk(err)) throw err;
   return { status: 'error', reason: `the harness could not write the stage's files (${(err as Error).message})`, published: {} };
 }
 

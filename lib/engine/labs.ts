@@ -47,8 +47,22 @@ export class AllocationFailed extends Error {
 }
 
 /**
+ * A failed allocation gives back what it took before it failed (a command lab's resources its
+ * script made, VMs already started): no slot holds that lab, so the run's end would not release
+ * it. The slot gets a fresh provider for a later allocation.
+ */
+async function giveBack(state: RunState, slot: LabSlot): Promise<void> {
+  try {
+    await slot.provider.release();
+  } catch (err) {
+    state.opts.write?.(`harness: warning: giving back what the failed allocation took failed: ${(err as Error).message}\n`);
+  }
+  slot.provider = await state.newProvider().catch(() => slot.provider);
+}
+
+/**
  * Allocates the slot's lab and writes its inventory and ansible.cfg. Throws AllocationFailed
- * (with the outcome to set) when the lab could not be had: an abort during allocation is an
+ * (with the outcome to set) when the lab could not be had (what it took given back first): an abort during allocation is an
  * interruption (130), whatever the provider threw; a LabError its own code; anything else is a
  * bug and is rethrown as it is.
  */
@@ -64,9 +78,7 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
     }
     slot.allocated = await slot.provider.allocate(scenario.lab, { runDir, privateDir: slot.dir.privateDir, signal: opts.signal, log: state.log, keepLab: opts.keepLab, redact: state.redact });
   } catch (err) {
-    // What the provider made before it failed (VMs booted, resources written) is given back now:
-    // the run's end releases only the labs that were allocated.
-    await slot.provider.release().catch((e: unknown) => opts.write?.(`harness: warning: releasing the lab after its allocation failed: ${(e as Error).message}\n`));
+    await giveBack(state, slot);
     const interrupted = Boolean(opts.signal?.aborted);
     if (!interrupted && !(err instanceof HarnessError)) throw err;
     const outcome: RunState['outcome'] = interrupted

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { EXIT, exitCodeOf, HarnessError } from '../errors.js';
+import { EXIT, exitCodeOf, failedWhy, HarnessError, isUnwritableDisk } from '../errors.js';
 import type { RunOutcome, RunState } from './run-state.js';
 import { reportNotRun, skipStep } from './run-state.js';
 import { releaseSlot } from './labs.js';
@@ -55,8 +55,8 @@ export async function executeRun(state: RunState): Promise<void> {
       // Whatever a step threw once Ctrl-C came (often the signal's reason itself) is the interruption.
       state.outcome = { status: 'interrupted', exitCode: EXIT.interrupted, reason: `interrupted (${String(signal.reason ?? 'signal')})` };
     } else {
-      if (!(err instanceof HarnessError)) state.crash = err;
-      state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: `the harness failed: ${err instanceof Error ? err.message : String(err)}` };
+      if (!(err instanceof HarnessError) && !isUnwritableDisk(err)) state.crash = err;
+      state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: failedWhy(err) };
     }
   } finally {
     for (const slot of state.labs) if (slot.allocated && !state.opts.holdLabs) await releaseSlot(state, slot);

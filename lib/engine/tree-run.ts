@@ -15,7 +15,7 @@
  * cancelled), they run on that lab, once, naming the jobs.
  */
 import path from 'node:path';
-import { EXIT, exitCodeOf, HarnessError, LabError } from '../errors.js';
+import { EXIT, exitCodeOf, failedWhy, HarnessError, isUnwritableDisk, LabError } from '../errors.js';
 import type { Stage, Vars } from '../model/index.js';
 import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
@@ -185,9 +185,9 @@ class TreeRun {
         return;
       }
       // A lab error (hosts not ready, a restore that failed) speaks for itself; anything else is ours.
-      const why = s.opts.signal?.aborted ? 'the run was interrupted' : err instanceof LabError ? err.message : `the harness failed: ${err instanceof Error ? err.message : String(err)}`;
+      const why = s.opts.signal?.aborted ? 'the run was interrupted' : err instanceof LabError ? err.message : failedWhy(err);
       if (!s.opts.signal?.aborted) {
-        if (!(err instanceof HarnessError)) s.crash ??= err;
+        if (!(err instanceof HarnessError) && !isUnwritableDisk(err)) s.crash ??= err;
         if (s.outcome.status !== 'error') s.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: why };
       }
       this.skipTask(task, why);

@@ -7,7 +7,7 @@
  * `--until` (restoring the deepest checkpoint there is, running the stages after it).
  */
 import path from 'node:path';
-import { EXIT, exitCodeOf, HarnessError, InputError } from '../errors.js';
+import { EXIT, exitCodeOf, failedWhy, HarnessError, InputError, isUnwritableDisk } from '../errors.js';
 import { buildTree } from '../plan/tree.js';
 import { didYouMean } from '../util/suggest.js';
 import type { Scenario } from '../model/index.js';
@@ -98,8 +98,8 @@ function failWith(state: RunState, err: unknown): void {
   if (err instanceof AllocationFailed) state.outcome = err.outcome;
   else if (err instanceof HarnessError) state.outcome = { status: 'error', exitCode: err.exitCode, reason: err.message };
   else {
-    state.crash ??= err;
-    state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: `the harness failed: ${err instanceof Error ? err.message : String(err)}` };
+    if (!isUnwritableDisk(err)) state.crash ??= err;
+    state.outcome = { status: 'error', exitCode: exitCodeOf(err), reason: failedWhy(err) };
   }
 }
 

@@ -7,6 +7,16 @@ function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++counter}.tmp`);
 }
 
+/** A write error on a file handle names no file: this one names `file` (a full disk says where). */
+function named(err: unknown, file: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof Error && e.code && !e.path) {
+    e.path = file;
+    e.message += ` '${file}'`;
+  }
+  return err;
+}
+
 /**
  * Writes `data` to a temp file beside `file`, fsyncs it and renames it over `file`, so readers
  * see the old or the new content, never a part. @default mode 0o644
@@ -21,7 +31,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   } catch (err) {
     await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw err;
+    throw named(err, file);
   }
   await fh.close();
   await rename(tmp, file);

@@ -1,17 +1,20 @@
 /**
  * The chaos runner: real runs of a small pipeline on the local lab (a `run:` stage, a checkpointed
- * fork point, a variant axis, an always-stage), each with one fault injected at a seeded random
- * moment, then checked: the exit code is a documented one (or, after kill -9, `harness cleanup` /
- * `harness run --resume` bring the run to an end), journal.json, manifest.json and junit.xml
- * parse, no process of the run is left (the process tree is sampled while it runs), no lab port
- * is still bound, no address claim, lease or build claim is left held, no half-made checkpoint is
- * listed, the next run restores and passes, and the canary secret is in no file written.
+ * fork point, a variant axis, a playbook and a `run:` always-stage), each with one fault injected
+ * at a seeded random moment, then checked: the exit code is a documented one (or, after kill -9,
+ * `harness cleanup` / `harness run --resume` bring the run to an end), journal.json, manifest.json
+ * and junit.xml parse, no process of the run is left (its process tree is sampled while it runs,
+ * and every process carrying its `CHAOS_RUN` mark is found at the end, so `--jobs N` injections at
+ * once never see each other's), no lab port is still bound by it, no address claim, lease or
+ * build claim is left held, no half-made checkpoint is listed, the next run (one job) restores and
+ * passes and leaves nothing either, and the canary secret is in no file written.
  * Everything a run seed picks (the fault, the moment, the canary) comes from that seed alone:
  * `npm run chaos -- --runs 1 --seed S` replays it.
  */
 import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
@@ -36,7 +39,8 @@ export type Kind = (typeof KINDS)[number];
 
 /** Faults not injected here, and why (printed once). */
 export const SKIPPED: Partial<Record<Kind, string>> = {
-  'qemu-kill': 'a qemu VM boots in minutes under TCG on this shared 2-core machine: too slow per injection (lab-qemu tests cover a killed VM)',
+  // measured 2026-12-01, load 15: a VM up from its golden state in 18 s, then one one-task stage 109 s under TCG
+  'qemu-kill': 'a qemu VM comes up from its golden state in ~20 s, but one Ansible stage in it takes ~2 min under TCG on this shared 2-core machine: an injection (the faulted run and the next one) would take over 5 min, not under 1 (lab-qemu tests cover a killed VM)',
   'clock-jump': 'the system clock is shared with every other session on this machine: not changed by a test',
 };
 
@@ -53,6 +57,8 @@ export interface Outcome {
   nextCode?: number;
   failures: string[];
   ms: number;
+  /** Where the time went (ms): the injected run and its ending, the checks, the next run, the canary scan. */
+  phases?: { run: number; checks: number; next: number; scan: number };
 }
 
 /** The replay command of a run seed. */
@@ -112,17 +118,35 @@ stages:
     playbook: step.yml
     always: true
     vars: { step_sleep: 1.5 }
+  - name: collect
+    run: 'echo "collecting for chaos"; sleep 2; ls "$HARNESS_RUN_DIR" > /dev/null'
+    always: true
+    timeout: 1m
 variants:
   from: branch
   matrix: { tls: [on, off] }
 `;
 
-/** Writes the scenario folder once; returns the scenario file. */
+const TEARDOWN = `  - name: teardown
+    playbook: step.yml
+    always: true
+    vars: { step_sleep: 1.5 }
+`;
+
+/**
+ * The scenario the next run (the check after a fault) uses: the same nodes, so the same keys
+ * (always-stages take none) and the same checkpoints, without the playbook always-stage, which
+ * only costs time there: the faulted run is where the always-stages meet the faults.
+ */
+export const NEXT_SCENARIO = SCENARIO.replace(TEARDOWN, '').replace('name: chaos\n', 'name: chaos\n# the next run after a fault: see NEXT_SCENARIO\n');
+
+/** Writes the scenario folder once; returns the scenario file (`next.yml` beside it: NEXT_SCENARIO). */
 export async function writeChaosScenario(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   // the canary is printed, never written to a host: a checkpoint keeps a host's disk as it is
   await writeFile(path.join(dir, 'step.yml'), STEP);
   await writeFile(path.join(dir, 'scenario.yml'), SCENARIO);
+  await writeFile(path.join(dir, 'next.yml'), NEXT_SCENARIO);
   return path.join(dir, 'scenario.yml');
 }
 
@@ -251,16 +275,48 @@ async function labEndpoints(runDir: string): Promise<Array<{ address: string; po
   return out;
 }
 
-/** Listening TCP sockets, as `a.b.c.d:port`. */
-async function listening(): Promise<Set<string>> {
-  const out = new Set<string>();
+/** Listening TCP sockets: `a.b.c.d:port` → the socket's inode. */
+async function listening(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
   const text = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f[3] !== '0A') continue;
     const [hex, port] = f[1]!.split(':');
     const ip = [3, 2, 1, 0].map((i) => parseInt(hex!.slice(i * 2, i * 2 + 2), 16)).join('.');
-    out.add(`${ip}:${parseInt(port!, 16)}`);
+    out.set(`${ip}:${parseInt(port!, 16)}`, f[9]!);
+  }
+  return out;
+}
+
+/** The processes holding socket `inode` open. */
+async function socketOwners(inode: string, procs: Proc[]): Promise<Proc[]> {
+  const out: Proc[] = [];
+  for (const p of procs) {
+    for (const fd of await readdir(`/proc/${p.pid}/fd`).catch(() => [] as string[])) {
+      if ((await readlink(`/proc/${p.pid}/fd/${fd}`).catch(() => '')) === `socket:[${inode}]`) {
+        out.push(p);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The processes of one run (and only of that run) found without its tree: those started with
+ * `CHAOS_RUN=<mark>` in their environment (all that inherited the runner's), and those whose
+ * command line names a path in `folder` (an sshd started with a clean environment reads its
+ * config from there), also one that detached from the run's tree before it was sampled.
+ * Concurrent injections (`--jobs`) each have their own mark and folder.
+ */
+async function markedProcs(mark: string, folder: string): Promise<Proc[]> {
+  const needle = Buffer.from(`\0CHAOS_RUN=${mark}\0`);
+  const out: Proc[] = [];
+  for (const p of await allProcs()) {
+    if (p.pid === process.pid) continue;
+    const env = await readFile(`/proc/${p.pid}/environ`).catch(() => undefined);
+    if ((env && Buffer.concat([Buffer.from([0]), env]).includes(needle)) || p.cmd.includes(folder + path.sep)) out.push(p);
   }
   return out;
 }
@@ -358,7 +414,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
 function target(kind: Kind, p: Proc): boolean {
   if (kind === 'kill-ansible') return /ansible-playbook/.test(p.cmd) && !/ansible-playbook --syntax/.test(p.cmd) && p.comm !== 'sh';
   if (kind === 'kill-sshd') return p.comm === 'sshd' && / -D -e -f /.test(p.cmd);
-  if (kind === 'kill-run-command') return p.comm === 'sh' && p.cmd.includes('building with');
+  if (kind === 'kill-run-command') return p.comm === 'sh' && /building with|collecting for chaos/.test(p.cmd);
   return false;
 }
 
@@ -392,7 +448,7 @@ export function pick(seed: number, maxDelayMs = 12_000): { r: () => number; kind
 }
 
 /** Runs one seeded injection in `work` (a fresh folder each). */
-export async function injectOnce(seed: number, scenario: string, work: string, opts: { maxDelayMs?: number; log?: (s: string) => void } = {}): Promise<Outcome> {
+export async function injectOnce(seed: number, scenario: string, work: string, opts: { maxDelayMs?: number; log?: (s: string) => void; warmAnsible?: string } = {}): Promise<Outcome> {
   const t0 = Date.now();
   const { r, kind, delayMs, canary } = pick(seed, opts.maxDelayMs);
   const failures: string[] = [];
@@ -401,6 +457,8 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
   const cache = path.join(work, 'cache');
   const store = path.join(cache, 'ansible-harness', 'checkpoints');
   await mkdir(store, { recursive: true });
+  // what no fault touches is reused: the answer of `ansible-playbook --version` (keyed by its files)
+  if (opts.warmAnsible && existsSync(opts.warmAnsible)) await copyFile(opts.warmAnsible, path.join(cache, 'ansible-harness', 'ansible.json')).catch(() => {});
   let runParent = work;
   const mounts: string[] = [];
   if (kind === 'disk-full') {
@@ -411,13 +469,17 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     else mounts.push(runParent);
   }
   const out = path.join(runParent, 'run');
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cache, CHAOS_CANARY: canary, FORCE_COLOR: '0', NO_COLOR: '1' };
+  // the marks are no part of the seed's picks (replays pick the same)
+  const mark = `${seed}-${randomBytes(6).toString('hex')}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cache, CHAOS_CANARY: canary, CHAOS_RUN: mark, FORCE_COLOR: '0', NO_COLOR: '1' };
   const h = startHarness(['run', scenario, '--out', out], env);
   const roots = new Set<number>([h.pid]);
   const watch = new TreeWatch(() => [...roots]);
   let ended = false;
   void h.exited.then(() => (ended = true));
   const deadline = Date.now() + 240_000;
+  let tRun = Date.now();
+  let tChecks = Date.now();
   try {
     await Promise.race([sleep(delayMs), h.exited]);
     if (!ended) {
@@ -499,6 +561,7 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     await writeFile(path.join(work, 'harness-output.txt'), h.output()).catch(() => {});
     await sleep(300); // let the last children be sampled gone
     await watch.sample();
+    tRun = Date.now();
 
     // kill -9: cleanup or --resume end it
     // a fault before the run directory was made (still loading): nothing was started, nothing to end
@@ -515,6 +578,10 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
       }
     } else if (kind === 'kill-harness' && outcome.hit) {
       /* killed before its run directory existed: nothing to end */
+    } else if ((kind === 'sigterm' || kind === 'sigint') && code === 128 + os.constants.signals[kind === 'sigterm' ? 'SIGTERM' : 'SIGINT'] && !started && !h.output()) {
+      // the signal came while Node itself still started, before bin/harness's first line could
+      // listen (no JavaScript of ours ran: nothing to check but that nothing was started)
+      outcome.hit = false;
     } else if (code !== 'hung' && !allowedCodes(kind).includes(code as number)) {
       failures.push(`exit ${code}, expected one of ${allowedCodes(kind).join(', ')}: ${h.output().slice(-800)}`);
     }
@@ -528,14 +595,26 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     if (outcome.exitCode === 130 && files.journal && files.journal.status !== 'interrupted') failures.push(`exit 130 but the journal says ${files.journal.status}`);
     if (files.journal?.status === 'running' && !(kind === 'kill-harness' && outcome.endCode === undefined)) failures.push('the journal is left at running');
 
-    // nothing of the run left
+    // nothing of the run left: what its tree held, and what carries its mark
     await watch.stop();
+    const runProcs = async (): Promise<Proc[]> => {
+      const byId = new Map((await watch.alive()).map((p) => [`${p.pid}/${p.start}`, p]));
+      for (const p of await markedProcs(mark, out)) byId.set(`${p.pid}/${p.start}`, p);
+      return [...byId.values()];
+    };
     // a short-lived child of a killed harness (a version probe) may end on its own: a grace of 15 s
-    let left = await watch.alive();
-    for (const until = Date.now() + 15_000; left.length && Date.now() < until; left = await watch.alive()) await sleep(500);
+    let left = await runProcs();
+    for (const until = Date.now() + 15_000; left.length && Date.now() < until; left = await runProcs()) await sleep(500);
     for (const p of left) failures.push(`process left running: ${p.pid} ${p.comm} ${p.cmd.slice(0, 120)}`);
     const bound = await listening();
-    for (const e of await labEndpoints(out)) if (bound.has(`${e.address}:${e.port}`)) failures.push(`lab address ${e.address}:${e.port} is still bound`);
+    for (const e of await labEndpoints(out)) {
+      const inode = bound.get(`${e.address}:${e.port}`);
+      if (inode === undefined) continue;
+      // another injection's lab may have claimed the block since and bound the same port: only a socket of ours, or of nobody known, counts
+      const owners = await socketOwners(inode, await allProcs());
+      const ours = owners.filter((o) => watch.seen.has(`${o.pid}/${o.start}`) || left.includes(o));
+      if (ours.length || !owners.length) failures.push(`lab address ${e.address}:${e.port} is still bound${ours.length ? ` by ${ours.map((o) => `${o.pid} ${o.comm}`).join(', ')}` : ''}`);
+    }
     for (const c of await heldAddressClaims(work, new Set(watch.seen.keys()))) failures.push(`address claim ${c} still held`);
     for (const s of await storeProblems(store, kind === 'kill-harness' || kind === 'store-readonly')) failures.push(s);
   } finally {
@@ -543,15 +622,24 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
     for (const m of mounts) if (m === store) await run('umount', [m]);
   }
 
-  // the next run restores and passes (outside the full disk)
+  tChecks = Date.now();
+  // the next run restores and passes (outside the full disk), and leaves nothing either
   const next = path.join(work, 'next');
-  const n = await startHarnessDone(['run', scenario, '--out', next], env, new Set(), undefined);
+  const nextMark = `${mark}-next`;
+  // one of the two jobs (by the seed's parity): both start from the fork's checkpoint, so one shows
+  // whether what the faulted run stored restores; the other would only repeat it
+  const job = seed % 2 ? 'branch[tls=on]' : 'branch[tls=off]';
+  const n = await startHarnessDone(['run', path.join(path.dirname(scenario), 'next.yml'), '--out', next, '--job', job], { ...env, CHAOS_RUN: nextMark }, new Set(), undefined);
   outcome.nextCode = n.code;
   if (n.code !== 0) failures.push(`the next run exited ${n.code}: ${n.out.slice(-1200)}`);
   const nf: string[] = [];
   await checkRunFiles(next, nf, true);
   failures.push(...nf.map((f) => `next run: ${f}`));
   for (const s of await storeProblems(store, false)) failures.push(`after the next run: ${s}`);
+  let nextLeft = await markedProcs(nextMark, next);
+  for (const until = Date.now() + 5_000; nextLeft.length && Date.now() < until; nextLeft = await markedProcs(nextMark, next)) await sleep(500);
+  for (const p of nextLeft) failures.push(`next run: process left running: ${p.pid} ${p.comm} ${p.cmd.slice(0, 120)}`);
+  const tNext = Date.now();
 
   // the canary is in no file written (the run directories, the cache, leftover host roots and vars copies)
   const scan = [work, ...(await leftoverTemp(t0))];
@@ -559,7 +647,8 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
   for (const m of mounts) if (m !== store) await run('umount', [m]);
   await chmod(work, 0o700).catch(() => {});
   outcome.ms = Date.now() - t0;
-  opts.log?.(`${failures.length ? 'FAIL' : 'ok  '} seed ${seed} ${kind} at ${delayMs} ms${outcome.hit ? '' : ' (missed: the run ended first or no target)'}: exit ${outcome.exitCode}${outcome.endCode !== undefined ? `, end ${outcome.endCode}` : ''}, next ${outcome.nextCode} (${(outcome.ms / 1000).toFixed(1)} s)`);
+  outcome.phases = { run: tRun - t0, checks: tChecks - tRun, next: tNext - tChecks, scan: Date.now() - tNext };
+  opts.log?.(`${failures.length ? 'FAIL' : 'ok  '} seed ${seed} ${kind} at ${delayMs} ms${outcome.hit ? '' : ' (missed: the run ended first, had not started, or no target)'}: exit ${outcome.exitCode}${outcome.endCode !== undefined ? `, end ${outcome.endCode}` : ''}, next ${outcome.nextCode} (${(outcome.ms / 1000).toFixed(1)} s: ${Object.entries(outcome.phases ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
   return outcome;
 }
 
@@ -587,32 +676,43 @@ async function startHarnessDone(args: string[], env: NodeJS.ProcessEnv, roots: S
   return { code: code ?? -1, out: s.output() };
 }
 
-/** Runs `runs` injections from `seed` on; prints a line each and a summary. */
-export async function runChaos(o: { runs: number; seed: number; log?: (s: string) => void; keep?: boolean; untilMs?: number }): Promise<Outcome[]> {
+/**
+ * Runs `runs` injections from `seed` on, `jobs` at once (each in a folder, a cache and a lab of its
+ * own, its processes told apart by its tree and its mark); prints a line each and a summary.
+ */
+export async function runChaos(o: { runs: number; seed: number; jobs?: number; log?: (s: string) => void; keep?: boolean; untilMs?: number }): Promise<Outcome[]> {
   const log = o.log ?? ((s: string) => console.log(s));
   const base = await mkdtemp(path.join(os.tmpdir(), 'harness-chaos-'));
   const scenario = await writeChaosScenario(path.join(base, 'scenario'));
+  const warmAnsible = path.join(base, 'ansible.json');
   for (const [k, why] of Object.entries(SKIPPED)) log(`skip ${k}: ${why}`);
   const outcomes: Outcome[] = [];
-  try {
-    for (let i = 0; i < o.runs; i++) {
+  let next = 0;
+  let stopped = false;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < o.runs; i = next++) {
       if (o.untilMs !== undefined && Date.now() > o.untilMs) {
-        log(`time budget spent: stopped after ${i} of ${o.runs} injections`);
-        break;
+        if (!stopped) log(`time budget spent: no injection started after ${i} of ${o.runs}`);
+        stopped = true;
+        return;
       }
       const seed = (o.seed + i) >>> 0;
       const work = path.join(base, `run-${seed}`);
-      const out = await injectOnce(seed, scenario, work, { log });
+      const out = await injectOnce(seed, scenario, work, { log, warmAnsible });
       outcomes.push(out);
       for (const f of out.failures) log(`  seed ${seed} ${out.kind}: ${oneLine(f)}`);
       if (out.failures.length) log(`  replay: ${replay(seed)}`);
+      if (!existsSync(warmAnsible)) await copyFile(path.join(work, 'cache', 'ansible-harness', 'ansible.json'), warmAnsible).catch(() => {});
       if (!o.keep && !out.failures.length) await rm(work, { recursive: true, force: true });
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, o.jobs ?? 1) }, worker));
   } finally {
     if (!o.keep && outcomes.every((x) => !x.failures.length)) await rm(base, { recursive: true, force: true });
     else log(`kept for inspection: ${base}`);
   }
-  return outcomes;
+  return outcomes.sort((a, b) => a.seed - b.seed);
 }
 
 /** A failure on one line (long outputs cut). */
@@ -633,6 +733,8 @@ export function summary(outcomes: Outcome[], ms: number): string[] {
     byKind.set(o.kind, k);
   }
   for (const [k, v] of [...byKind].sort()) lines.push(`  ${k.padEnd(17)} tried ${v.tried}, hit ${v.hit}, failed ${v.failed}`);
+  const mean = (f: (o: Outcome) => number): string => (outcomes.length ? outcomes.reduce((a, o) => a + f(o), 0) / outcomes.length / 1000 : 0).toFixed(1);
+  lines.push(`  mean per injection ${mean((o) => o.ms)} s: run ${mean((o) => o.phases?.run ?? 0)}, checks ${mean((o) => o.phases?.checks ?? 0)}, next run ${mean((o) => o.phases?.next ?? 0)}, canary scan ${mean((o) => o.phases?.scan ?? 0)}`);
   const failed = outcomes.filter((o) => o.failures.length);
   lines.push(`chaos: ${outcomes.length} injections, ${failed.length} failed, ${(ms / 1000).toFixed(0)} s, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const f of failed) lines.push(`  FAILED seed ${f.seed} (${f.kind}): ${oneLine(f.failures[0]!)}  replay: ${replay(f.seed)}`);

@@ -7,7 +7,7 @@
  * after reading it again, so two processes never both win it. A block where something still
  * listens on the addresses the lab would use (e.g. a daemon a crashed run left) is passed over.
  */
-import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,4 +180,21 @@ export async function releaseStaleClaim(claim: { file: string; token: string }):
   } finally {
     await unlink(lock).catch(() => {});
   }
+}
+
+/**
+ * Removes the stale claims (owner gone) that name `runDir` as theirs: a harness killed between
+ * claiming its block and recording the claim in `lab.json` leaves one no record names
+ * (`harness cleanup` and `--resume`, which call this for every lab folder of the run). Returns the
+ * blocks given back, as `127.X.Y.0/24`.
+ */
+export async function releaseStaleClaimsOf(runDir: string, dir = defaultClaimsDir()): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.claim')) continue;
+    const c = await readClaim(path.join(dir, name)).catch(() => undefined);
+    if (c?.content?.runDir !== path.resolve(runDir)) continue;
+    if (await releaseStaleClaim({ file: path.join(dir, name), token: c.content.token })) out.push(`address block ${name.slice(0, -'claim'.length)}0/24`);
+  }
+  return out;
 }
