@@ -131,8 +131,8 @@ async function runHarnessCli(root: string, scenario: string, out: string, ctx: B
 }
 
 /**
- * The allocated hosts as a `static` scenario of their own (inventory with each host's address,
- * port, user, key and ssh args; `lab.validate: false`, as plain Ansible checks nothing first), so
+ * The allocated hosts as a `static` scenario of their own (inventory with each host's vars,
+ * address, port, user, key and ssh args; `lab.validate: false`, as plain Ansible checks nothing first), so
  * the whole `harness run` command can be timed against the same hosts.
  */
 function staticScenario(dir: string, allocated: AllocatedLab, playbook: string): string {
@@ -140,6 +140,9 @@ function staticScenario(dir: string, allocated: AllocatedLab, playbook: string):
     allocated.lab.hosts.map((h) => [
       h.name,
       {
+        // The host's own vars as the lab gave them (ansible_python_interpreter among them: without
+        // it Ansible would discover the interpreter on each host, which plain Ansible here does not).
+        ...h.vars,
         ansible_host: h.address,
         ansible_port: h.port,
         ansible_user: h.user,
