@@ -552,7 +552,10 @@ export async function injectOnce(seed: number, scenario: string, work: string, o
           break;
       }
     }
-    const code = await Promise.race([h.exited, sleep(Math.max(1, deadline - Date.now())).then(() => 'hung' as const)]);
+    let hangTimer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((r) => (hangTimer = setTimeout(() => r('hung'), Math.max(1, deadline - Date.now()))));
+    // The deadline's timer goes once the run ended: left running, it kept the test process alive for minutes.
+    const code = await Promise.race([h.exited, hung]).finally(() => clearTimeout(hangTimer));
     if (code === 'hung') {
       failures.push('the run did not end within 240 s of its start');
       process.kill(h.pid, 'SIGKILL');
