@@ -316,7 +316,7 @@ test('an already aborted signal runs nothing', async () => {
       output += t;
     },
   });
-  assert.equal(result, { exitCode: null, reason: 'aborted', durationMs: 0, unfinished: [] });
+  assert.equal(result, { exitCode: null, reason: 'aborted', durationMs: 0, unfinished: [], warm: false });
   assert.is(output, '');
 });
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { stopWarm } from '../lib/ansible/warm.js';
 import { ansibleConfig, ansibleEnv, createWarmPool, findAnsible, runPlaybook, type PlaybookResult, type WarmPool, type WarmProcess } from '../lib/ansible/index.js';
 import type { AnsibleEvent } from '../lib/model/events.js';
 
@@ -146,7 +147,7 @@ test('a pool closed unused stops its waiting process; a pool keeps one ready whi
   }
   // Those taken are the caller's: hand them nothing and stop them as a run would.
   for (const w of taken) {
-    process.kill(-w.term.pid, 'SIGTERM');
+    stopWarm(w.term.pid, 'SIGTERM');
     await w.exit;
   }
   const deadline = Date.now() + 5000;

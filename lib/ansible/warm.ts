@@ -50,6 +50,19 @@ export interface WarmPool {
   close(): Promise<void>;
 }
 
+/**
+ * Signals a warm process's group, or the process alone when its group is not there yet (just
+ * forked, before its setsid()): a process started a moment ago is never left behind.
+ */
+export function stopWarm(pid: number, signal: NodeJS.Signals): void {
+  if (killGroup(pid, signal)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
 /** The interpreter a script's `#!` line names, when it is one plain path or `env PROGRAM` (no options). */
 function pythonOf(script: string, envPath: string | undefined): string | undefined {
   let head: string;
@@ -134,7 +147,7 @@ function startWarm(script: string, dir: string, env: Record<string, string>, n: 
     async go(run) {
       const fail = (): boolean => {
         // Never left waiting: the caller starts a cold one instead.
-        killGroup(term.pid, 'SIGKILL');
+        stopWarm(term.pid, 'SIGKILL');
         return false;
       };
       if (exited) return false;
@@ -199,9 +212,9 @@ export function createWarmPool(opts: { script: string; env: Record<string, strin
         ready = undefined;
         let gone = false;
         const ended = w.exit.then(() => (gone = true));
-        killGroup(w.term.pid, 'SIGTERM');
+        stopWarm(w.term.pid, 'SIGTERM');
         await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
-        if (!gone) killGroup(w.term.pid, 'SIGKILL');
+        if (!gone) stopWarm(w.term.pid, 'SIGKILL');
       }
       if (dir) await rm(dir, { recursive: true, force: true });
     },
