@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { harness, tempDir } from './helpers/cli.js';
@@ -49,6 +50,24 @@ test('cleanup that could not stop a recorded process: exit 3, naming it and why'
     assert.is(none.code, 3, 'still there, still not stopped');
   } finally {
     sleeper.kill('SIGKILL');
+    await t.remove();
+  }
+});
+
+// Found with `npm run chaos` (seed 6038): a harness killed while a `run:` stage ran left the
+// stage's scratch folder (what its command wrote, secrets included) in the run directory.
+test("cleanup removes the scratch folders of run: stages an interruption left in the run directory", async () => {
+  const t = await tempDir();
+  try {
+    const run = path.join(t.dir, 'run');
+    const scratch = path.join(run, '.private', 'stages', '01-build', 'out');
+    await mkdir(scratch, { recursive: true });
+    await writeFile(path.join(scratch, 'artifact.txt'), 'canary-secret\n');
+    await writeFile(path.join(run, 'lab.json'), JSON.stringify({ version: 1, provider: 'local', updatedAt: new Date().toISOString(), hosts: [], processes: [] }));
+    const r = await harness(['cleanup', run]);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.not.ok(existsSync(path.join(run, '.private', 'stages')), 'the scratch folder is gone');
+  } finally {
     await t.remove();
   }
 });

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../errors.js';
 import { releaseRecorded } from '../lab/release.js';
@@ -29,6 +29,11 @@ export async function cleanupRun(runDir: string, opts: { graceMs?: number; reaso
     const r = await releaseRecorded(path.join(dir.root, LABS_DIR, lab), opts);
     report.released.push(...r.released);
     report.skipped.push(...r.skipped);
+  }
+  // The scratch folders of `run:` stages an interruption left (what a command wrote, secrets
+  // included, before its outputs were redacted into the stage folder): the run directory is archived.
+  for (const root of [dir.root, ...more.filter((n) => /^lab-\d+$/.test(n)).map((n) => path.join(dir.root, LABS_DIR, n))]) {
+    await rm(path.join(runDirPaths(root).privateDir, 'stages'), { recursive: true, force: true }).catch(() => {});
   }
   const reason = opts.reason ?? 'interrupted: the harness stopped before the run ended (its lab was released afterwards)';
   const journal = await markJournalInterrupted(dir.journal, reason);
