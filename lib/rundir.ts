@@ -24,6 +24,11 @@ export const RUN_FILES = {
   source: 'source',
 } as const;
 
+/** Where the `run:` stages of a lab keep their scratch folders (one per attempt), inside its private folder. */
+export function scratchRoot(privateDir: string): string {
+  return path.join(privateDir, RUN_FILES.stages);
+}
+
 /** The files of a run directory, by role. */
 export interface RunDir {
   root: string;

@@ -10,7 +10,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stopWarm } from '../lib/ansible/warm.js';
-import { ansibleConfig, ansibleEnv, createWarmPool, findAnsible, runPlaybook, type PlaybookResult, type WarmPool, type WarmProcess } from '../lib/ansible/index.js';
+import { ansibleConfig, ansibleEnv, createWarmPool, findAnsible, playbookProcessEnv, PYTHON_STARTUP_ENV, runPlaybook, type PlaybookResult, type WarmPool, type WarmProcess } from '../lib/ansible/index.js';
 import type { AnsibleEvent } from '../lib/model/events.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'ansible');
@@ -19,11 +19,7 @@ test.after(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const baseEnv = (extra: Record<string, string> = {}): Record<string, string> => {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, PYTHONUNBUFFERED: '1', ...extra })) if (v !== undefined) env[k] = v;
-  return env;
-};
+const baseEnv = (extra: Record<string, string> = {}): Record<string, string> => playbookProcessEnv({ ...PYTHON_STARTUP_ENV, ...extra });
 
 /** A pool's `more`: start `n` warm processes in all. */
 const starts = (n: number) => () => n-- > 0;
@@ -87,6 +83,9 @@ test('a warm ansible-playbook runs the playbook with the env and folder of its r
     assert.is(warm.result.exitCode, 0, warm.log);
     assert.match(warm.log, /probe=given gone= unbuffered=1"/);
     assert.match(cold.log, /probe=given gone= unbuffered=1"/);
+    // The warm run was that process (no second start); the cold one was a fresh ansible-playbook.
+    assert.match(warm.log, /cmdline=\S*python\S* \S*warm_start\.py /);
+    assert.match(cold.log, /cmdline=\S*python\S* \S*ansible-playbook /);
     const kinds = (e: AnsibleEvent[]): string[] => e.map((x) => x.kind);
     assert.equal(kinds(warm.events), kinds(cold.events));
     assert.equal(warm.result.stats?.hosts, cold.result.stats?.hosts);
@@ -121,6 +120,9 @@ test("an interpreter setting that differs from the warm process's start: a cold 
     assert.is(warm.result.warm, true);
     assert.is(warm.result.exitCode, 0, warm.log);
     assert.match(warm.log, /probe=again gone= unbuffered="/);
+    // It exec'd a fresh ansible-playbook: not the warm-start script any more.
+    assert.match(warm.log, /cmdline=\S*python\S* \S*ansible-playbook /);
+    assert.not.match(warm.log, /warm_start\.py/);
   } finally {
     await pool.close();
   }

@@ -63,10 +63,16 @@ test("cleanup removes the scratch folders of run: stages an interruption left in
     const scratch = path.join(run, '.private', 'stages', '01-build', 'out');
     await mkdir(scratch, { recursive: true });
     await writeFile(path.join(scratch, 'artifact.txt'), 'canary-secret\n');
+    // A second lab of a tree keeps its private files under .private/labs/lab-2/.
+    const scratch2 = path.join(run, '.private', 'labs', 'lab-2', 'stages', '03-build', 'out');
+    await mkdir(scratch2, { recursive: true });
+    await mkdir(path.join(run, 'labs', 'lab-2'), { recursive: true });
+    await writeFile(path.join(scratch2, 'artifact.txt'), 'canary-secret\n');
     await writeFile(path.join(run, 'lab.json'), JSON.stringify({ version: 1, provider: 'local', updatedAt: new Date().toISOString(), hosts: [], processes: [] }));
     const r = await harness(['cleanup', run]);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.not.ok(existsSync(path.join(run, '.private', 'stages')), 'the scratch folder is gone');
+    assert.not.ok(existsSync(path.join(run, '.private', 'labs', 'lab-2', 'stages')), "lab 2's scratch folder is gone");
   } finally {
     await t.remove();
   }

@@ -170,6 +170,18 @@ export function honourNoColor(env: Record<string, string>): Record<string, strin
   return env;
 }
 
+/** What ansible-playbook's interpreter reads as it starts (the rest of {@link ansibleEnv} is Ansible's). */
+export const PYTHON_STARTUP_ENV = { PYTHONUNBUFFERED: '1' } as const;
+
+/** The environment an `ansible-playbook` process gets: `process.env` under `extra` (`undefined` removes one), colours off for NO_COLOR. */
+export function playbookProcessEnv(extra: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...process.env, ...extra })) {
+    if (value !== undefined) env[key] = value;
+  }
+  return honourNoColor(env);
+}
+
 /**
  * The variables to set over the caller's environment. The settings our event stream and cleanup
  * rely on are repeated from the cfg because an inherited `ANSIBLE_*` variable would beat the cfg.
@@ -186,7 +198,7 @@ export function ansibleEnv(opts: AnsibleEnvOptions): Record<string, string> {
     // Ansible's FORCE_COLOR beats NOCOLOR, so both are always set, one on and one off.
     ANSIBLE_FORCE_COLOR: opts.tty ? '1' : '0',
     ANSIBLE_NOCOLOR: opts.tty ? '0' : '1',
-    PYTHONUNBUFFERED: '1',
+    ...PYTHON_STARTUP_ENV,
   };
   if (opts.eventsPath !== undefined) env[EVENTS_PATH_ENV] = opts.eventsPath;
   if (opts.localTmp !== undefined) env.ANSIBLE_LOCAL_TEMP = opts.localTmp;

@@ -6,7 +6,7 @@ import { constants as osConstants } from 'node:os';
 import pty, { type IPty } from 'node-pty';
 import type { AnsibleEvent, EventOf } from '../model/events.js';
 import { openEventChannel } from './channel.js';
-import { EVENTS_PATH_ENV, honourNoColor } from './config.js';
+import { EVENTS_PATH_ENV, playbookProcessEnv } from './config.js';
 import { parseEventLine, parseHostStart, type EventContext } from './events.js';
 import { groupStopper } from '../util/kill.js';
 import { TERMINAL, type TermExit, type WarmPool } from './warm.js';
@@ -65,14 +65,6 @@ function signalName(signal: number | undefined): string | undefined {
   return found ? found[0] : String(signal);
 }
 
-function childEnv(extra: Record<string, string | undefined>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...process.env, ...extra })) {
-    if (value !== undefined) env[key] = value;
-  }
-  return honourNoColor(env);
-}
-
 /**
  * Runs `ansible-playbook` through node-pty and resolves when it has exited, its events are all
  * delivered. Never rejects for Ansible's failures (see `exitCode`); rejects
@@ -114,7 +106,7 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
 
   const command = opts.command ?? 'ansible-playbook';
   const cwd = opts.cwd ?? process.cwd();
-  const env = childEnv({ ...opts.env, [EVENTS_PATH_ENV]: channel.path });
+  const env = playbookProcessEnv({ ...opts.env, [EVENTS_PATH_ENV]: channel.path });
   const sameTerminal = (opts.cols ?? TERMINAL.cols) === TERMINAL.cols && (opts.rows ?? TERMINAL.rows) === TERMINAL.rows;
   let warm = sameTerminal ? opts.warm?.take(command) : undefined;
   if (warm && !(await warm.go({ script: command, args: opts.args, env, cwd }))) warm = undefined;

@@ -63,8 +63,8 @@ export async function whichOnPath(name: string, env: NodeJS.ProcessEnv): Promise
   return undefined;
 }
 
-/** The interpreter a script's `#!` line names (`#!/usr/bin/env python3` → python3 on PATH); undefined for a binary. */
-async function interpreterOf(file: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/** The words of a script's `#!` line (`['/usr/bin/env', 'python3']`); undefined for a binary. */
+export async function shebangWords(file: string): Promise<string[] | undefined> {
   const fh = await open(file, 'r');
   let head: string;
   try {
@@ -75,7 +75,13 @@ async function interpreterOf(file: string, env: NodeJS.ProcessEnv): Promise<stri
     await fh.close();
   }
   if (!head.startsWith('#!')) return undefined;
-  const words = head.slice(2).split('\n')[0]!.trim().split(/\s+/);
+  return head.slice(2).split('\n')[0]!.trim().split(/\s+/).filter(Boolean);
+}
+
+/** The interpreter a script's `#!` line names (`#!/usr/bin/env python3` → python3 on PATH); undefined for a binary. */
+async function interpreterOf(file: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const words = await shebangWords(file);
+  if (!words) return undefined;
   if (path.basename(words[0] ?? '') === 'env') {
     const program = words.slice(1).find((w) => !w.startsWith('-') && !w.includes('='));
     return program ? whichOnPath(program, env) : undefined;

@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import pty, { type IPty } from 'node-pty';
 import { packageFile } from '../paths.js';
 import { killGroup } from '../util/kill.js';
+import { shebangWords, whichOnPath } from './version-cache.js';
 
 /** The warm-start script, shipped with the package. */
 export const WARM_START_SCRIPT: string = packageFile('lib', 'ansible', 'python', 'warm_start.py');
@@ -63,40 +64,16 @@ export function stopWarm(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The interpreter a script's `#!` line names, when it is one plain path or `env PROGRAM` (no options). */
-function pythonOf(script: string, envPath: string | undefined): string | undefined {
-  let head: string;
-  try {
-    const fd = fs.openSync(script, 'r');
-    try {
-      const buf = Buffer.alloc(256);
-      head = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  if (!head.startsWith('#!')) return undefined;
-  const words = head.slice(2).split('\n')[0]!.trim().split(/\s+/);
-  let program: string | undefined = words[0];
-  if (program && path.basename(program) === 'env' && words.length === 2) {
-    program = (envPath ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, words[1]!)).find((c) => {
-      try {
-        fs.accessSync(c, fs.constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  } else if (words.length !== 1) return undefined;
+/** The Python a script's `#!` line names, when it is one plain path or `env PROGRAM` (no options: `-s`, `-E` change what the interpreter does). */
+async function pythonOf(script: string, env: Record<string, string>): Promise<string | undefined> {
+  const words = await shebangWords(script).catch(() => undefined);
+  if (!words?.length) return undefined;
+  const program = words.length === 1 ? words[0] : words.length === 2 && path.basename(words[0]!) === 'env' ? await whichOnPath(words[1]!, env) : undefined;
   return program && /python[\d.]*$/.test(path.basename(program)) ? program : undefined;
 }
 
-/** Starts one warm process for `script`, or undefined when `script` is not a Python script it can run. */
-function startWarm(script: string, dir: string, env: Record<string, string>, n: number): WarmProcess | undefined {
-  const python = pythonOf(script, env.PATH);
-  if (!python) return undefined;
+/** Starts one warm process for `script` under `python`, or undefined when it cannot be started. */
+function startWarm(python: string, script: string, dir: string, env: Record<string, string>, n: number): WarmProcess | undefined {
   const fifo = path.join(dir, `go-${n}.fifo`);
   try {
     execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
@@ -168,20 +145,20 @@ function startWarm(script: string, dir: string, env: Record<string, string>, n: 
  */
 export function createWarmPool(opts: { script: string; env: Record<string, string>; more?: () => boolean }): WarmPool {
   const disabled = opts.env.HARNESS_WARM_START === '0' || process.platform === 'win32' || !path.isAbsolute(opts.script);
-  let dir: string | undefined;
-  let dirMade: Promise<string> | undefined;
   let ready: WarmProcess | undefined;
   let closed = false;
   let n = 0;
+  // Where the FIFOs go and which Python runs the script: found once, on the first start.
+  let setup: Promise<{ dir: string; python: string | undefined }> | undefined;
   const starting: Promise<void>[] = [];
   const refill = (): void => {
     if (closed || disabled || ready || (opts.more && !opts.more())) return;
-    dirMade ??= mkdtemp(path.join(os.tmpdir(), 'harness-warm-')).then((d) => (dir = d));
+    setup ??= Promise.all([mkdtemp(path.join(os.tmpdir(), 'harness-warm-')), pythonOf(opts.script, opts.env)]).then(([dir, python]) => ({ dir, python }));
     starting.push(
-      dirMade.then(
-        (d) => {
-          if (closed || ready) return;
-          const mine = startWarm(opts.script, d, opts.env, ++n);
+      setup.then(
+        ({ dir, python }) => {
+          if (closed || ready || !python) return;
+          const mine = startWarm(python, opts.script, dir, opts.env, ++n);
           ready = mine;
           void mine?.exit.then(() => {
             if (ready === mine) ready = undefined;
@@ -216,7 +193,8 @@ export function createWarmPool(opts: { script: string; env: Record<string, strin
         await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
         if (!gone) stopWarm(w.term.pid, 'SIGKILL');
       }
-      if (dir) await rm(dir, { recursive: true, force: true });
+      const made = await setup?.catch(() => undefined);
+      if (made) await rm(made.dir, { recursive: true, force: true });
     },
   };
 }

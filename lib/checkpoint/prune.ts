@@ -69,15 +69,24 @@ async function removeOne(root: string, info: CheckpointInfo): Promise<Removal> {
 export async function removeLeftovers(root: string, signal?: AbortSignal): Promise<{ paths: string[]; bytes: number }> {
   const out = { paths: [] as string[], bytes: 0 };
   for (const sub of [TMP, TRASH]) {
-    for (const name of await readdir(path.join(root, sub)).catch(() => [] as string[])) {
-      signal?.throwIfAborted();
-      const owner = ownerOfName(name);
-      if (!owner || ownerAlive(owner)) continue;
-      const p = path.join(root, sub, name);
-      out.bytes += (await treeUsage(p, signal)).bytes;
-      await rm(p, { recursive: true, force: true });
-      out.paths.push(p);
-    }
+    const r = await removeDeadOwned(path.join(root, sub), '', signal);
+    out.paths.push(...r.paths);
+    out.bytes += r.bytes;
+  }
+  return out;
+}
+
+/** Removes the entries of `dir` named by `ownedName(prefix)` whose owner process is gone; returns them and their bytes. */
+export async function removeDeadOwned(dir: string, prefix = '', signal?: AbortSignal): Promise<{ paths: string[]; bytes: number }> {
+  const out = { paths: [] as string[], bytes: 0 };
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    signal?.throwIfAborted();
+    const owner = ownerOfName(name, prefix);
+    if (!owner || ownerAlive(owner)) continue;
+    const p = path.join(dir, name);
+    out.bytes += (await treeUsage(p, signal)).bytes;
+    await rm(p, { recursive: true, force: true });
+    out.paths.push(p);
   }
   return out;
 }

@@ -5,8 +5,8 @@ import { releaseRecorded } from '../lab/release.js';
 import type { ReleaseReport } from '../lab/record.js';
 import { markJournalInterrupted } from '../report/journal-interrupted.js';
 import { markManifestInterrupted } from '../report/manifest.js';
-import { runDirPaths } from './rundir.js';
-import { LABS_DIR } from './labs.js';
+import { runDirPaths, scratchRoot } from './rundir.js';
+import { LABS_DIR, labDir } from './labs.js';
 
 /** What {@link cleanupRun} did. */
 export interface CleanupReport extends ReleaseReport {
@@ -23,17 +23,16 @@ export interface CleanupReport extends ReleaseReport {
 export async function cleanupRun(runDir: string, opts: { graceMs?: number; reason?: string } = {}): Promise<CleanupReport> {
   const dir = runDirPaths(runDir);
   // Lab 1 records at the top of the run directory; further labs of a tree run in labs/lab-N/.
-  const report = await releaseRecorded(dir.root, opts);
-  const more = await readdir(path.join(dir.root, LABS_DIR)).catch(() => [] as string[]);
-  for (const lab of more.filter((n) => /^lab-\d+$/.test(n)).sort()) {
-    const r = await releaseRecorded(path.join(dir.root, LABS_DIR, lab), opts);
+  const more = (await readdir(path.join(dir.root, LABS_DIR)).catch(() => [] as string[])).filter((n) => /^lab-\d+$/.test(n));
+  const labs = [1, ...more.map((n) => Number(n.slice('lab-'.length))).sort((a, b) => a - b)].map((n) => labDir(dir, n));
+  const report: ReleaseReport = { released: [], skipped: [] };
+  for (const lab of labs) {
+    const r = await releaseRecorded(lab.runDir, opts);
     report.released.push(...r.released);
     report.skipped.push(...r.skipped);
-  }
-  // The scratch folders of `run:` stages an interruption left (what a command wrote, secrets
-  // included, before its outputs were redacted into the stage folder): the run directory is archived.
-  for (const root of [dir.root, ...more.filter((n) => /^lab-\d+$/.test(n)).map((n) => path.join(dir.root, LABS_DIR, n))]) {
-    await rm(path.join(runDirPaths(root).privateDir, 'stages'), { recursive: true, force: true }).catch(() => {});
+    // The scratch folders of `run:` stages an interruption left (what a command wrote, secrets
+    // included, before its outputs were redacted into the stage folder): the run directory is archived.
+    await rm(scratchRoot(lab.dir.privateDir), { recursive: true, force: true }).catch(() => {});
   }
   const reason = opts.reason ?? 'interrupted: the harness stopped before the run ended (its lab was released afterwards)';
   const journal = await markJournalInterrupted(dir.journal, reason);

@@ -19,7 +19,7 @@ import { createRedactor, redactEvent } from '../report/redact.js';
 import { countResults } from '../report/junit-results.js';
 import { CONTROLLER_CASE_HOST } from '../report/junit.js';
 import { scrubFileInPlace } from '../bundle/scrub.js';
-import type { RunDir } from './rundir.js';
+import { scratchRoot, type RunDir } from './rundir.js';
 import type { AnsibleFiles } from './prepare.js';
 import { openStageLog, stageLogName } from './stage-log.js';
 
@@ -141,7 +141,7 @@ interface Attempt {
 async function runAttempt(ctx: ControllerStageContext, attempt: number, stageDir: string): Promise<Attempt> {
   const { stage } = ctx;
   // A fresh scratch folder per attempt, private (0700, never bundled): only `outputs` are kept.
-  const work = path.join(ctx.dir.privateDir, 'stages', path.basename(stageDir));
+  const work = path.join(scratchRoot(ctx.dir.privateDir), path.basename(stageDir));
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true, mode: 0o700 });
   const listed = new Set(stage.secrets ?? []);

@@ -22,7 +22,7 @@ export type { LabSlot } from './run-state.js';
 export const LABS_DIR = 'labs';
 
 /** The run directory as lab `n` sees it. */
-function labDir(dir: RunDir, n: number): { dir: RunDir; runDir: string } {
+export function labDir(dir: RunDir, n: number): { dir: RunDir; runDir: string } {
   if (n === 1) return { dir, runDir: dir.root };
   const root = path.join(dir.root, LABS_DIR, `lab-${n}`);
   return {

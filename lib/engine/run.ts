@@ -66,7 +66,6 @@ export async function executeRun(state: RunState): Promise<void> {
     if (state.plan.line) {
       for (const a of state.plan.tree.always) reportNotRun(state, a, 'skipped', why);
     }
-    await state.warm?.close();
     sortReports(state);
     // --no-checkpoints: the fork checkpoints were this run's own.
     if (state.ckpt && !state.ckpt.persistent) await rm(state.ckpt.store.root, { recursive: true, force: true }).catch(() => {});

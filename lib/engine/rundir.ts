@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { newRunId, runDirPaths, type RunDir } from '../rundir.js';
 
-export { newRunId, runDirPaths, RUN_FILES, type RunDir } from '../rundir.js';
+export { newRunId, runDirPaths, RUN_FILES, scratchRoot, type RunDir } from '../rundir.js';
 
 /** Creates `root` (and its parents), which must not exist: never an earlier run's folder. InputError otherwise. */
 export async function createFreshDir(root: string): Promise<string> {

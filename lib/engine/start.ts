@@ -4,7 +4,7 @@ import { resolveSecrets } from '../scenario/index.js';
 import { createProvider } from '../lab/create.js';
 import { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout } from '../report/index.js';
 import { writeManifest } from '../report/manifest.js';
-import { createWarmPool, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
+import { createWarmPool, playbookProcessEnv, PYTHON_STARTUP_ENV, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
 import { prepareRun } from './prepare-run.js';
 import { createRunDir } from './rundir.js';
 import type { RunOptions } from './options.js';
@@ -23,7 +23,8 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
   let warm: WarmPool | undefined;
   const onAnsible = (found: AnsibleInstall): void => {
     let playbooks = scenario.stages.filter((s) => s.playbook).length + (scenario.spec.validate && scenario.spec.validate.playbook ? 1 : 0);
-    warm = createWarmPool({ script: found.playbook, env: warmEnv(env), more: () => playbooks-- > 0 });
+    // It starts with a stage's environment before the stage's own variables.
+    warm = createWarmPool({ script: found.playbook, env: playbookProcessEnv({ ...env, ...PYTHON_STARTUP_ENV }), more: () => playbooks-- > 0 });
   };
   try {
     return await startPrepared(scenario, opts, env, checkpoints, secrets, onAnsible, () => warm);
@@ -31,13 +32,6 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
     await warm?.close();
     throw err;
   }
-}
-
-/** The environment of a stage's `ansible-playbook` before the stage's own variables: what a warm one starts with. */
-function warmEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env, PYTHONUNBUFFERED: '1' })) if (v !== undefined) out[k] = v;
-  return out;
 }
 
 async function startPrepared(

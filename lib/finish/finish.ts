@@ -31,8 +31,8 @@ async function guarded(state: RunState, what: string, fn: () => Promise<void>): 
 /** Ends a run the engine executed and returns its result. */
 export async function finishRun(state: RunState, opts: FinishOptions = {}): Promise<RunResult> {
   const { dir } = state;
-  // A warm ansible-playbook still waiting goes (executeRun closes it as its tree ends; a run whose
-  // body was something else, such as `lab up --failed`'s restore, ends here).
+  // A warm ansible-playbook still waiting goes, whatever ran the run's body (executeRun, or
+  // `lab up --failed`'s restore).
   await state.warm?.close();
   const end = state.outcome;
   state.emit({ kind: 'run_end', time: Date.now(), status: end.status, exitCode: end.exitCode, reason: end.reason });

@@ -3,12 +3,11 @@
  * front as a cache; a checkpoint saved locally is pushed, and a checkpoint the cache lacks is
  * pulled into it (through the local store's own atomic save, so a pull cut short leaves nothing).
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
-import { ownedName, ownerOfName } from '../checkpoint/layout.js';
-import { ownerAlive } from '../checkpoint/owner.js';
-import { removeLeftovers } from '../checkpoint/prune.js';
+import { ownedName } from '../checkpoint/layout.js';
+import { removeDeadOwned, removeLeftovers } from '../checkpoint/prune.js';
 import { imagesRoot } from '../lab/qemu/image.js';
 import { baseToFetch, baseToPush, commitFetchedBase, isBaseTag } from '../lab/qemu/portability.js';
 import { cacheDir } from '../paths.js';
@@ -67,10 +66,7 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
     const root = path.dirname(need.dest);
     await mkdir(root, { recursive: true, mode: 0o700 });
     // What fetches cut short (kill -9) left: their owner is gone.
-    for (const name of await readdir(root)) {
-      const owner = ownerOfName(name, '.tmp-');
-      if (owner && !ownerAlive(owner)) await rm(path.join(root, name), { recursive: true, force: true });
-    }
+    await removeDeadOwned(root, '.tmp-');
     const tmp = path.join(root, ownedName('.tmp-'));
     try {
       const got = await pullCheckpoint(client, need.tag, tmp, sealed);

@@ -73,14 +73,13 @@ def read_go(fifo, parent):
 def main():
     fifo, script = sys.argv[1], sys.argv[2]
     parent = os.getppid()
-    clean = True
     for name in PRELOAD:
         try:
             importlib.import_module(name)
         except Exception:
             pass
-    if 'ansible.constants' in sys.modules:
-        clean = False
+    # A preload that read Ansible's configuration read it with this process's environment.
+    clean = 'ansible.constants' not in sys.modules
     go = read_go(fifo, parent)
     if go is None:
         os._exit(0)
