@@ -14,6 +14,8 @@ import { qemuArgs } from '../lib/lab/qemu/vm.js';
 import type { QemuToolPaths } from '../lib/lab/qemu/tools.js';
 import type { QemuImage } from '../lib/lab/qemu/image.js';
 import { LabError, InputError } from '../lib/errors.js';
+import { GOLDEN_VERSION } from '../lib/lab/qemu/golden.js';
+import { providerEntry } from '../lib/lab/registry.js';
 
 const test = suite('qemu accel: auto probes KVM once, fails fast, keys and options');
 
@@ -111,6 +113,10 @@ test('keys: the choice, and for auto the machine identity; qemu arguments per ac
   const id = await machineIdentity('/bin/sh');
   assert.equal(Object.keys(auto.machine as object).sort(), Object.keys(id).sort());
   assert.equal(id.kernel, os.release());
+  // The provider's key facts add the golden state's version: its checkpoints sit on one golden state.
+  const entry = await providerEntry('qemu');
+  const facts = await entry.keyFacts!({ provider: 'qemu', options: { accel: 'tcg' } } as unknown as Parameters<NonNullable<typeof entry.keyFacts>>[0]);
+  assert.equal(facts, { accel: 'tcg', golden: GOLDEN_VERSION });
   const spec = { name: 'h', disk: 'd', kernel: 'k', initrd: 'i', memory: 512, cpus: 1, sshPort: 2222, qmpSocket: 'q', consoleLog: 'c', qemuLog: 'l', incoming: false };
   const tcg = qemuArgs(spec).join(' ');
   assert.match(tcg, /-accel tcg,tb-size=256 -cpu max/);

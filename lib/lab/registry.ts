@@ -24,11 +24,18 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
     return { create: (spec) => createLocalProvider(spec.options), releaseRecorded: releaseLocalRecorded };
   },
   qemu: async () => {
-    const [{ createQemuProvider }, { releaseQemuRecorded }, { accelKeyFacts }] = await Promise.all([import('./qemu/provider.js'), import('./qemu/record.js'), import('./qemu/accel.js')]);
+    const [{ createQemuProvider }, { releaseQemuRecorded }, { accelKeyFacts }, { GOLDEN_VERSION }] = await Promise.all([
+      import('./qemu/provider.js'),
+      import('./qemu/record.js'),
+      import('./qemu/accel.js'),
+      import('./qemu/golden.js'),
+    ]);
     return {
-      keyFacts: (spec) => {
+      // The golden state's version too: a checkpoint's disks and memory sit on top of one golden
+      // state, so a harness that makes another one redoes the stages instead of refusing the restore.
+      keyFacts: async (spec) => {
         const a = spec.options.accel;
-        return accelKeyFacts(a === 'kvm' || a === 'tcg' ? a : 'auto');
+        return { ...(await accelKeyFacts(a === 'kvm' || a === 'tcg' ? a : 'auto')), golden: GOLDEN_VERSION };
       },
       create: (spec, scenarioFile) => createQemuProvider(spec.options, scenarioFile ? { scenarioFile } : {}),
       releaseRecorded: (runDir, _record, opts) => releaseQemuRecorded(runDir, opts),

@@ -104,7 +104,7 @@ export function checkBase(dir: string, saved: QemuBase | undefined, here: QemuBa
   if (!saved || fetched) return;
   if (saved.digest !== here.digest) {
     throw new LabError(
-      `the checkpoint ${dir} was taken on a golden disk and image with content ${saved.digest}; this machine's are ${here.digest} (debootstrap builds differ between machines), ` +
+      `the checkpoint ${dir} was taken on a golden disk and image with content ${saved.digest}; this machine's are ${here.digest} (the image or golden state was built on another machine, or built again here: debootstrap builds differ), ` +
         `its saved disks only hold what changed on top of that base, and that base is not in ${BASES} of the image cache: pull the checkpoint again from the remote store it was pushed to (a push carries its base), restore it on the machine that made it, or delete it and run again`,
     );
   }
