@@ -29,12 +29,22 @@ export function scratchRoot(privateDir: string): string {
   return path.join(privateDir, RUN_FILES.stages);
 }
 
+/**
+ * Space held back for the run's last records: a file of this many bytes in the private folder,
+ * written when the run directory is made and deleted when the run ends, just before the final
+ * journal, JUnit, manifest and report are written, so a run that filled its disk still ends
+ * with readable records (when they fit in it: the journal of a run of a few dozen stages does).
+ */
+export const RESERVE_BYTES = 2 << 20; // at most; an eighth of the disk's free room when that is less
+
 /** The files of a run directory, by role. */
 export interface RunDir {
   root: string;
   runId: string;
   /** Keys, sockets, FIFOs: mode 0700, never bundled. */
   privateDir: string;
+  /** The space held back for the last records ({@link RESERVE_BYTES}), in the private folder. */
+  reserve: string;
   manifest: string;
   journal: string;
   junit: string;
@@ -62,6 +72,7 @@ export function runDirPaths(root: string, runId = path.basename(root)): RunDir {
     root,
     runId,
     privateDir: at(RUN_FILES.private),
+    reserve: path.join(root, RUN_FILES.private, 'reserve'),
     manifest: at(RUN_FILES.manifest),
     journal: at(RUN_FILES.journal),
     junit: at(RUN_FILES.junit),

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harness } from './helpers/cli.js';
@@ -137,12 +137,53 @@ test('regression (chaos seed 5001): a disk that fills at the lab allocation, or 
     assert.not.match(text, /internal error|\.js:\d+/);
     assert.match(text, /could not write its files \(ENOSPC/);
     assert.is(await readFile(marks, 'utf8'), 'released vm-1\n', 'the lab was released');
-    // the disk is still full: the next run cannot write its first manifest
+    // a disk full from the start (the first run gave back the space it held for its last records):
+    // the next run cannot write its first manifest
+    spawnSync('sh', ['-c', `head -c 5000000 /dev/zero > ${disk}/filler 2>/dev/null`]);
     const again = await harness(['run', file, '--out', path.join(disk, 'run2')], { env });
     text = again.stdout + again.stderr;
     assert.is(again.code, 1, text);
     assert.match(text, /harness: error: the harness could not write its files \(ENOSPC: .*run2\/manifest\.json'\)/);
+
     assert.not.match(text, /internal error|\.js:\d+/);
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+});
+
+// Found by `npm run chaos -- --runs 200` (seed 7081, disk-full at 1.2 s): the disk filled while
+// the lab was allocated; the run ended (exit 3) and released its lab, but its last records could
+// not be written on the full disk, so the journal still said `running`. The run directory now
+// holds space back for them (RESERVE_BYTES) from its start and gives it back just before them.
+test('regression (chaos seed 7081): a run that fills its disk still ends with its journal, JUnit and manifest written', async () => {
+  if (process.getuid?.() !== 0) {
+    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
+    return;
+  }
+  const disk = path.join(dir, 'reserve-disk');
+  await mkdir(disk);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
+  try {
+    const lab = path.join(dir, 'scenario', 'fill-all-lab');
+    await mkdir(lab, { recursive: true });
+    await writeFile(path.join(lab, 'allocate.sh'), '#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c 20000000 /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho \'{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}\'\n', { mode: 0o755 });
+    await writeFile(path.join(lab, 'release.sh'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+    const file = path.join(dir, 'scenario', 'fill-all.yml');
+    await writeFile(file, 'name: chaos-fill-all\nlab:\n  provider: command\n  allocate: fill-all-lab/allocate.sh\n  release: fill-all-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n');
+    const out = path.join(disk, 'run');
+    const r = await harness(['run', file, '--out', out, '--no-bundle'], { env: { XDG_CACHE_HOME: path.join(dir, 'fill-all-cache') } });
+    const text = r.stdout + r.stderr;
+    assert.ok(r.code === 1 || r.code === 3, text);
+    assert.not.match(text, /internal error|\.js:\d+/);
+    // the disk is full still (the filler stays), and the records are whole
+    assert.is((await stat(path.join(out, 'filler'))).size > 4_000_000, true);
+    const journal = JSON.parse(await readFile(path.join(out, 'journal.json'), 'utf8')) as { status: string };
+    assert.is(journal.status, 'error', text);
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')) as { status: string; exitCode: number };
+    assert.is(manifest.exitCode, r.code);
+    assert.is(manifest.status, 'error');
+    assert.match(await readFile(path.join(out, 'junit.xml'), 'utf8'), /<testsuites[\s>]/);
+    assert.is(existsSync(path.join(out, '.private', 'reserve')), false, 'the reserve is given back');
   } finally {
     spawnSync('umount', [disk]);
   }

@@ -257,18 +257,23 @@ if (skipReason) {
     assert.ok((await readdir(path.join(runDir, 'qemu'))).some((n) => n.endsWith('.console.log')));
   });
 
-  qemu('a later run restores the checkpoint right after allocate', async () => {
+  qemu('a later run allocates its lab straight into the checkpoint: no VM booted from the golden state first', async () => {
     const { tmp, checkpoint } = shared();
     assert.ok(checkpoint, 'the checkpoint test ran');
+    assert.ok(createQemuProvider().allocatesFromCheckpoint);
     const runDir = path.join(tmp, 'run2');
     const privateDir = path.join(runDir, 'private');
     await mkdir(privateDir, { recursive: true, mode: 0o700 });
     const provider = createQemuProvider({ memory: 512 }, { cacheRoot: SUITE_CACHE });
+    const logged: string[] = [];
     try {
-      const allocated = await provider.allocate(declared, { runDir, privateDir });
       const saved = await listing(checkpoint!);
-      await provider.restoreCheckpoint(checkpoint!, { lab: allocated });
+      const allocated = await provider.allocate(declared, { runDir, privateDir, checkpoint: checkpoint!, log: (m) => logged.push(m) });
       assert.equal(await listing(checkpoint!), saved);
+      assert.ok(logged.some((m) => m.includes(`from checkpoint ${path.basename(checkpoint!)}`)), logged.join('\n'));
+      assert.not.ok(logged.some((m) => m.includes('from the golden state')), logged.join('\n'));
+      // Two VMs in all: the checkpoint's, none booted before them only to be replaced.
+      assert.is((await recordOf(runDir)).processes.filter((p) => p.label.startsWith('qemu')).length, 2);
       S = { ...shared(), allocated };
       const out = (await ssh(0, 'cat /root/before.txt /root/fetched.txt; hostname')).trim().split('\n');
       assert.equal(out, ['before', 'served by server_0 on 10.10.0.2', 'client-0']);

@@ -5,7 +5,7 @@ import { releaseRecorded } from '../lab/release.js';
 import type { ReleaseReport } from '../lab/record.js';
 import { markJournalInterrupted } from '../report/journal-interrupted.js';
 import { markManifestInterrupted } from '../report/manifest.js';
-import { runDirPaths, scratchRoot } from './rundir.js';
+import { releaseReserve, runDirPaths, scratchRoot } from './rundir.js';
 import { LABS_DIR, labDir } from './labs.js';
 
 /** What {@link cleanupRun} did. */
@@ -34,6 +34,8 @@ export async function cleanupRun(runDir: string, opts: { graceMs?: number; reaso
     // included, before its outputs were redacted into the stage folder): the run directory is archived.
     await rm(scratchRoot(lab.dir.privateDir), { recursive: true, force: true }).catch(() => {});
   }
+  // A killed harness left the space it held for its last records: give it back before writing them.
+  await releaseReserve(dir);
   const reason = opts.reason ?? 'interrupted: the harness stopped before the run ended (its lab was released afterwards)';
   const journal = await markJournalInterrupted(dir.journal, reason);
   const manifest = await markManifestInterrupted(dir.manifest, reason);

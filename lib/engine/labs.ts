@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, HarnessError, LabError } from '../errors.js';
 import type { Vars } from '../model/index.js';
-import { canCheckpoint } from '../lab/provider.js';
+import { allocatesFromCheckpoint, canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
 import { formatDuration } from '../util/duration.js';
 import { controlPathDir, prepareAnsible } from './prepare.js';
@@ -66,7 +66,7 @@ async function giveBack(state: RunState, slot: LabSlot): Promise<void> {
  * interruption (130), whatever the provider threw; a LabError its own code; anything else is a
  * bug and is rethrown as it is.
  */
-export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void> {
+export async function allocateSlot(state: RunState, slot: LabSlot, checkpoint?: string): Promise<void> {
   const { opts, scenario } = state;
   const n = state.labs.indexOf(slot) + 1;
   const { runDir } = labDir(state.dir, n);
@@ -76,7 +76,15 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
       await mkdir(slot.dir.inventoryDir, { recursive: true });
       await mkdir(slot.dir.privateDir, { recursive: true, mode: 0o700 });
     }
-    slot.allocated = await slot.provider.allocate(scenario.lab, { runDir, privateDir: slot.dir.privateDir, signal: opts.signal, log: state.log, keepLab: opts.keepLab, redact: state.redact });
+    slot.allocated = await slot.provider.allocate(scenario.lab, {
+      runDir,
+      privateDir: slot.dir.privateDir,
+      signal: opts.signal,
+      log: state.log,
+      keepLab: opts.keepLab,
+      redact: state.redact,
+      ...(checkpoint ? { checkpoint } : {}),
+    });
   } catch (err) {
     await giveBack(state, slot);
     const interrupted = Boolean(opts.signal?.aborted);
@@ -92,7 +100,8 @@ export async function allocateSlot(state: RunState, slot: LabSlot): Promise<void
   slot.lastCheckpointDir = undefined;
   state.emit({ kind: 'lab_ready', time: Date.now(), provider: slot.provider.name, hosts: slot.allocated.lab.hosts.map((h) => h.name), ...(state.plan.line ? {} : { lab: slot.name }) });
   slot.ansibleFiles = await prepareAnsible(slot.dir, slot.allocated, opts.tty ?? false, scenario.file);
-  await ensureHostsReady(state, slot, 'allocation');
+  // A lab allocated into a checkpoint's state is checked as a restored one (by restoreInto).
+  if (!checkpoint) await ensureHostsReady(state, slot, 'allocation');
 }
 
 /**
@@ -114,7 +123,12 @@ export async function releaseSlot(state: RunState, slot: LabSlot): Promise<void>
   }
 }
 
-/** Restores a stored checkpoint into the slot's lab (leased while it is read); returns its published data. */
+/**
+ * Restores a stored checkpoint into the slot's lab (leased while it is read); returns its
+ * published data. A slot with no lab yet gets one: allocated straight into the checkpoint's
+ * state when the provider can (qemu: no fresh VMs booted and checked only to be replaced),
+ * else allocated fresh and restored.
+ */
 export async function restoreInto(state: RunState, slot: LabSlot, info: CheckpointInfo, node: string): Promise<Vars> {
   const { ckpt, scenario, opts } = state;
   if (!ckpt) throw new LabError('no checkpoint store: the run cannot restore');
@@ -123,10 +137,16 @@ export async function restoreInto(state: RunState, slot: LabSlot, info: Checkpoi
   if (!got) throw new LabError(`checkpoint ${info.key} was pruned while the run started; run again to redo its stages`);
   try {
     const t0 = Date.now();
-    await slot.provider.restoreCheckpoint(got.info.dataDir, { lab: slot.allocated!, signal: opts.signal, log: state.log });
+    const intoNew = !slot.allocated && allocatesFromCheckpoint(slot.provider);
+    if (intoNew) await allocateSlot(state, slot, got.info.dataDir);
+    else {
+      if (!slot.allocated) await allocateSlot(state, slot);
+      await slot.provider.restoreCheckpoint(got.info.dataDir, { lab: slot.allocated!, signal: opts.signal, log: state.log });
+    }
     await ckpt.store.touch(got.info);
     await ckpt.store.recordUse(got.info, scenario.name, node);
-    state.log(`harness: restored checkpoint ${info.key} (stages up to '${info.stage}')${state.labs.length > 1 ? ` on ${slot.name}` : ''} in ${formatDuration(Date.now() - t0)}`);
+    const on = state.labs.length > 1 ? ` on ${slot.name}` : '';
+    state.log(`harness: restored checkpoint ${info.key} (stages up to '${info.stage}')${intoNew ? ` into a new lab${on}` : on} in ${formatDuration(Date.now() - t0)}`);
   } finally {
     await got.lease.release();
   }

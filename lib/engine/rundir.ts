@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { newRunId, runDirPaths, type RunDir } from '../rundir.js';
+import { newRunId, RESERVE_BYTES, runDirPaths, type RunDir } from '../rundir.js';
 
 export { newRunId, runDirPaths, RUN_FILES, scratchRoot, type RunDir } from '../rundir.js';
 
@@ -28,5 +28,14 @@ export async function createRunDir(scenario: string, opts: { out?: string; base?
   const dir = runDirPaths(root, opts.out ? path.basename(root) : runId);
   await mkdir(dir.privateDir, { mode: 0o700 });
   await mkdir(dir.inventoryDir);
+  // At most an eighth of the room left, so a small disk keeps room for the run's own files; best effort.
+  const room = await statfs(root).then((s) => s.bavail * s.bsize, () => 0);
+  const bytes = Math.min(RESERVE_BYTES, Math.floor(room / 8));
+  if (bytes > 0) await writeFile(dir.reserve, Buffer.alloc(bytes), { mode: 0o600 }).catch(() => releaseReserve(dir));
   return dir;
+}
+
+/** Gives back the space held for the run's last records (see RESERVE_BYTES); never fails. */
+export async function releaseReserve(dir: RunDir): Promise<void> {
+  await rm(dir.reserve, { force: true }).catch(() => {});
 }

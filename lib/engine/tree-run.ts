@@ -165,7 +165,7 @@ class TreeRun {
           this.skipTask(task, why);
           return;
         }
-        if (!slot.allocated) await allocateSlot(s, slot);
+        // restoreInto allocates the lab when the slot has none (straight into the checkpoint where the provider can).
         published = { ...(await restoreInto(s, slot, info, task.start.node.name)) };
         this.reportRestored(task.start, info);
         if (s.scenario.spec.onRestore && !(await this.onRestore(task, slot, published, info))) return;

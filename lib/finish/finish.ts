@@ -6,6 +6,7 @@
 import { EXIT } from '../errors.js';
 import type { RunResult } from '../engine/options.js';
 import type { RunState } from '../engine/run-state.js';
+import { releaseReserve } from '../engine/rundir.js';
 import { scenarioSources } from '../engine/sources.js';
 import { writeManifest } from '../report/manifest.js';
 import { writeReport } from '../report/html.js';
@@ -34,6 +35,9 @@ export async function finishRun(state: RunState, opts: FinishOptions = {}): Prom
   // A warm ansible-playbook still waiting goes, whatever ran the run's body (executeRun, or
   // `lab up --failed`'s restore).
   await state.warm?.close();
+  // The space held back since the run directory was made: the last records fit even when the
+  // run filled its disk.
+  await releaseReserve(dir);
   const end = state.outcome;
   state.emit({ kind: 'run_end', time: Date.now(), status: end.status, exitCode: end.exitCode, reason: end.reason });
   await guarded(state, 'writing the run records (journal, JUnit, events)', () => state.sinks.closeAll());

@@ -203,8 +203,8 @@ export async function labUp(scenario: Scenario, source: UpSource, opts: RunOptio
   }
   return holdRun(scenario, base, { ...up, from }, async (state) => {
     const slot = await newSlot(state);
-    await allocateSlot(state, slot);
     if (info) await restoreInto(state, slot, info, info.stage);
+    else await allocateSlot(state, slot);
     // The journal says what the lab holds: the stages the checkpoint stands for, and none run here.
     const upTo = info ? state.plan.byName.get(info.stage) : undefined;
     for (const step of state.plan.steps) {

@@ -14,6 +14,12 @@ export interface AllocateContext {
   keepLab?: boolean;
   /** Masks secrets in what the provider writes into the run directory (script logs). @default identity */
   redact?: (text: string) => string;
+  /**
+   * A checkpoint folder (left unchanged) to bring the hosts up in instead of fresh, for a
+   * provider that {@link CheckpointCapable.allocatesFromCheckpoint}: a run that starts by
+   * restoring it then skips making a fresh lab only to replace it.
+   */
+  checkpoint?: string;
 }
 
 /** A lab made real: the hosts with their connection filled in, and how to reach them. */
@@ -78,6 +84,13 @@ export interface CheckpointCapable {
   saveCheckpoint(dir: string, ctx: CheckpointContext): Promise<void>;
   /** Brings every host back to the state saved in `dir`; the folder must be left unchanged. */
   restoreCheckpoint(dir: string, ctx: CheckpointContext): Promise<void>;
+  /** Whether `allocate` honours {@link AllocateContext.checkpoint} (the hosts start in that state). */
+  readonly allocatesFromCheckpoint?: boolean;
+}
+
+/** Whether a provider can allocate its lab straight into a checkpoint's state. */
+export function allocatesFromCheckpoint(p: LabProvider): boolean {
+  return canCheckpoint(p) && p.allocatesFromCheckpoint === true;
 }
 
 /** Whether a provider can take checkpoints. */

@@ -63,6 +63,8 @@ export const QEMU_SSH_EXTRA_ARGS = ['-o', 'StrictHostKeyChecking=no', '-o', 'Use
 /** The qemu lab provider; also a checkpoint provider. */
 export class QemuProvider implements LabProvider, CheckpointCapable {
   readonly name = 'qemu' as const;
+  /** `allocate` can boot the VMs straight from a checkpoint (AllocateContext.checkpoint). */
+  readonly allocatesFromCheckpoint = true;
   /** The validated `lab.options`. */
   readonly options: QemuOptions;
   private image: QemuImage | undefined;
@@ -161,8 +163,14 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
       ...log,
     };
     this.machines = lab.hosts.map((h, i) => new Machine(mctx, h.name, i, identities[i]!, 0));
-    ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the golden state of image ${image.key}`);
-    await mapLimit(this.machines, this.settings.concurrency ?? 2, (m) => m.boot({ state: golden.state }, 'identity', sig));
+    if (ctx.checkpoint) {
+      // Straight into the checkpoint's state: its VMs already know who they are (only the clock is set).
+      ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from checkpoint ${path.basename(ctx.checkpoint)}`);
+      await restoreQemuCheckpoint(ctx.checkpoint, this.checkpointTarget('restore', ctx));
+    } else {
+      ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the golden state of image ${image.key}`);
+      await mapLimit(this.machines, this.settings.concurrency ?? 2, (m) => m.boot({ state: golden.state }, 'identity', sig));
+    }
 
     const hosts = vmHosts(lab, this.machines);
     await recorder.update((r) => {
@@ -187,7 +195,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     return next;
   }
 
-  private checkpointTarget(what: string, ctx: CheckpointContext) {
+  private checkpointTarget(what: string, ctx: Pick<CheckpointContext, 'signal' | 'log'>) {
     if (!this.image || !this.golden || !this.machines.length || this.closed) throw new LabError(`cannot ${what} a checkpoint: the qemu lab is not allocated`);
     return { image: this.image, golden: this.golden, machines: this.machines, qemu: this.qemu, ...(this.sshKey ? { sshKey: this.sshKey } : {}), concurrency: this.settings.concurrency ?? 2, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.log ? { log: ctx.log } : {}) };
   }
