@@ -48,7 +48,7 @@ test('a checkpoint is refused, with why, on another base or another QEMU; one wi
   const here = { digest: 'sha256:aaaa', qemu: 'QEMU emulator version 7.2.15' };
   checkBase('/c', undefined, here);
   checkBase('/c', { ...here }, here);
-  assert.throws(() => checkBase('/c', { ...here, digest: 'sha256:bbbb' }, here), (e: Error) => e instanceof LabError && /was taken on a golden disk and image with content sha256:bbbb; this machine's are sha256:aaaa \(debootstrap builds differ between machines\)/.test(e.message));
+  assert.throws(() => checkBase('/c', { ...here, digest: 'sha256:bbbb' }, here), (e: Error) => e instanceof LabError && /was taken on a golden disk and image with content sha256:bbbb; this machine's are sha256:aaaa \(the image or golden state was built on another machine, or built again here: debootstrap builds differ\)/.test(e.message));
   assert.throws(() => checkBase('/c', { ...here, qemu: 'QEMU emulator version 8.2.2' }, here), /holds VM states saved by QEMU emulator version 8\.2\.2; this machine has QEMU emulator version 7\.2\.15/);
   // Another base is fine once fetched; another QEMU or accelerator never is.
   checkBase('/c', { ...here, digest: 'sha256:bbbb' }, here, true);
