@@ -165,7 +165,7 @@ export class QemuProvider implements LabProvider, CheckpointCapable {
     this.machines = lab.hosts.map((h, i) => new Machine(mctx, h.name, i, identities[i]!, 0));
     if (ctx.checkpoint) {
       // Straight into the checkpoint's state: its VMs already know who they are (only the clock is set).
-      ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from checkpoint ${path.basename(ctx.checkpoint)}`);
+      ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the checkpoint in ${ctx.checkpoint}`);
       await restoreQemuCheckpoint(ctx.checkpoint, this.checkpointTarget('restore', ctx));
     } else {
       ctx.log?.(`qemu lab: starting ${this.machines.length} VM(s) from the golden state of image ${image.key}`);
