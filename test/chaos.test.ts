@@ -77,19 +77,39 @@ test('regression (chaos seed 104): a read-only checkpoint store is no crash, and
   }
 });
 
-// Found by `npm run chaos` (seed 1000, disk-full): a run directory on a full disk crashed the
-// run ("internal error", a trace) when a stage could not write its extra vars; a stage's
-// output.log that could not be written was an unhandled 'error' event that ended the process
-// with its lab still running.
-test('regression (chaos seed 1000): a full disk under the run directory is a stage error, not a crash; no stage left running, the lab released', async () => {
+/** Runs `fn` with a tmpfs of `size` mounted at a new folder `name` (root only: otherwise it says so and does nothing). */
+async function onSmallDisk(name: string, size: string, fn: (disk: string) => Promise<void>): Promise<void> {
   if (process.getuid?.() !== 0) {
     console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
     return;
   }
-  const disk = path.join(dir, 'small-disk');
+  const disk = path.join(dir, name);
   await mkdir(disk);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', disk]);
   try {
+    await fn(disk);
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+}
+
+/** A scenario whose command lab's allocate writes `fillBytes` into the run directory just before it answers; its release runs `release`. */
+async function fillingLab(name: string, fillBytes: number, release: string): Promise<string> {
+  const lab = path.join(dir, 'scenario', `${name}-lab`);
+  await mkdir(lab, { recursive: true });
+  await writeFile(path.join(lab, 'allocate.sh'), `#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c ${fillBytes} /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho '{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}'\n`, { mode: 0o755 });
+  await writeFile(path.join(lab, 'release.sh'), `#!/bin/sh\n${release}\n`, { mode: 0o755 });
+  const file = path.join(dir, 'scenario', `${name}.yml`);
+  await writeFile(file, `name: chaos-${name}\nlab:\n  provider: command\n  allocate: ${name}-lab/allocate.sh\n  release: ${name}-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n`);
+  return file;
+}
+
+// Found by `npm run chaos` (seed 1000, disk-full): a run directory on a full disk crashed the
+// run ("internal error", a trace) when a stage could not write its extra vars; a stage's
+// output.log that could not be written was an unhandled 'error' event that ended the process
+// with its lab still running.
+test('regression (chaos seed 1000): a full disk under the run directory is a stage error, not a crash; no stage left running, the lab released', () =>
+  onSmallDisk('small-disk', '2m', async (disk) => {
     // the first stage fills the disk, so the next one meets it full
     const file = path.join(dir, 'scenario', 'full.yml');
     await writeFile(file, 'name: chaos-full\nlab:\n  provider: local\n  hosts: { web-0: {} }\nstages:\n  - name: fill\n    run: head -c 50000000 /dev/zero > "$HARNESS_RUN_DIR/filler"; true\n  - { name: one, playbook: step.yml }\n  - { name: teardown, playbook: step.yml, always: true }\nvars: { canary: none }\n');
@@ -105,31 +125,16 @@ test('regression (chaos seed 1000): a full disk under the run directory is a sta
     const pids = [...lab.matchAll(/"pid":\s*(\d+)/g)].map((m) => Number(m[1]));
     assert.ok(pids.length > 0, 'the lab record names its sshd');
     for (const pid of pids) assert.not.ok(await pidAlive(pid), `recorded process ${pid} left running`);
-  } finally {
-    spawnSync('umount', [disk]);
-  }
-});
+  }));
 
 // Found by `npm run chaos` (seed 5001, disk-full at 2.4 s): the disk filled while the lab was
 // allocated, and writing its ansible.cfg was an "internal error" with a trace (the run itself ended
 // as an error, its lab released); a run directory on a disk full from the start was the same crash.
-test('regression (chaos seed 5001): a disk that fills at the lab allocation, or is full from the start, is an error naming the file, no trace; the lab released', async () => {
-  if (process.getuid?.() !== 0) {
-    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
-    return;
-  }
-  const disk = path.join(dir, 'alloc-disk');
-  await mkdir(disk);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk]);
-  try {
+test('regression (chaos seed 5001): a disk that fills at the lab allocation, or is full from the start, is an error naming the file, no trace; the lab released', () =>
+  onSmallDisk('alloc-disk', '1m', async (disk) => {
     // a command lab whose allocate fills the run directory's disk just before it answers
     const marks = path.join(dir, 'release-marks');
-    const lab = path.join(dir, 'scenario', 'fill-lab');
-    await mkdir(lab, { recursive: true });
-    await writeFile(path.join(lab, 'allocate.sh'), '#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c 5000000 /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho \'{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}\'\n', { mode: 0o755 });
-    await writeFile(path.join(lab, 'release.sh'), `#!/bin/sh\necho "released $(cat "$HARNESS_RESOURCES")" >> ${marks}\n`, { mode: 0o755 });
-    const file = path.join(dir, 'scenario', 'fill.yml');
-    await writeFile(file, 'name: chaos-fill\nlab:\n  provider: command\n  allocate: fill-lab/allocate.sh\n  release: fill-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n');
+    const file = await fillingLab('fill', 5_000_000, `echo "released $(cat "$HARNESS_RESOURCES")" >> ${marks}`);
     const env = { XDG_CACHE_HOME: path.join(dir, 'fill-cache') };
     const r = await harness(['run', file, '--out', path.join(disk, 'run')], { env });
     let text = r.stdout + r.stderr;
@@ -144,32 +149,16 @@ test('regression (chaos seed 5001): a disk that fills at the lab allocation, or 
     text = again.stdout + again.stderr;
     assert.is(again.code, 1, text);
     assert.match(text, /harness: error: the harness could not write its files \(ENOSPC: .*run2\/manifest\.json'\)/);
-
     assert.not.match(text, /internal error|\.js:\d+/);
-  } finally {
-    spawnSync('umount', [disk]);
-  }
-});
+  }));
 
 // Found by `npm run chaos -- --runs 200` (seed 7081, disk-full at 1.2 s): the disk filled while
 // the lab was allocated; the run ended (exit 3) and released its lab, but its last records could
 // not be written on the full disk, so the journal still said `running`. The run directory now
 // holds space back for them (RESERVE_BYTES) from its start and gives it back just before them.
-test('regression (chaos seed 7081): a run that fills its disk still ends with its journal, JUnit and manifest written', async () => {
-  if (process.getuid?.() !== 0) {
-    console.log('  (a full disk needs a tmpfs mount: run as root to check it)');
-    return;
-  }
-  const disk = path.join(dir, 'reserve-disk');
-  await mkdir(disk);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
-  try {
-    const lab = path.join(dir, 'scenario', 'fill-all-lab');
-    await mkdir(lab, { recursive: true });
-    await writeFile(path.join(lab, 'allocate.sh'), '#!/bin/sh\necho vm-1 > "$HARNESS_RESOURCES"\nhead -c 20000000 /dev/zero > "$HARNESS_RUN_DIR/filler" 2>/dev/null\necho \'{"hosts":[{"name":"web-0","address":"127.0.0.1","port":9}]}\'\n', { mode: 0o755 });
-    await writeFile(path.join(lab, 'release.sh'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
-    const file = path.join(dir, 'scenario', 'fill-all.yml');
-    await writeFile(file, 'name: chaos-fill-all\nlab:\n  provider: command\n  allocate: fill-all-lab/allocate.sh\n  release: fill-all-lab/release.sh\nstages:\n  - { name: one, playbook: step.yml }\nvars: { canary: none }\n');
+test('regression (chaos seed 7081): a run that fills its disk still ends with its journal, JUnit and manifest written', () =>
+  onSmallDisk('reserve-disk', '8m', async (disk) => {
+    const file = await fillingLab('fill-all', 20_000_000, 'true');
     const out = path.join(disk, 'run');
     const r = await harness(['run', file, '--out', out, '--no-bundle'], { env: { XDG_CACHE_HOME: path.join(dir, 'fill-all-cache') } });
     const text = r.stdout + r.stderr;
@@ -184,10 +173,7 @@ test('regression (chaos seed 7081): a run that fills its disk still ends with it
     assert.is(manifest.status, 'error');
     assert.match(await readFile(path.join(out, 'junit.xml'), 'utf8'), /<testsuites[\s>]/);
     assert.is(existsSync(path.join(out, '.private', 'reserve')), false, 'the reserve is given back');
-  } finally {
-    spawnSync('umount', [disk]);
-  }
-});
+  }));
 
 // Found by `npm run chaos` (seed 5133, kill-harness at 4.4 s, then `harness cleanup`): killed
 // after its local lab claimed an address block but before lab.json recorded the claim, the run
