@@ -16,6 +16,7 @@ import type { QemuImage } from '../lib/lab/qemu/image.js';
 import { LabError, InputError } from '../lib/errors.js';
 import { GOLDEN_VERSION } from '../lib/lab/qemu/golden.js';
 import { providerEntry } from '../lib/lab/registry.js';
+import type { LabSpec } from '../lib/model/index.js';
 
 const test = suite('qemu accel: auto probes KVM once, fails fast, keys and options');
 
@@ -115,7 +116,8 @@ test('keys: the choice, and for auto the machine identity; qemu arguments per ac
   assert.equal(id.kernel, os.release());
   // The provider's key facts add the golden state's version: its checkpoints sit on one golden state.
   const entry = await providerEntry('qemu');
-  const facts = await entry.keyFacts!({ provider: 'qemu', options: { accel: 'tcg' } } as unknown as Parameters<NonNullable<typeof entry.keyFacts>>[0]);
+  const qemuSpec: LabSpec = { provider: 'qemu', options: { accel: 'tcg' } };
+  const facts = await entry.keyFacts!(qemuSpec);
   assert.equal(facts, { accel: 'tcg', golden: GOLDEN_VERSION });
   const spec = { name: 'h', disk: 'd', kernel: 'k', initrd: 'i', memory: 512, cpus: 1, sshPort: 2222, qmpSocket: 'q', consoleLog: 'c', qemuLog: 'l', incoming: false };
   const tcg = qemuArgs(spec).join(' ');

@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EXIT, HarnessError, LabError } from '../errors.js';
 import type { Vars } from '../model/index.js';
-import { allocatesFromCheckpoint, canCheckpoint } from '../lab/provider.js';
+import { canCheckpoint } from '../lab/provider.js';
 import type { CheckpointInfo } from '../checkpoint/index.js';
 import { formatDuration } from '../util/duration.js';
 import { controlPathDir, prepareAnsible } from './prepare.js';
@@ -137,7 +137,7 @@ export async function restoreInto(state: RunState, slot: LabSlot, info: Checkpoi
   if (!got) throw new LabError(`checkpoint ${info.key} was pruned while the run started; run again to redo its stages`);
   try {
     const t0 = Date.now();
-    const intoNew = !slot.allocated && allocatesFromCheckpoint(slot.provider);
+    const intoNew = !slot.allocated && slot.provider.allocatesFromCheckpoint === true;
     if (intoNew) await allocateSlot(state, slot, got.info.dataDir);
     else {
       if (!slot.allocated) await allocateSlot(state, slot);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -31,7 +32,8 @@ export async function createRunDir(scenario: string, opts: { out?: string; base?
   // At most an eighth of the room left, so a small disk keeps room for the run's own files; best effort.
   const room = await statfs(root).then((s) => s.bavail * s.bsize, () => 0);
   const bytes = Math.min(RESERVE_BYTES, Math.floor(room / 8));
-  if (bytes > 0) await writeFile(dir.reserve, Buffer.alloc(bytes), { mode: 0o600 }).catch(() => releaseReserve(dir));
+  // Random bytes, not zeros: a compressing filesystem (btrfs, ZFS) would store zeros in almost no room.
+  if (bytes > 0) await writeFile(dir.reserve, randomBytes(bytes), { mode: 0o600 }).catch(() => releaseReserve(dir));
   return dir;
 }
 

@@ -88,11 +88,6 @@ export interface CheckpointCapable {
   readonly allocatesFromCheckpoint?: boolean;
 }
 
-/** Whether a provider can allocate its lab straight into a checkpoint's state. */
-export function allocatesFromCheckpoint(p: LabProvider): boolean {
-  return canCheckpoint(p) && p.allocatesFromCheckpoint === true;
-}
-
 /** Whether a provider can take checkpoints. */
 export function canCheckpoint(p: LabProvider): p is LabProvider & CheckpointCapable {
   return typeof (p as Partial<CheckpointCapable>).saveCheckpoint === 'function' && typeof (p as Partial<CheckpointCapable>).restoreCheckpoint === 'function';
