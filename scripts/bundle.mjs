@@ -19,7 +19,9 @@ try {
 }
 rmSync(out, { recursive: true, force: true });
 await esbuild.build({
-  entryPoints: [path.join(root, 'dist', 'lib', 'cli', 'main.js')],
+  // prestart: what bin/harness loads first for `harness run` (lib/ansible/prestart.ts); its code is
+  // shared with main's through the chunks, so both see the same module.
+  entryPoints: { main: path.join(root, 'dist', 'lib', 'cli', 'main.js'), prestart: path.join(root, 'dist', 'lib', 'ansible', 'prestart.js') },
   outdir: out,
   bundle: true,
   splitting: true,

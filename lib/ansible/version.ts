@@ -54,16 +54,25 @@ export function parseAnsibleVersion(text: string): { version: string; python: st
 export async function findAnsible(opts: FindAnsibleOptions = {}): Promise<AnsibleInstall> {
   const binary = opts.binary ?? 'ansible-playbook';
   const env = opts.env ?? process.env;
-  const file = opts.cacheFile === false ? undefined : (opts.cacheFile ?? path.join(cacheDir(env), 'ansible.json'));
-  const key = file ? await ansibleCacheKey(binary, env).catch(() => undefined) : undefined;
-  if (file && key) {
-    const hit = await cachedAnsible(file, key);
-    if (hit) return hit;
-  }
+  const { hit, file, key } = await lookUp(binary, env, opts);
+  if (hit) return hit;
   const found = await runVersion(binary, env, opts);
   const install: AnsibleInstall = { playbook: found.executable ?? binary, version: found.version, python: found.python };
   if (file && key) await rememberAnsible(file, key, install, found.moduleDir);
   return install;
+}
+
+/** The cache's answer for `binary` on `env`, with the file and key to remember a new one under. */
+async function lookUp(binary: string, env: NodeJS.ProcessEnv, opts: FindAnsibleOptions): Promise<{ hit?: AnsibleInstall; file?: string; key?: string }> {
+  const file = opts.cacheFile === false ? undefined : (opts.cacheFile ?? path.join(cacheDir(env), 'ansible.json'));
+  const key = file ? await ansibleCacheKey(binary, env).catch(() => undefined) : undefined;
+  const hit = file && key ? await cachedAnsible(file, key) : undefined;
+  return { ...(hit ? { hit } : {}), ...(file ? { file } : {}), ...(key ? { key } : {}) };
+}
+
+/** {@link findAnsible}'s answer when the cache has it (nothing is run); undefined on a miss. */
+export async function findCachedAnsible(opts: Omit<FindAnsibleOptions, 'signal' | 'timeoutMs'> = {}): Promise<AnsibleInstall | undefined> {
+  return (await lookUp(opts.binary ?? 'ansible-playbook', opts.env ?? process.env, opts)).hit;
 }
 
 /** Runs `binary --version` and parses it. */

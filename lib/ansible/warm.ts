@@ -8,12 +8,13 @@
  * ansible-playbook that is not a Python script) becomes a cold start, never a different run.
  */
 import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import pty, { type IPty } from 'node-pty';
+import { ownerAlive } from '../util/owner.js';
 import { packageFile } from '../paths.js';
 import { killGroup } from '../util/kill.js';
 import { shebangWords, whichOnPath } from './version-cache.js';
@@ -49,6 +50,8 @@ export interface WarmPool {
   ready(): Promise<boolean>;
   /** Stops the one still waiting, and every later start. */
   close(): Promise<void>;
+  /** What {@link close} does, at once and synchronously (for a process's `exit`): the one waiting is killed, its folder removed. */
+  abandon(): void;
 }
 
 /**
@@ -138,6 +141,36 @@ function startWarm(python: string, script: string, dir: string, env: Record<stri
   };
 }
 
+/** The FIFOs' folders: `harness-warm-<pid of the harness>-XXXXXX` in the system's temporary folder. */
+const WARM_DIR_PREFIX = 'harness-warm-';
+
+/**
+ * Removes the FIFO folders of harness processes that are gone (killed with SIGKILL, so their own
+ * cleanup never ran): a folder whose pid is not alive, or one of the older pid-less form
+ * (`harness-warm-XXXXXX`) left for over an hour (a warm process waits 10 minutes at most).
+ * Best effort: an error only leaves a folder for a later run.
+ */
+export async function sweepStale(tmp: string, now = Date.now()): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(tmp)).filter((n) => n.startsWith(WARM_DIR_PREFIX));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = /^harness-warm-(\d+)-[^-]+$/.exec(name)?.[1];
+      const dir = path.join(tmp, name);
+      try {
+        if (pid !== undefined ? ownerAlive({ pid: Number(pid) }) : now - (await stat(dir)).mtimeMs < 3_600_000) return;
+        await rm(dir, { recursive: true, force: true });
+      } catch {
+        // someone else's, or gone meanwhile
+      }
+    }),
+  );
+}
+
 /**
  * A pool that keeps one warm process ready for `script` (Ansible's `ansible-playbook`) with the
  * environment the stages start from, while `more()` says runs are still to come. Not on a
@@ -150,10 +183,14 @@ export function createWarmPool(opts: { script: string; env: Record<string, strin
   let n = 0;
   // Where the FIFOs go and which Python runs the script: found once, on the first start.
   let setup: Promise<{ dir: string; python: string | undefined }> | undefined;
+  let madeDir: string | undefined;
   const starting: Promise<void>[] = [];
   const refill = (): void => {
     if (closed || disabled || ready || (opts.more && !opts.more())) return;
-    setup ??= Promise.all([mkdtemp(path.join(os.tmpdir(), 'harness-warm-')), pythonOf(opts.script, opts.env)]).then(([dir, python]) => ({ dir, python }));
+    setup ??= Promise.all([mkdtemp(path.join(os.tmpdir(), `${WARM_DIR_PREFIX}${process.pid}-`)), pythonOf(opts.script, opts.env), sweepStale(os.tmpdir())]).then(([dir, python]) => {
+      madeDir = dir;
+      return { dir, python };
+    });
     starting.push(
       setup.then(
         ({ dir, python }) => {
@@ -195,6 +232,12 @@ export function createWarmPool(opts: { script: string; env: Record<string, strin
       }
       const made = await setup?.catch(() => undefined);
       if (made) await rm(made.dir, { recursive: true, force: true });
+    },
+    abandon() {
+      closed = true;
+      if (ready) stopWarm(ready.term.pid, 'SIGKILL');
+      ready = undefined;
+      if (madeDir) fs.rmSync(madeDir, { recursive: true, force: true });
     },
   };
 }

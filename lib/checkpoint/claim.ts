@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import { mkdir, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { ownerAlive, selfOwner } from './owner.js';
+import { ownerAlive, selfOwner } from '../util/owner.js';
 
 /** Who holds a claim, as its file says. */
 export interface ClaimHolder {

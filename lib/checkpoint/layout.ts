@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { selfOwner, type Owner } from './owner.js';
+import { selfOwner, type Owner } from '../util/owner.js';
 
 /** The folder of a committed checkpoint. */
 export function checkpointDir(root: string, key: string): string {

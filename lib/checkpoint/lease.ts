@@ -14,7 +14,7 @@ import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LEASES, META, ownedName, ownerOfName } from './layout.js';
-import { ownerAlive, type Owner } from './owner.js';
+import { ownerAlive, type Owner } from '../util/owner.js';
 import { CheckpointGoneError } from './errors.js';
 
 /** A held lease; release it when done reading (safe to call twice). */

@@ -10,7 +10,7 @@ import { InputError } from '../errors.js';
 import { ownedName, ownerOfName, TMP, TRASH } from './layout.js';
 import { claimForDelete } from './lease.js';
 import type { CheckpointInfo } from './meta.js';
-import { ownerAlive } from './owner.js';
+import { ownerAlive } from '../util/owner.js';
 import { treeUsage } from './size.js';
 import { CheckpointInUseError } from './errors.js';
 

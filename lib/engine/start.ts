@@ -4,7 +4,8 @@ import { resolveSecrets } from '../scenario/index.js';
 import { createProvider } from '../lab/create.js';
 import { createConsoleSink, createEventsSink, createJournalSink, createJUnitSink, createRedactor, fanout } from '../report/index.js';
 import { writeManifest } from '../report/manifest.js';
-import { createWarmPool, playbookProcessEnv, PYTHON_STARTUP_ENV, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
+import { createWarmPool, type AnsibleInstall, type WarmPool } from '../ansible/index.js';
+import { adoptPrestarted, warmPoolEnv } from '../ansible/prestart.js';
 import { prepareRun } from './prepare-run.js';
 import { createRunDir } from './rundir.js';
 import type { RunOptions } from './options.js';
@@ -23,8 +24,13 @@ export async function startRun(scenario: Scenario, opts: RunOptions = {}): Promi
   let warm: WarmPool | undefined;
   const onAnsible = (found: AnsibleInstall): void => {
     let playbooks = scenario.stages.filter((s) => s.playbook).length + (scenario.spec.validate && scenario.spec.validate.playbook ? 1 : 0);
-    // It starts with a stage's environment before the stage's own variables.
-    warm = createWarmPool({ script: found.playbook, env: playbookProcessEnv({ ...env, ...PYTHON_STARTUP_ENV }), more: () => playbooks-- > 0 });
+    const more = (): boolean => playbooks-- > 0;
+    // It starts with a stage's environment before the stage's own variables; bin/harness may
+    // have started its first process already (prestart.ts), which counts as the first start.
+    const poolEnv = warmPoolEnv(env);
+    const adopted = adoptPrestarted(found.playbook, poolEnv, more);
+    if (adopted) more();
+    warm = adopted ?? createWarmPool({ script: found.playbook, env: poolEnv, more });
   };
   try {
     return await startPrepared(scenario, opts, env, checkpoints, secrets, onAnsible, () => warm);

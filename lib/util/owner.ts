@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseProcStat } from '../util/proc.js';
+import { parseProcStat } from './proc.js';
 
 /** Who made a temp folder, a lease or a delete marker: enough to tell whether it still runs. */
 export interface Owner {
