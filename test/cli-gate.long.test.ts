@@ -1,8 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readJournal } from '../lib/report/index.js';
 import type { GateDoc } from '../lib/queue/report.js';
@@ -15,13 +14,15 @@ let t: { dir: string; remove: () => Promise<void> };
 let env: NodeJS.ProcessEnv;
 test.before.each(async () => {
   t = await tempDir('harness-gate-');
-  env = { XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+  env = { XDG_CACHE_HOME: path.join(t.dir, 'cache'), TMPDIR: path.join(t.dir, 'tmp') };
+  await mkdir(env.TMPDIR!);
 });
 test.after.each(async () => {
   await t.remove();
 });
 
-const probeTrees = async (): Promise<string[]> => (await readdir(os.tmpdir())).filter((n) => n.startsWith('harness-probe-'));
+/** The probe copies in this test's own temporary folder (other test files make theirs meanwhile). */
+const probeTrees = async (): Promise<string[]> => (await readdir(env.TMPDIR!)).filter((n) => n.startsWith('harness-probe-'));
 
 test('a bad change in the middle of five is rejected, the others merge; --retry reruns it alone once its dependency is back', async () => {
   const project = path.join(t.dir, 'project');

@@ -18,9 +18,12 @@ interface Prestarted {
   more: () => boolean;
 }
 
-/** The one prestart of this process: pending until the cache has answered. */
-let pending: Promise<Prestarted | undefined> | undefined;
-let settled: Prestarted | undefined;
+/**
+ * The one prestart of this process: pending until the cache has answered, then settled. On
+ * `globalThis`, because bin/harness loads this module in a small bundle of its own before the
+ * CLI's bundle (which has its own copy): both copies see one state.
+ */
+const state: { pending?: Promise<Prestarted | undefined> | undefined; settled?: Prestarted | undefined } = ((globalThis as Record<symbol, unknown>)[Symbol.for('ansible-harness.prestart')] ??= {}) as never;
 
 /** The environment a run's warm pool starts with (lib/engine/start.ts): the stages' before their own variables. */
 export function warmPoolEnv(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -32,8 +35,8 @@ export function warmPoolEnv(env: NodeJS.ProcessEnv): Record<string, string> {
  * is spawned (a few file look-ups), so that the caller's own loading does not hold it back.
  */
 export async function prestartWarm(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (pending || env.HARNESS_WARM_START === '0') return;
-  pending = findCachedAnsible({ env }).then(
+  if (state.pending || env.HARNESS_WARM_START === '0') return;
+  state.pending = findCachedAnsible({ env }).then(
     (found) => {
       if (!found) return undefined;
       let first = true;
@@ -50,12 +53,12 @@ export async function prestartWarm(env: NodeJS.ProcessEnv = process.env): Promis
       entry.pool = createWarmPool({ script: entry.script, env: entry.env, more: () => entry.more() });
       // However the process ends (an early signal's exit(130) included), nothing is left behind.
       process.once('exit', () => entry.pool.abandon());
-      settled = entry;
+      state.settled = entry;
       return entry;
     },
     () => undefined,
   );
-  await (await pending)?.pool.ready();
+  await (await state.pending)?.pool.ready();
 }
 
 const sameEnv = (a: Record<string, string>, b: Record<string, string>): boolean => {
@@ -69,10 +72,10 @@ const sameEnv = (a: Record<string, string>, b: Record<string, string>): boolean 
  * ready or it was started for something else. Once only.
  */
 export function adoptPrestarted(script: string, env: Record<string, string>, more: () => boolean): WarmPool | undefined {
-  const entry = settled;
-  const waiting = pending;
-  settled = undefined;
-  pending = undefined;
+  const entry = state.settled;
+  const waiting = state.pending;
+  state.settled = undefined;
+  state.pending = undefined;
   if (!entry) {
     // Not answered yet (or nothing to start): whatever it starts is closed.
     void waiting?.then((late) => late?.pool.close());
@@ -88,8 +91,8 @@ export function adoptPrestarted(script: string, env: Record<string, string>, mor
 
 /** Closes a prestart nobody adopted (the CLI's end: another command, bad input, a run that failed early). */
 export async function closePrestarted(): Promise<void> {
-  const waiting = pending;
-  settled = undefined;
-  pending = undefined;
+  const waiting = state.pending;
+  state.settled = undefined;
+  state.pending = undefined;
   await (await waiting)?.pool.close();
 }

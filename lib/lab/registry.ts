@@ -3,6 +3,7 @@
  * one for a scenario, and how to release what a crashed run of it left (`harness cleanup`,
  * `--resume`). Adding a provider is adding an entry here.
  */
+import path from 'node:path';
 import { LabError } from '../errors.js';
 import type { LabSpec, ProviderName } from '../model/index.js';
 import type { LabProvider } from './provider.js';
@@ -49,7 +50,6 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
     };
   },
   command: async () => {
-    const path = await import('node:path');
     const { createCommandProvider, releaseCommandRecorded } = await import('./command/provider.js');
     return {
       create: (spec, scenarioFile) => {
@@ -62,7 +62,7 @@ const REGISTRY: Partial<Record<ProviderName, () => Promise<ProviderEntry>>> = {
     };
   },
   static: async () => {
-    const [path, { createStaticProvider }] = await Promise.all([import('node:path'), import('./static.js')]);
+    const { createStaticProvider } = await import('./static.js');
     return {
       create: (spec, scenarioFile) => {
         const key = spec.options.ssh_key;

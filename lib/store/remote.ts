@@ -3,7 +3,7 @@
  * front as a cache; a checkpoint saved locally is pushed, and a checkpoint the cache lacks is
  * pulled into it (through the local store's own atomic save, so a pull cut short leaves nothing).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointInfo, CheckpointMeta, CheckpointStore } from '../checkpoint/index.js';
 import { ownedName } from '../checkpoint/layout.js';
@@ -53,7 +53,7 @@ export async function openRemoteStore(o: RemoteStoreOptions): Promise<RemoteStor
   const env = o.env ?? process.env;
   const ref = parseStoreRef(o.url, { insecure: o.insecure ?? false });
   const credentials = await findCredentials(ref.registry, env, o.authFile);
-  const ca = o.caFile ? await (await import('node:fs/promises')).readFile(o.caFile) : undefined;
+  const ca = o.caFile ? await readFile(o.caFile) : undefined;
   const cipher: BlobCipher | undefined = o.keyFile ? convergentCipher(await readStoreKey(o.keyFile)) : undefined;
   const client = new RegistryClient(ref, { ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}), ...(o.signal ? { signal: o.signal } : {}) });
   await client.ping();

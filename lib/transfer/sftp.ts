@@ -7,6 +7,7 @@ import { readFile, realpath, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { pipeline } from 'node:stream/promises';
 import type SftpClient from 'ssh2-sftp-client';
 import { LabError } from '../errors.js';
@@ -236,7 +237,8 @@ export async function fetchFiles(conn: SftpConnection, patterns: string[], destD
   const where = `${conn.username}@${conn.host}:${conn.port}`;
   let fetcher: Fetcher | undefined;
   // Loaded here, not at start-up: ssh2 and its crypto cost every `harness run` ~0.1 s otherwise.
-  const { default: Client } = await import('ssh2-sftp-client');
+  // A require, not an import(): the CLI's bundle runs as a script (bin/harness), where import() is not available.
+  const Client = createRequire(import.meta.url)('ssh2-sftp-client') as typeof SftpClient;
   const client = new Client('harness-fetch', {
     error: () => {},
     end: () => void (fetcher && (fetcher.closed = true)),

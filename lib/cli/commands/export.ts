@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from '../command.js';
 import { InputError } from '../../errors.js';
@@ -78,7 +79,6 @@ const exportCommand: Command = {
       engine = { name: scenario.name, command, failFast: args.failFast as boolean, ...setup };
     }
     if (to === 'zuul') {
-      const { mkdir } = await import('node:fs/promises');
       const files = toZuul(jobs, engine);
       for (const [rel, text] of Object.entries(files)) {
         const file = path.join(out!, rel);

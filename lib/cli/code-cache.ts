@@ -1,0 +1,67 @@
+/**
+ * Runs a CommonJS bundle of the CLI (`dist/cli/*.cjs`, made by scripts/bundle.mjs) with V8's code
+ * cache, so that a `harness` command does not parse and compile ~2 MB of JavaScript each time it
+ * starts (Node 20 has no module compile cache of its own). bin/harness loads it; nothing else does.
+ *
+ * The cache is `<cache>/code-cache/<bundle path hash>-<bundle identity hash>.bin`: written once,
+ * after the first command that ran the bundle (then it holds every function that command
+ * compiled), and again whenever V8 rejects it (another Node, flags or a changed bundle). A
+ * rebuilt bundle gets a new file and the old one of the same path is removed. Best effort: a
+ * cache that cannot be read or written only costs the compile.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import vm from 'node:vm';
+import { cacheDir } from '../paths.js';
+
+/** A bundle, run: what it exports, and how to keep its compiled code for the next start. */
+export interface LoadedBundle<T> {
+  exports: T;
+  /** Writes the code cache when there was none or V8 refused it; call it once the command has run. */
+  saveCache(): void;
+}
+
+const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** Where the code cache of `file` goes: one folder, one file per bundle path, named by what the bundle is. */
+export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): { dir: string; prefix: string; file: string } {
+  const st = fs.statSync(file);
+  const dir = path.join(cacheDir(env), 'code-cache');
+  const prefix = `${path.basename(file, '.cjs')}-${hash(path.resolve(file))}-`;
+  return { dir, prefix, file: path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}.bin`) };
+}
+
+/** Runs the CommonJS bundle `file` in this context, from its code cache when there is one that V8 accepts. */
+export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
+  const source = fs.readFileSync(file, 'utf8');
+  const where = codeCacheFile(file, env);
+  let cached: Buffer | undefined;
+  try {
+    cached = fs.readFileSync(where.file);
+  } catch {
+    // none yet
+  }
+  // The CommonJS wrapper, on the first line so that line numbers stay the file's own.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cached ? { cachedData: cached } : {}) });
+  const module = { exports: {} as T };
+  (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file));
+  return {
+    exports: module.exports,
+    saveCache() {
+      if (cached && !script.cachedDataRejected) return;
+      try {
+        fs.mkdirSync(where.dir, { recursive: true });
+        const tmp = `${where.file}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, where.file);
+        for (const name of fs.readdirSync(where.dir)) {
+          if (name.startsWith(where.prefix) && name.endsWith('.bin') && path.join(where.dir, name) !== where.file) fs.rmSync(path.join(where.dir, name), { force: true });
+        }
+      } catch {
+        // a cache is only a shortcut
+      }
+    },
+  };
+}

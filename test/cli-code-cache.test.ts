@@ -1,0 +1,87 @@
+// The CLI's bundles run with V8's code cache (lib/cli/code-cache.ts): the cache is written after
+// the first command, used as it is by the next, written again when V8 refuses it (here: a file
+// of garbage), replaced when the bundle changes; a bundle runs the same with or without it.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { codeCacheFile } from '../lib/cli/code-cache.js';
+import { PACKAGE_ROOT } from '../lib/paths.js';
+import { VERSION } from '../lib/version.js';
+import { harness, tempDir } from './helpers/cli.js';
+
+const BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'cli', 'harness.cjs');
+
+const LOADER = path.join(PACKAGE_ROOT, 'dist', 'lib', 'cli', 'code-cache.js');
+
+/** Loads `file` with loadBundle in a process of its own (V8 keeps what it compiled for the life of a process), then saves its cache. */
+function loadInChild(file: string, env: NodeJS.ProcessEnv): Promise<{ answer?: number; file?: string; stack?: string }> {
+  const code = `const { loadBundle } = await import(${JSON.stringify(LOADER)});
+const b = loadBundle(${JSON.stringify(file)});
+let stack;
+try { b.exports.fail?.(); } catch (err) { stack = err.stack; }
+console.log(JSON.stringify({ answer: b.exports.answer, file: b.exports.file, stack }));
+b.saveCache();`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout))));
+  });
+}
+
+test('a small bundle: its exports, require and __filename as a CommonJS module has them; the cache kept, refused, replaced', async () => {
+  const t = await tempDir('ah-code-cache-');
+  try {
+    const env = { XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+    const file = path.join(t.dir, 'b.cjs');
+    fs.writeFileSync(path.join(t.dir, 'dep.cjs'), 'module.exports = 41;\n');
+    fs.writeFileSync(file, "exports.answer = require('./dep.cjs') + 1;\nexports.file = __filename;\nexports.fail = () => { throw new Error('here'); };\n" + '// padding, so that V8 has something to cache\n'.repeat(50));
+    const where = codeCacheFile(file, env);
+    const first = await loadInChild(file, env);
+    assert.is(first.answer, 42);
+    assert.is(first.file, file);
+    assert.match(first.stack ?? '', `${file}:3:`, "line numbers are the file's own");
+    const written = fs.statSync(where.file);
+    const again = await loadInChild(file, env);
+    assert.is(again.answer, 42);
+    assert.is(fs.statSync(where.file).mtimeMs, written.mtimeMs, 'an accepted cache is not written again');
+
+    fs.writeFileSync(where.file, Buffer.alloc(written.size, 7));
+    const refused = await loadInChild(file, env);
+    assert.is(refused.answer, 42, 'runs without it');
+    assert.not.ok(fs.readFileSync(where.file).equals(Buffer.alloc(written.size, 7)), 'refused, so written again');
+
+    fs.writeFileSync(file, 'exports.answer = 7;\n');
+    const changed = await loadInChild(file, env);
+    assert.is(changed.answer, 7);
+    assert.equal(fs.readdirSync(where.dir), [path.basename(codeCacheFile(file, env).file)], 'one cache file for the bundle, the old one removed');
+  } finally {
+    await t.remove();
+  }
+});
+
+test('bin/harness writes the code cache of its bundle once, then starts from it', async () => {
+  const mtime = (f: string): number => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : -1);
+  const compiled = Math.max(mtime(path.join(PACKAGE_ROOT, 'dist', 'lib', 'cli', 'main.js')), mtime(path.join(PACKAGE_ROOT, 'dist', '.tsbuildinfo')));
+  if (mtime(BUNDLE) < compiled) {
+    // bin/harness runs dist/lib then (a tsc without the bundle step, as `npm run test:long` does).
+    console.log(`  skipped: ${path.relative(PACKAGE_ROOT, BUNDLE)} is missing or older than dist/lib (npm run build makes it)`);
+    return;
+  }
+  const t = await tempDir('ah-code-cache-');
+  try {
+    const env = { XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+    const r1 = await harness(['--version'], { env });
+    assert.is(r1.code, 0, r1.stderr);
+    assert.is(r1.stdout.trim(), VERSION);
+    const where = codeCacheFile(BUNDLE, env);
+    assert.ok(fs.existsSync(where.file), 'written after the first command');
+    const stamp = fs.statSync(where.file).mtimeMs;
+    const r2 = await harness(['--version'], { env });
+    assert.is(r2.stdout.trim(), VERSION);
+    assert.is(fs.statSync(where.file).mtimeMs, stamp, 'accepted, not written again');
+  } finally {
+    await t.remove();
+  }
+});
+
+test.run();
