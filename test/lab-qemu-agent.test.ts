@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { AGENT_PROGRAM, AgentClient, agentInstallScript, agentQemuArgs, agentRun } from '../lib/lab/qemu/agent.js';
 import { clockScript, guestSettings, guestSetupScript } from '../lib/lab/qemu/guest.js';
 import { LabError } from '../lib/errors.js';
@@ -102,10 +102,11 @@ test('settings: the agent gets what the SSH script sets (clock, name, files, lab
   assert.is(set.clock, 1_796_142_779_123);
   assert.is(set.hostname, 'web-1');
   assert.equal(set.link, { dev: 'eth1', mac: '52:54:00:0a:00:01', address: '10.10.0.1', prefix: 24 });
-  assert.equal(set.files!.map((f) => f.path), ['/etc/hostname', '/etc/hosts', '/etc/network/interfaces.d/eth1']);
+  // /etc/hosts before the answer; what only a reboot reads after it.
+  assert.equal(set.files!.map((f) => `${f.path}${f.after ? ' (after)' : ''}`), ['/etc/hosts', '/etc/hostname (after)', '/etc/network/interfaces.d/eth1 (after)']);
   // The same lines as the SSH script writes with printf.
-  for (const f of set.files!.slice(1)) for (const l of f.content.trimEnd().split('\n')) assert.ok(script.includes(`'${l}'`), `${f.path}: ${l}`);
-  assert.is(set.files![1]!.content, '127.0.0.1 localhost\n127.0.1.1 web-1\n10.10.0.1 web-1\n10.10.0.2 db-1\n');
+  for (const f of set.files!.filter((f) => f.path !== '/etc/hostname')) for (const l of f.content.trimEnd().split('\n')) assert.ok(script.includes(`'${l}'`), `${f.path}: ${l}`);
+  assert.is(set.files![0]!.content, '127.0.0.1 localhost\n127.0.1.1 web-1\n10.10.0.1 web-1\n10.10.0.2 db-1\n');
   assert.not.ok('clock' in guestSettings(id));
   const install = agentInstallScript();
   assert.ok(install.includes(AGENT_PROGRAM), 'the agent is written as it is');
@@ -120,6 +121,41 @@ test('settings: the agent gets what the SSH script sets (clock, name, files, lab
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   assert.equal(agentQemuArgs('/s,x', (v) => v.replaceAll(',', ',,')).slice(2, 4), ['-chardev', 'socket,id=agent,path=/s,,x,server=on,wait=off']);
+});
+
+test("the agent's own code, run by the host's python3: files before the answer and after it, the answer's status", () => {
+  // The program without its main loop (which opens the virtio port), fed one request over a pipe.
+  const file = path.join(tmp, 'agent-lib.py');
+  writeFileSync(file, AGENT_PROGRAM.replace(/\nmain\(\)\n$/, '\n'));
+  const dir = path.join(tmp, 'files');
+  mkdirSync(dir, { recursive: true });
+  const req = (files: { path: string; content: string; after?: boolean }[]): string => Buffer.from(JSON.stringify({ files })).toString('base64');
+  const probe = `
+import os, sys
+exec(open(sys.argv[1]).read())
+r, w = os.pipe()
+d = sys.argv[2]
+handle(w, b'do n1 ' + sys.argv[3].encode())
+print(os.read(r, 200).decode().strip())
+print(sorted(os.listdir(d)), repr(open(os.path.join(d, 'now')).read()), repr(open(os.path.join(d, 'later')).read()))
+handle(w, b'do n2 ' + sys.argv[4].encode())
+print(os.read(r, 200).decode().strip())
+`;
+  const good = req([{ path: path.join(dir, 'now'), content: 'a\n' }, { path: path.join(dir, 'later'), content: 'b\n', after: true }]);
+  // A file written after the answer that cannot be: the answer (sent first) is still success.
+  const badAfter = req([{ path: path.join(dir, 'now'), content: 'c\n' }, { path: path.join(dir, 'missing', 'x'), content: 'd\n', after: true }]);
+  let out: string;
+  try {
+    out = execFileSync('python3', ['-c', probe, file, dir, good, badAfter], { encoding: 'utf8' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.log('  skipped: no python3 on this machine');
+      return;
+    }
+    throw err;
+  }
+  assert.equal(out.trim().split('\n'), ['done n1 0', "['later', 'now'] 'a\\n' 'b\\n'", 'done n2 0']);
+  assert.is(readFileSync(path.join(dir, 'now'), 'utf8'), 'c\n');
 });
 
 test.run();

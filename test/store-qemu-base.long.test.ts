@@ -17,6 +17,7 @@ import type { AllocatedLab } from '../lib/lab/provider.js';
 import { createQemuProvider } from '../lib/lab/qemu/index.js';
 import { baseTag, fetchedBaseDir } from '../lib/lab/qemu/portability.js';
 import { checkQemuTools } from '../lib/lab/qemu/tools.js';
+import { GOLDEN_VERSION } from '../lib/lab/qemu/golden.js';
 import { openRemoteStore } from '../lib/store/remote.js';
 import { SUITE_CACHE } from './helpers/cache.js';
 import { tempDir } from './helpers/cli.js';
@@ -42,7 +43,7 @@ async function otherMachine(root: string): Promise<string> {
   if (keys.length !== 1) throw new Error(`expected one image in ${images}, found ${keys.join(', ')}`);
   const from = path.join(images, keys[0]!);
   const to = path.join(root, 'images', keys[0]!);
-  const variant = 'v5-512m-1c';
+  const variant = `v${GOLDEN_VERSION}-512m-1c`; // the golden state this harness makes (A's, copied)
   await mkdir(path.join(to, 'golden', variant), { recursive: true });
   for (const f of ['disk.qcow2', 'vmlinuz', 'initrd.img', 'manifest.json', `golden/${variant}/disk.qcow2`, `golden/${variant}/state`, `golden/${variant}/manifest.json`]) await copyFile(path.join(from, f), path.join(to, f));
   await copyFile(path.join(SUITE_CACHE, 'qemu-accel.json'), path.join(root, 'qemu-accel.json')).catch(() => {});
@@ -120,7 +121,7 @@ test('a qemu checkpoint pushed from machine A restores on machine B, whose base 
     const work = path.join(runB, 'private', 'qemu');
     const disk = (await readdir(work)).find((n) => /^host-0-\d+\.qcow2$/.test(n))!;
     const chain = JSON.parse((await exec('qemu-img', ['info', '-U', '--backing-chain', '--output=json', path.join(work, disk)])).stdout) as { filename: string }[];
-    assert.equal(chain.slice(1).map((c) => path.resolve(c.filename)), [path.join(base, 'golden', 'v5-512m-1c', 'disk.qcow2'), path.join(base, 'disk.qcow2')]);
+    assert.equal(chain.slice(1).map((c) => path.resolve(c.filename)), [path.join(base, 'golden', `v${GOLDEN_VERSION}-512m-1c`, 'disk.qcow2'), path.join(base, 'disk.qcow2')]);
     // A checkpoint saved on B now runs on the fetched base, and says so.
     const again = await storeB.save({ ...meta, key: 'aaaa0000qemu0base0002', stage: 'again' }, (dir) => b.saveCheckpoint(dir, { lab: allocated }));
     const m = JSON.parse(await exec('cat', [path.join(again.dataDir, 'qemu-checkpoint.json')]).then((r) => r.stdout)) as { base: { digest: string }; goldenDisk: string };

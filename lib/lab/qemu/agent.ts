@@ -30,9 +30,12 @@ export interface AgentRequest {
   /** Set the guest clock to this host time (ms since the epoch), first. */
   clock?: number;
   hostname?: string;
-  /** Files written whole (through a temporary file and a rename). */
-  files?: { path: string; content: string }[];
-  /** The NIC `dev` down, its MAC set, its IPv4 address/prefix set, up. */
+  /**
+   * Files written whole (through a temporary file and a rename); `after`: once the answer is
+   * sent (what only a reboot reads: the request's other effects are what a run needs at once).
+   */
+  files?: { path: string; content: string; after?: boolean }[];
+  /** The NIC `dev`'s MAC (live when it is up, else down, set, up) and IPv4 address/prefix. */
   link?: { dev: string; mac: string; address: string; prefix: number };
   /** A shell script run by `sh` last; its output goes to /run/harness-agent.log. */
   script?: string;
@@ -57,14 +60,42 @@ def inet(address):
 
 
 def link(dev, mac, address, prefix):
+    # The golden VM has the NIC up already: its MAC is changed live (virtio-net's control queue),
+    # which costs a fraction of taking it down and up again; a NIC that refuses does that.
+    hwaddr = ifreq(dev, struct.pack('H', 1) + bytes.fromhex(mac.replace(':', '')))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         flags = struct.unpack('H', fcntl.ioctl(s, SIOCGIFFLAGS, ifreq(dev))[16:18])[0]
-        fcntl.ioctl(s, SIOCSIFFLAGS, ifreq(dev, struct.pack('H', flags & ~1)))
-        fcntl.ioctl(s, SIOCSIFHWADDR, ifreq(dev, struct.pack('H', 1) + bytes.fromhex(mac.replace(':', ''))))
+        live = False
+        if flags & 1:
+            try:
+                fcntl.ioctl(s, SIOCSIFHWADDR, hwaddr)
+                live = True
+            except OSError:
+                pass
+        if not live:
+            fcntl.ioctl(s, SIOCSIFFLAGS, ifreq(dev, struct.pack('H', flags & ~1)))
+            fcntl.ioctl(s, SIOCSIFHWADDR, hwaddr)
         fcntl.ioctl(s, SIOCSIFADDR, ifreq(dev, inet(address)))
         mask = socket.inet_ntoa(struct.pack('!I', (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF))
         fcntl.ioctl(s, SIOCSIFNETMASK, ifreq(dev, inet(mask)))
-        fcntl.ioctl(s, SIOCSIFFLAGS, ifreq(dev, struct.pack('H', flags | 1)))
+        if not live:
+            fcntl.ioctl(s, SIOCSIFFLAGS, ifreq(dev, struct.pack('H', flags | 1)))
+    if live:
+        # IPv6 was left off on it in the golden VM: on again, its link-local address comes from
+        # this host's MAC (as a bring-up would make it), not the golden VM's.
+        try:
+            with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % dev, 'w') as f:
+                f.write('0')
+        except OSError:
+            pass
+
+
+def write(files):
+    for f in files:
+        tmp = f['path'] + '.harness-tmp'
+        with open(tmp, 'w') as out:
+            out.write(f['content'])
+        os.replace(tmp, f['path'])
 
 
 def apply(req):
@@ -72,11 +103,7 @@ def apply(req):
         time.clock_settime(time.CLOCK_REALTIME, req['clock'] / 1000)
     if 'hostname' in req:
         socket.sethostname(req['hostname'])
-    for f in req.get('files', []):
-        tmp = f['path'] + '.harness-tmp'
-        with open(tmp, 'w') as out:
-            out.write(f['content'])
-        os.replace(tmp, f['path'])
+    write([f for f in req.get('files', []) if not f.get('after')])
     if 'link' in req:
         link(**req['link'])
     if req.get('script'):
@@ -90,11 +117,17 @@ def handle(fd, line):
     words = line.split(b' ')
     if len(words) != 3 or words[0] != b'do':
         return
+    req = {}
     try:
-        status, message = apply(json.loads(base64.b64decode(words[2])))
+        req = json.loads(base64.b64decode(words[2]))
+        status, message = apply(req)
     except Exception as err:
         status, message = 1, '%s: %s' % (type(err).__name__, err)
     os.write(fd, b'done %s %d %s\\n' % (words[1], status, ' '.join(message.split()).encode()))
+    try:
+        write([f for f in req.get('files', []) if f.get('after')])
+    except Exception:
+        pass
 
 
 def main():
@@ -149,6 +182,11 @@ WantedBy=multi-user.target
 HARNESS_UNIT`,
     'systemctl daemon-reload',
     'systemctl enable --now harness-agent.service >/dev/null 2>&1',
+    // The lab NIC up, without an address and with IPv6 off, before the state is saved: a clone
+    // only changes its MAC and address and turns IPv6 on (the agent's link()); the costly bring-up
+    // was done once, here.
+    'sysctl -qw net.ipv6.conf.eth1.disable_ipv6=1 || true',
+    'ip link set eth1 up',
     // sshd without re-exec (`-r`): a connection is a fork, not a new sshd started from disk, which
     // an emulated CPU takes about a second over (every Ansible connection, and the banner check).
     // A throw-away test VM does not need re-exec's per-connection address-space randomisation.

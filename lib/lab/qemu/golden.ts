@@ -53,7 +53,7 @@ export interface EnsureGoldenOptions {
 }
 
 /** Bump when the golden boot changes (kernel command line, devices): every golden state is remade. */
-export const GOLDEN_VERSION = 6;
+export const GOLDEN_VERSION = 7;
 
 function goldenAt(dir: string, memory: number, cpus: number, accel: Accel, agent = false): GoldenState {
   return { dir, disk: path.join(dir, 'disk.qcow2'), state: path.join(dir, 'state'), memory, cpus, accel, agent };

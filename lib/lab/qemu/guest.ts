@@ -52,10 +52,11 @@ export function guestSettings(id: GuestIdentity, opts: { clockAt?: number } = {}
   return {
     ...(opts.clockAt === undefined ? {} : { clock: opts.clockAt }),
     hostname: id.hostname,
+    // /etc/hosts at once (a run's first task may resolve its peers); what only a reboot reads after the answer.
     files: [
-      { path: '/etc/hostname', content: `${id.hostname}\n` },
       { path: '/etc/hosts', content: `${hostsLines(id).join('\n')}\n` },
-      { path: '/etc/network/interfaces.d/eth1', content: `${eth1Lines(id).join('\n')}\n` },
+      { path: '/etc/hostname', content: `${id.hostname}\n`, after: true },
+      { path: '/etc/network/interfaces.d/eth1', content: `${eth1Lines(id).join('\n')}\n`, after: true },
     ],
     link: { dev: 'eth1', mac: id.mac, address: id.labAddress, prefix: 24 },
   };
@@ -75,6 +76,8 @@ export function guestSetupScript(id: GuestIdentity, opts: { clockAt?: number } =
     'ip addr flush dev eth1',
     `ip addr add ${id.labAddress}/24 dev eth1`,
     'ip link set eth1 up',
+    // A golden VM whose agent was installed left IPv6 off on eth1 (agentInstallScript).
+    'echo 0 > /proc/sys/net/ipv6/conf/eth1/disable_ipv6 2>/dev/null || true',
     `printf '%s\\n' ${eth1Lines(id).map((l) => `'${l}'`).join(' ')} > /etc/network/interfaces.d/eth1`,
   ].join('\n');
 }
