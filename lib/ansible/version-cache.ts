@@ -5,10 +5,10 @@
  * PYTHONHOME; a hit also checks that Ansible's `release.py` is unchanged. A missing, corrupt or
  * unwritable cache file is a miss, never an error.
  */
-import { constants } from 'node:fs';
-import { access, open, readFile, realpath, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { whichOnPath } from '../util/which.js';
 
 /** What is cached: the answer as findAnsible returns it. */
 export interface CachedAnsible {
@@ -48,20 +48,6 @@ async function stamp(file: string): Promise<FileStamp | undefined> {
 }
 
 const sameStamp = (a: FileStamp | undefined, b: FileStamp | undefined): boolean => !!a && !!b && a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
-
-/** The executable `name` resolves to on `env.PATH` (or `name` itself when it has a slash); undefined when none. */
-export async function whichOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [path.resolve(name)] : (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, name));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** The words of a script's `#!` line (`['/usr/bin/env', 'python3']`); undefined for a binary. */
 export async function shebangWords(file: string): Promise<string[] | undefined> {

@@ -17,7 +17,8 @@ import pty, { type IPty } from 'node-pty';
 import { ownerAlive } from '../util/owner.js';
 import { packageFile } from '../paths.js';
 import { killGroup } from '../util/kill.js';
-import { shebangWords, whichOnPath } from './version-cache.js';
+import { whichOnPath } from '../util/which.js';
+import { shebangWords } from './version-cache.js';
 
 /** The warm-start script, shipped with the package. */
 export const WARM_START_SCRIPT: string = packageFile('lib', 'ansible', 'python', 'warm_start.py');

@@ -6,12 +6,13 @@
  * a temp dir: its config (QEMU as root, no chown of images, no virtlogd, no cgroups), its
  * domains and its sockets never touch a machine-wide daemon, and two labs never share one.
  */
-import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LabError } from '../../errors.js';
 import { procStartTicks, stopProcess, type ProcId } from '../../util/proc.js';
+import { whichOnPath } from '../../util/which.js';
 import { run } from '../qemu/index.js';
 
 /** The programs the libvirt lab runs, and the Debian packages they come from. */
@@ -33,13 +34,7 @@ export const LIBVIRT_INSTALL =
   'apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils && (id libvirt-qemu || useradd --system --user-group --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu)';
 
 /** The absolute path of a program on PATH or in the sbin folders; undefined when there is none. */
-export async function which(name: string): Promise<string | undefined> {
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin']) {
-    const file = path.join(dir, name);
-    if (await access(file, constants.X_OK).then(() => true, () => false)) return file;
-  }
-  return undefined;
-}
+export const which = (name: string): Promise<string | undefined> => whichOnPath(name, process.env, ['/usr/local/sbin', '/usr/sbin', '/sbin']);
 
 /** Finds the programs; throws LabError naming what is missing and how to install it. */
 export async function checkLibvirtTools(opts: { privateDaemon: boolean }): Promise<LibvirtToolPaths> {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { LabError } from '../../errors.js';
 import { cacheDir } from '../../paths.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { whichOnPath } from '../../util/which.js';
 import { stopProcess, procStartTicks, type ProcId } from '../../util/proc.js';
 import { run } from './exec.js';
 import type { QemuImage } from './image.js';
@@ -94,17 +95,8 @@ export async function machineIdentity(qemu: string, kvmDevice = '/dev/kvm'): Pro
  */
 export async function accelKeyFacts(choice: AccelChoice, qemu = 'qemu-system-x86_64'): Promise<Record<string, unknown>> {
   if (choice !== 'auto') return { accel: choice };
-  const resolved = await whichQemu(qemu);
+  const resolved = (await whichOnPath(qemu)) ?? qemu;
   return { accel: 'auto', machine: await machineIdentity(resolved) };
-}
-
-async function whichQemu(name: string): Promise<string> {
-  if (name.includes('/')) return name;
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const p = path.join(dir || '.', name);
-    if (await access(p, constants.X_OK).then(() => true, () => false)) return p;
-  }
-  return name;
 }
 
 const sameIdentity = (a: MachineIdentity, b: MachineIdentity): boolean => a.kernel === b.kernel && a.cpu === b.cpu && a.qemu === b.qemu && a.kvmDevice === b.kvmDevice;
