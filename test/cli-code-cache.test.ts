@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { codeCacheFile } from '../lib/cli/code-cache.js';
+import { codeCacheFile, MAX_CODE_CACHES } from '../lib/cli/code-cache.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { VERSION } from '../lib/version.js';
 import { harness, tempDir } from './helpers/cli.js';
@@ -54,6 +54,31 @@ test('a small bundle: its exports, require and __filename as a CommonJS module h
     const changed = await loadInChild(file, env);
     assert.is(changed.answer, 7);
     assert.equal(fs.readdirSync(where.dir), [path.basename(codeCacheFile(file, env).file)], 'one cache file for the bundle, the old one removed');
+  } finally {
+    await t.remove();
+  }
+});
+
+test('the folder keeps the newest caches only: other checkouts and CI clones leave theirs', async () => {
+  const t = await tempDir('ah-code-cache-');
+  try {
+    const env = { XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+    const file = path.join(t.dir, 'b.cjs');
+    fs.writeFileSync(file, 'exports.answer = 1;\n' + '// padding\n'.repeat(50));
+    const where = codeCacheFile(file, env);
+    fs.mkdirSync(where.dir, { recursive: true });
+    // Caches of bundles elsewhere, the first written longest ago.
+    const now = Date.now() / 1000;
+    const others = Array.from({ length: MAX_CODE_CACHES + 4 }, (_, i) => {
+      const other = path.join(where.dir, `harness-${String(i).padStart(16, '0')}-0000000000000000.bin`);
+      fs.writeFileSync(other, 'x');
+      fs.utimesSync(other, now - 3600 * (100 - i), now - 3600 * (100 - i));
+      return path.basename(other);
+    });
+    fs.writeFileSync(path.join(where.dir, 'notes.txt'), 'not a cache');
+    assert.is((await loadInChild(file, env)).answer, 1);
+    const left = fs.readdirSync(where.dir).sort();
+    assert.equal(left, [...others.slice(-(MAX_CODE_CACHES - 1)), path.basename(where.file), 'notes.txt'].sort(), 'its own and the newest others, up to the cap; other files untouched');
   } finally {
     await t.remove();
   }

@@ -6,8 +6,9 @@
  * The cache is `<cache>/code-cache/<bundle path hash>-<bundle identity hash>.bin`: written once,
  * after the first command that ran the bundle (then it holds every function that command
  * compiled), and again whenever V8 rejects it (another Node, flags or a changed bundle). A
- * rebuilt bundle gets a new file and the old one of the same path is removed. Best effort: a
- * cache that cannot be read or written only costs the compile.
+ * rebuilt bundle gets a new file and the old one of the same path is removed; the folder keeps
+ * the {@link MAX_CODE_CACHES} newest. Best effort: a cache that cannot be read or written only
+ * costs the compile.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -33,6 +34,30 @@ export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env
   return { dir, prefix, file: path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}.bin`) };
 }
 
+/** How many code caches the folder keeps (checkouts and CI clones each have their own); the least recently written go first. */
+export const MAX_CODE_CACHES = 16;
+
+/**
+ * After `kept` is written: the other caches of the same bundle path go (an older build), and of
+ * the rest only the {@link MAX_CODE_CACHES} most recently written stay (bundles elsewhere, some
+ * long gone). Best effort.
+ */
+function pruneCodeCache(dir: string, prefix: string, kept: string): void {
+  const others: { file: string; mtimeMs: number }[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (!name.endsWith('.bin') || file === kept) continue;
+    try {
+      if (name.startsWith(prefix)) fs.rmSync(file, { force: true });
+      else others.push({ file, mtimeMs: fs.statSync(file).mtimeMs });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const old of others.slice(MAX_CODE_CACHES - 1)) fs.rmSync(old.file, { force: true });
+}
+
 /** Runs the CommonJS bundle `file` in this context, from its code cache when there is one that V8 accepts. */
 export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
   const source = fs.readFileSync(file, 'utf8');
@@ -56,9 +81,7 @@ export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env
         const tmp = `${where.file}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, where.file);
-        for (const name of fs.readdirSync(where.dir)) {
-          if (name.startsWith(where.prefix) && name.endsWith('.bin') && path.join(where.dir, name) !== where.file) fs.rmSync(path.join(where.dir, name), { force: true });
-        }
+        pruneCodeCache(where.dir, where.prefix, where.file);
       } catch {
         // a cache is only a shortcut
       }
