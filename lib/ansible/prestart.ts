@@ -14,8 +14,8 @@ interface Prestarted {
   script: string;
   env: Record<string, string>;
   pool: WarmPool;
-  /** The pool's `more`, replaced by the run's own count once adopted. */
-  more: () => boolean;
+  /** Replaces the pool's `more` with the run's own count (once adopted). */
+  countWith: (more: () => boolean) => void;
 }
 
 /**
@@ -39,20 +39,17 @@ export async function prestartWarm(env: NodeJS.ProcessEnv = process.env): Promis
   state.pending = findCachedAnsible({ env }).then(
     (found) => {
       if (!found) return undefined;
-      let first = true;
-      const entry: Prestarted = {
-        script: found.playbook,
-        env: warmPoolEnv(env),
-        more: () => {
-          const again = first;
-          first = false;
-          return again;
-        },
-        pool: undefined as unknown as WarmPool,
+      // One start until a run adopts the pool and says how many more.
+      let starts = 1;
+      let more = (): boolean => starts-- > 0;
+      const poolEnv = warmPoolEnv(env);
+      const pool = createWarmPool({ script: found.playbook, env: poolEnv, more: () => more() });
+      const countWith = (m: () => boolean): void => {
+        more = m;
       };
-      entry.pool = createWarmPool({ script: entry.script, env: entry.env, more: () => entry.more() });
+      const entry: Prestarted = { script: found.playbook, env: poolEnv, pool, countWith };
       // However the process ends (an early signal's exit(130) included), nothing is left behind.
-      process.once('exit', () => entry.pool.abandon());
+      process.once('exit', () => pool.abandon());
       state.settled = entry;
       return entry;
     },
@@ -85,7 +82,7 @@ export function adoptPrestarted(script: string, env: Record<string, string>, mor
     void entry.pool.close();
     return undefined;
   }
-  entry.more = more;
+  entry.countWith(more);
   return entry.pool;
 }
 

@@ -188,10 +188,14 @@ export function createWarmPool(opts: { script: string; env: Record<string, strin
   const starting: Promise<void>[] = [];
   const refill = (): void => {
     if (closed || disabled || ready || (opts.more && !opts.more())) return;
-    setup ??= Promise.all([mkdtemp(path.join(os.tmpdir(), `${WARM_DIR_PREFIX}${process.pid}-`)), pythonOf(opts.script, opts.env), sweepStale(os.tmpdir())]).then(([dir, python]) => {
-      madeDir = dir;
-      return { dir, python };
-    });
+    if (!setup) {
+      // Beside the start, not before it: a full temporary folder must not delay the first process.
+      void sweepStale(os.tmpdir());
+      setup = Promise.all([mkdtemp(path.join(os.tmpdir(), `${WARM_DIR_PREFIX}${process.pid}-`)), pythonOf(opts.script, opts.env)]).then(([dir, python]) => {
+        madeDir = dir;
+        return { dir, python };
+      });
+    }
     starting.push(
       setup.then(
         ({ dir, python }) => {

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { cacheDir } from '../paths.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
 
 /** A bundle, run: what it exports, and how to keep its compiled code for the next start. */
 export interface LoadedBundle<T> {
@@ -77,10 +78,7 @@ export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env
     saveCache() {
       if (cached && !script.cachedDataRejected) return;
       try {
-        fs.mkdirSync(where.dir, { recursive: true });
-        const tmp = `${where.file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, script.createCachedData());
-        fs.renameSync(tmp, where.file);
+        writeFileAtomicSync(where.file, script.createCachedData());
         pruneCodeCache(where.dir, where.prefix, where.file);
       } catch {
         // a cache is only a shortcut

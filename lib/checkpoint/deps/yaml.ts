@@ -12,8 +12,6 @@ const BOOL = new jsYaml.Type('tag:yaml.org,2002:bool', {
   kind: 'scalar',
   resolve: (text: string | null) => text !== null && BOOL_11.test(text),
   construct: (text: string) => /^(?:yes|true|on)$/i.test(text),
-  predicate: (v: unknown) => typeof v === 'boolean',
-  represent: (v: object) => String(v),
 });
 /** The same tags for js-yaml, over its default schema (merge keys, timestamps, as YAML 1.1 has them) with PyYAML's booleans. */
 const FAST_SCHEMA = jsYaml.DEFAULT_SCHEMA.extend({ implicit: [BOOL], explicit: TAG_NAMES.map((tag) => new jsYaml.Type(tag, { kind: 'scalar', construct: (text: string | null) => text ?? '' })) });
