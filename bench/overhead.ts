@@ -125,7 +125,9 @@ function harnessSample(runDir: string, t: Timed): HarnessSample {
 
 async function runHarnessCli(root: string, scenario: string, out: string, ctx: BenchContext): Promise<HarnessSample> {
   const log = `${out}.log`;
-  const t = await timeCommand(process.execPath, [path.join(root, 'bin', 'harness'), 'run', scenario, '--out', out], { outputFile: log, signal: ctx.signal });
+  // As a user runs it: the program bin/harness (its shell line starts Node), this Node on PATH.
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const t = await timeCommand(path.join(root, 'bin', 'harness'), ['run', scenario, '--out', out], { env, outputFile: log, signal: ctx.signal });
   if (t.code !== 0) throw new Error(`bench: harness run exited ${t.code ?? t.signal}; see ${log}`);
   return harnessSample(out, t);
 }
@@ -331,7 +333,7 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
     'Plain side: `ansible-playbook -i <inventory> bench/fixtures/overhead.yml` with ANSIBLE_CONFIG set to the ansible.cfg the harness writes ' +
       '(lib/ansible/config.ts ansibleConfig: forks 5, pipelining True, ControlMaster auto, ControlPersist 5s, a fresh control_path_dir and local_tmp per run) ' +
       'and the env of ansibleEnv (no colour, PYTHONUNBUFFERED), minus our callback plugin; output to a file.',
-    'Harness side (30 local hosts): `node bin/harness run bench/fixtures/local30.scenario.yml --out DIR`, output to a file; it reads local30.ini, writes hosts.yml, ' +
+    'Harness side (30 local hosts): `bin/harness run bench/fixtures/local30.scenario.yml --out DIR` (run as a program, as users run it), output to a file; it reads local30.ini, writes hosts.yml, ' +
       'runs ansible-playbook in a pty with our callback plugin and sinks (console, JUnit, journal, events.jsonl), writes the manifest.',
     'Harness side (4 SSH hosts): `node dist/bench/engine-child.js` = loadScenario + runScenario with a provider whose allocate returns the lab allocated once ' +
       '(plain Ansible gets the same inventory, key and ssh args); allocate/release of the local provider are timed on their own.',

@@ -157,6 +157,62 @@ test('a pool closed unused stops its waiting process; a pool keeps one ready whi
   assert.equal(warmChildren(), [], 'no warm process left');
 });
 
+/**
+ * A stand-in for ansible-playbook (a Python script; a mock, named so: it only exits), run by a
+ * `python3` that starts 0.4 s late, so that the run's go comes before the warm process has made
+ * its FIFO. The script leaves behind what an interpreter's exit must do: an atexit handler, a
+ * thread still running, output without a newline; its exit is FAKE_EXIT's (a number or a text).
+ */
+function fakeAnsible(dir: string): string {
+  const python = path.join(dir, 'python3');
+  fs.writeFileSync(python, '#!/bin/sh\nsleep 0.4\nexec /usr/bin/python3 "$@"\n', { mode: 0o755 });
+  const script = path.join(dir, 'ansible-playbook');
+  fs.writeFileSync(
+    script,
+    [
+      `#!${python}`,
+      'import atexit, os, sys, threading, time',
+      "out = os.environ['FAKE_OUT']",
+      "atexit.register(lambda: open(os.path.join(out, 'atexit'), 'w').write('ran'))",
+      'def late():',
+      '    time.sleep(0.3)',
+      "    open(os.path.join(out, 'thread'), 'w').write('done')",
+      'threading.Thread(target=late).start()',
+      "sys.stdout.write('argv0=%s tail without a newline' % os.path.basename(sys.argv[0]))",
+      "code = os.environ['FAKE_EXIT']",
+      'sys.exit(int(code) if code.isdigit() else code)',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return script;
+}
+
+test('a warm process ends as the interpreter would: threads joined, atexit run, output flushed, the exit code of sys.exit; a go before its FIFO exists still arrives', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ah-warm-fake-'));
+  dirs.push(dir);
+  const script = fakeAnsible(dir);
+  for (const [exit, code] of [['7', 7], ['why not', 1]] as const) {
+    const out = fs.mkdtempSync(path.join(dir, 'out-'));
+    const pool = createWarmPool({ script, env: baseEnv(), more: starts(1) });
+    try {
+      await readyPool(pool);
+      const warm = await run('warm.yml', pool, script, { FAKE_OUT: out, FAKE_EXIT: exit });
+      assert.is(warm.result.warm, true, 'the warm process ran it');
+      assert.is(warm.result.exitCode, code, warm.log);
+      assert.match(warm.log, 'argv0=ansible-playbook tail without a newline');
+      if (code === 1) assert.match(warm.log, /why not/);
+      assert.is(fs.readFileSync(path.join(out, 'atexit'), 'utf8'), 'ran');
+      assert.is(fs.readFileSync(path.join(out, 'thread'), 'utf8'), 'done');
+      const cold = await run('warm.yml', undefined, script, { FAKE_OUT: out, FAKE_EXIT: exit });
+      assert.is(cold.result.exitCode, code, 'the same exit cold');
+    } finally {
+      await pool.close();
+    }
+  }
+  assert.equal(warmChildren(), [], 'no warm process left');
+});
+
 test('HARNESS_WARM_START=0 turns warm starts off', async () => {
   const { playbook: script } = await findAnsible();
   const pool = createWarmPool({ script, env: baseEnv({ HARNESS_WARM_START: '0' }) });

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readJournal } from '../lib/report/index.js';
@@ -188,9 +188,12 @@ test('an untestable probe (its lab cannot be had) is retried once, then skipped 
 test('the tools or the lab cannot be had at all: one clear exit 3, not a probe per change', async () => {
   const list = Array.from({ length: 16 }, (_, i) => ok(i + 1));
   const changes = await changesFile(list);
-  // No ansible-playbook on PATH: refused before the first probe, nothing run.
+  // No ansible-playbook on PATH (node alone): refused before the first probe, nothing run.
   const out = path.join(root, 'no-ansible');
-  const r = await harness(['bisect', path.join(project, 'scenario.yml'), '--changes', changes, '--out', out], { cwd: root, env: { ...env, PATH: '/nonexistent' } });
+  const nodeOnly = path.join(root, 'node-only');
+  await mkdir(nodeOnly, { recursive: true });
+  await symlink(process.execPath, path.join(nodeOnly, 'node'));
+  const r = await harness(['bisect', path.join(project, 'scenario.yml'), '--changes', changes, '--out', out], { cwd: root, env: { ...env, PATH: nodeOnly } });
   assert.is(r.code, 3, r.stdout + r.stderr);
   assert.match(r.stderr, /ansible-playbook not found on PATH/);
   assert.not.match(r.stdout, /probe 1/);

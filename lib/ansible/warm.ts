@@ -76,32 +76,40 @@ async function pythonOf(script: string, env: Record<string, string>): Promise<st
   return program && /python[\d.]*$/.test(path.basename(program)) ? program : undefined;
 }
 
+/**
+ * Opens the go FIFO for writing, read-write (so never blocking and never without a reader) and
+ * held open until the process ends: the message waits in the FIFO even while the warm process
+ * is still importing. The warm process makes the FIFO as it starts (so that no `mkfifo` runs
+ * before it is spawned); one asked to go before it got that far finds it made here.
+ */
+function openGo(fifo: string): net.Socket | undefined {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const socket = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
+      socket.on('error', () => {});
+      return socket;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) return undefined;
+      try {
+        execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+      } catch {
+        // made meanwhile by the warm process (or not at all: the open says which)
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Starts one warm process for `script` under `python`, or undefined when it cannot be started. */
 function startWarm(python: string, script: string, dir: string, env: Record<string, string>, n: number): WarmProcess | undefined {
   const fifo = path.join(dir, `go-${n}.fifo`);
-  try {
-    execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  // Held open (read-write, so never blocking and never without a reader) until the process ends:
-  // the message waits in the FIFO even while the warm process is still importing.
-  let socket: net.Socket;
-  try {
-    socket = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
-  } catch {
-    fs.rmSync(fifo, { force: true });
-    return undefined;
-  }
-  socket.on('error', () => {});
   let term: IPty;
   try {
     term = pty.spawn('/bin/sh', ['-c', 'exec "$0" "$@" </dev/null', python, WARM_START_SCRIPT, fifo, script], { ...TERMINAL, cwd: dir, env });
   } catch {
-    socket.destroy();
-    fs.rmSync(fifo, { force: true });
     return undefined;
   }
+  let socket: net.Socket | undefined;
   let output = '';
   let sink: ((text: string) => void) | undefined;
   term.onData((text) => {
@@ -112,7 +120,7 @@ function startWarm(python: string, script: string, dir: string, env: Record<stri
   const exit = new Promise<TermExit>((resolve) =>
     term.onExit((e) => {
       exited = true;
-      socket.destroy();
+      socket?.destroy();
       fs.rmSync(fifo, { force: true });
       resolve(e);
     }),
@@ -132,10 +140,13 @@ function startWarm(python: string, script: string, dir: string, env: Record<stri
         return false;
       };
       if (exited) return false;
+      socket ??= openGo(fifo);
+      const to = socket;
+      if (!to) return fail();
       const line = `${JSON.stringify(run)}\n`;
       const sent = await new Promise<boolean>((resolve) => {
-        socket.once('error', () => resolve(false));
-        socket.write(line, (err) => resolve(!err));
+        to.once('error', () => resolve(false));
+        to.write(line, (err) => resolve(!err));
       });
       return sent && !exited ? true : fail();
     },

@@ -11,13 +11,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `bin/harness` as a subprocess (the way users run it) and collects its output. */
+/** The environment a CLI run gets: `node` on PATH is the Node running the tests (bin/harness runs `node`). */
+export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, ...env };
+}
+
+/** Runs `bin/harness` as a subprocess, the way users run it (a program: its shell line starts Node), and collects its output. */
 export function harness(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [path.join(PACKAGE_ROOT, 'bin', 'harness'), ...args],
-      { cwd: opts.cwd ?? PACKAGE_ROOT, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
+      path.join(PACKAGE_ROOT, 'bin', 'harness'),
+      args,
+      { cwd: opts.cwd ?? PACKAGE_ROOT, env: cliEnv(opts.env), timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });

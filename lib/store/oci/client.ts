@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { LabError } from '../../errors.js';
+import { deferredExtraCa } from '../../util/extra-ca.js';
 import { basicHeader, parseChallenge, type Credentials } from './auth.js';
 import type { StoreRef } from './reference.js';
 
@@ -52,10 +53,12 @@ export class RegistryClient {
   private raw(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Reply> {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
+    // A CA of our own (--store-ca) replaces Node's roots, as Node's `ca` does; else the extra certificates Node would have added.
+    const ca = u.protocol === 'https:' ? (this.opts.ca ?? deferredExtraCa()) : undefined;
     return new Promise((resolve, reject) => {
       const req = mod.request(
         u,
-        { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
+        { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, ...(ca ? { ca } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
