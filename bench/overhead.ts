@@ -184,6 +184,7 @@ function compare(label: string, harness: HarnessSample[], plain: Timed[], plugin
     { what: `${label}: playbook part (harness stage time / plain ansible-playbook)`, figure: formatRatio(stage), goal: `<= ${GOAL}`, verdict: stage.median <= GOAL ? 'met' : 'missed' },
     { what: `${label}: whole command (harness wall / plain wall)`, figure: formatRatio(wall), goal: `<= ${GOAL}`, verdict: wall.median <= GOAL ? 'met' : 'missed' },
     { what: `${label}: plain ansible-playbook wall`, figure: formatMs(summarize(plainMs)) },
+    { what: `${label}: harness wall - plain wall, paired`, figure: formatMs(summarize(harness.map((h, i) => h.wall - plainMs[i]!))) },
     { what: `${label}: harness wall`, figure: formatMs(summarize(harness.map((h) => h.wall))) },
     { what: `${label}: harness before the stage (start-up, load, ansible lookup, inventory, cfg)`, figure: formatMs(summarize(harness.map((h) => h.pre))) },
     { what: `${label}: of which spawn → run_start (node, imports, scenario, the cached ansible lookup, run dir, manifest)`, figure: formatMs(summarize(harness.map((h) => h.toRunStart))) },
@@ -297,6 +298,10 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
   };
   const h4: HarnessSample[] = [];
   const w4: HarnessSample[] = [];
+  // BENCH_COMPARE_ROOT=DIR: another checkout's `harness run` too, in the same pairs (A/B of two
+  // versions under the same load); the library side is left out then, to give the pairs the time.
+  const compareRoot = process.env.BENCH_COMPARE_ROOT;
+  const o4: HarnessSample[] = [];
   const p4: Timed[] = [];
   const g4: PluginSample[] = [];
   ctx.log(`overhead: 4 SSH hosts allocated once; ${sshPairs} interleaved pairs`);
@@ -306,23 +311,30 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
     await runPlain(path.join(base, 'warm4'), playbook, inventory, allocated, false, ctx);
     const static4 = staticScenario(base, allocated, playbook);
     for (let i = 0; i < sshPairs; i++) {
-      h4.push(await runHarnessEngine(ctx.root, scenario4, path.join(base, `h4-${i}`), allocated, ctx));
+      if (!compareRoot) h4.push(await runHarnessEngine(ctx.root, scenario4, path.join(base, `h4-${i}`), allocated, ctx));
       w4.push(await runHarnessCli(ctx.root, static4, path.join(base, `w4-${i}`), ctx));
       p4.push(await runPlain(path.join(base, `p4-${i}`), playbook, inventory, allocated, false, ctx));
+      if (compareRoot) o4.push(await runHarnessCli(compareRoot, static4, path.join(base, `o4-${i}`), ctx));
       if (withPlugin) g4.push(pluginSample(path.join(base, `g4-${i}`), await runPlain(path.join(base, `g4-${i}`), playbook, inventory, allocated, true, ctx)));
-      ctx.log(`  pair ${i + 1}: harness ${(h4.at(-1)!.wall / 1000).toFixed(2)} s (stage ${(h4.at(-1)!.stage / 1000).toFixed(2)} s), plain ${(p4.at(-1)!.ms / 1000).toFixed(2)} s`);
+      const shown = h4.at(-1) ?? w4.at(-1)!;
+      ctx.log(`  pair ${i + 1}: harness ${(shown.wall / 1000).toFixed(2)} s (stage ${(shown.stage / 1000).toFixed(2)} s), plain ${(p4.at(-1)!.ms / 1000).toFixed(2)} s${o4.length ? `, the other checkout ${(o4.at(-1)!.wall / 1000).toFixed(2)} s` : ''}`);
     }
   });
   const cycles = ctx.quick ? 2 : 5;
   for (let i = 1; i < cycles; i++) await cycle(`lab4-cycle${i}`);
-  const c4 = compare('4 SSH hosts, the engine in a child process (library)', h4, p4, g4);
-  rows.push(...c4.rows);
+  const c4 = h4.length ? compare('4 SSH hosts, the engine in a child process (library)', h4, p4, g4) : undefined;
+  if (c4) rows.push(...c4.rows);
   const cw4 = compare('4 SSH hosts, `harness run` of them as a static lab', w4, p4, []);
   rows.push(...cw4.rows);
   data.static4 = cw4.data;
+  if (compareRoot) {
+    const co4 = compare(`4 SSH hosts, \`harness run\` of ${compareRoot} (BENCH_COMPARE_ROOT), same pairs`, o4, p4, []);
+    rows.push(...co4.rows);
+    data.static4Compare = { root: compareRoot, ...co4.data };
+  }
   rows.push({ what: '4 SSH hosts: local provider allocate (4 sshd, keys, banner + ssh checks)', figure: formatMs(summarize(allocMs)) });
   rows.push({ what: '4 SSH hosts: local provider release', figure: formatMs(summarize(releaseMs)) });
-  data.local4 = { ...c4.data, allocMs, releaseMs };
+  data.local4 = { ...c4?.data, allocMs, releaseMs };
 
   const versionMs: number[] = [];
   for (let i = 0; i < 5; i++) versionMs.push((await timeCommand('ansible-playbook', ['--version'], { signal: ctx.signal })).ms);

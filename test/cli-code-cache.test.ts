@@ -10,19 +10,20 @@ import { codeCacheFile, MAX_CODE_CACHES } from '../lib/cli/code-cache.js';
 import { PACKAGE_ROOT } from '../lib/paths.js';
 import { VERSION } from '../lib/version.js';
 import { harness, tempDir } from './helpers/cli.js';
+import { writeScenario } from './helpers/scenario.js';
 
 const BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'cli', 'harness.cjs');
 
 const LOADER = path.join(PACKAGE_ROOT, 'dist', 'lib', 'cli', 'code-cache.js');
 
 /** Loads `file` with loadBundle in a process of its own (V8 keeps what it compiled for the life of a process), then saves its cache. */
-function loadInChild(file: string, env: NodeJS.ProcessEnv): Promise<{ answer?: number; file?: string; stack?: string }> {
+function loadInChild(file: string, env: NodeJS.ProcessEnv, run = false): Promise<{ answer?: number; file?: string; stack?: string }> {
   const code = `const { loadBundle } = await import(${JSON.stringify(LOADER)});
 const b = loadBundle(${JSON.stringify(file)});
 let stack;
 try { b.exports.fail?.(); } catch (err) { stack = err.stack; }
 console.log(JSON.stringify({ answer: b.exports.answer, file: b.exports.file, stack }));
-b.saveCache();`;
+b.saveCache({ run: ${run} });`;
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout))));
   });
@@ -54,6 +55,32 @@ test('a small bundle: its exports, require and __filename as a CommonJS module h
     const changed = await loadInChild(file, env);
     assert.is(changed.answer, 7);
     assert.equal(fs.readdirSync(where.dir), [path.basename(codeCacheFile(file, env).file)], 'one cache file for the bundle, the old one removed');
+  } finally {
+    await t.remove();
+  }
+});
+
+test("a cache written by another command gives way to the first run's, which then stays", async () => {
+  const t = await tempDir('ah-code-cache-');
+  try {
+    const env = { XDG_CACHE_HOME: path.join(t.dir, 'cache') };
+    const file = path.join(t.dir, 'b.cjs');
+    fs.writeFileSync(file, 'exports.answer = 5;\n' + '// padding\n'.repeat(50));
+    const other = codeCacheFile(file, env, 'other').file;
+    const run = codeCacheFile(file, env, 'run').file;
+    await loadInChild(file, env);
+    assert.ok(fs.existsSync(other), 'another command writes an -other cache');
+    const stamp = fs.statSync(other).mtimeMs;
+    await loadInChild(file, env);
+    assert.is(fs.statSync(other).mtimeMs, stamp, 'kept by other commands');
+    assert.is((await loadInChild(file, env, true)).answer, 5);
+    assert.ok(fs.existsSync(run), "the run's written");
+    assert.not.ok(fs.existsSync(other), 'and the other one removed');
+    const runStamp = fs.statSync(run).mtimeMs;
+    await loadInChild(file, env, true);
+    await loadInChild(file, env);
+    assert.is(fs.statSync(run).mtimeMs, runStamp, "a run's cache stays, whatever runs next");
+    assert.equal(fs.readdirSync(path.dirname(run)), [path.basename(run)]);
   } finally {
     await t.remove();
   }
@@ -104,6 +131,15 @@ test('bin/harness writes the code cache of its bundle once, then starts from it'
     const r2 = await harness(['--version'], { env });
     assert.is(r2.stdout.trim(), VERSION);
     assert.is(fs.statSync(where.file).mtimeMs, stamp, 'accepted, not written again');
+    // A run refused at once (no such scenario) is not the run's cache; one that ran its stage is.
+    const refused = await harness(['run', path.join(t.dir, 'missing.yml'), '--out', path.join(t.dir, 'r0')], { env });
+    assert.is(refused.code, 2);
+    assert.not.ok(fs.existsSync(codeCacheFile(BUNDLE, env, 'run').file));
+    const file = await writeScenario(t.dir, `name: cc\nlab: { provider: static, inventory: @F/local.ini }\nstages:\n  - { name: a, playbook: @F/ok.yml }\n`);
+    const r3 = await harness(['run', file, '--out', path.join(t.dir, 'r1')], { env });
+    assert.is(r3.code, 0, r3.stderr);
+    assert.ok(fs.existsSync(codeCacheFile(BUNDLE, env, 'run').file), "the run's cache written");
+    assert.not.ok(fs.existsSync(where.file), 'the other one gone');
   } finally {
     await t.remove();
   }

@@ -3,12 +3,14 @@
  * cache, so that a `harness` command does not parse and compile ~2 MB of JavaScript each time it
  * starts (Node 20 has no module compile cache of its own). bin/harness loads it; nothing else does.
  *
- * The cache is `<cache>/code-cache/<bundle path hash>-<bundle identity hash>.bin`: written once,
- * after the first command that ran the bundle (then it holds every function that command
- * compiled), and again whenever V8 rejects it (another Node, flags or a changed bundle). A
- * rebuilt bundle gets a new file and the old one of the same path is removed; the folder keeps
- * the {@link MAX_CODE_CACHES} newest. Best effort: a cache that cannot be read or written only
- * costs the compile.
+ * The cache is `<cache>/code-cache/<bundle path hash>-<bundle identity hash>-<kind>.bin`, written
+ * after a command (then it holds every function that command compiled) when there was none, when
+ * V8 rejected it (another Node, flags or a changed bundle), and once more after the first `harness
+ * run` that ran its stages if the cache came from another command (`-other`: `--version`,
+ * `validate`, a run refused early), which compiles a small part of what a run does: a `-run`
+ * cache is kept from then on. A rebuilt bundle gets a new file and the old ones of the same path
+ * are removed; the folder keeps the {@link MAX_CODE_CACHES} newest. Best effort: a cache that
+ * cannot be read or written only costs the compile.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -18,21 +20,24 @@ import vm from 'node:vm';
 import { cacheDir } from '../paths.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 
+/** Which command wrote a cache: a run that ran its stages (what the hot path compiles), or any other. */
+export type CacheKind = 'run' | 'other';
+
 /** A bundle, run: what it exports, and how to keep its compiled code for the next start. */
 export interface LoadedBundle<T> {
   exports: T;
-  /** Writes the code cache when there was none or V8 refused it; call it once the command has run. */
-  saveCache(): void;
+  /** Writes the code cache when there was none, V8 refused it, or `run` and it came from another command; call it once the command has run. */
+  saveCache(opts?: { run?: boolean }): void;
 }
 
 const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
-/** Where the code cache of `file` goes: one folder, one file per bundle path, named by what the bundle is. */
-export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): { dir: string; prefix: string; file: string } {
+/** Where the code cache of `file` goes: one folder, per bundle path the files of one identity, named by what the bundle is and which command wrote them. */
+export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env, kind: CacheKind = 'other'): { dir: string; prefix: string; file: string } {
   const st = fs.statSync(file);
   const dir = path.join(cacheDir(env), 'code-cache');
   const prefix = `${path.basename(file, '.cjs')}-${hash(path.resolve(file))}-`;
-  return { dir, prefix, file: path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}.bin`) };
+  return { dir, prefix, file: path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}-${kind}.bin`) };
 }
 
 /** How many code caches the folder keeps (checkouts and CI clones each have their own); the least recently written go first. */
@@ -59,15 +64,19 @@ function pruneCodeCache(dir: string, prefix: string, kept: string): void {
   for (const old of others.slice(MAX_CODE_CACHES - 1)) fs.rmSync(old.file, { force: true });
 }
 
-/** Runs the CommonJS bundle `file` in this context, from its code cache when there is one that V8 accepts. */
+/** Runs the CommonJS bundle `file` in this context, from its code cache when there is one that V8 accepts (a run's first). */
 export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
   const source = fs.readFileSync(file, 'utf8');
-  const where = codeCacheFile(file, env);
   let cached: Buffer | undefined;
-  try {
-    cached = fs.readFileSync(where.file);
-  } catch {
-    // none yet
+  let cachedKind: CacheKind | undefined;
+  for (const kind of ['run', 'other'] as const) {
+    try {
+      cached = fs.readFileSync(codeCacheFile(file, env, kind).file);
+      cachedKind = kind;
+      break;
+    } catch {
+      // none of this kind
+    }
   }
   // The CommonJS wrapper, on the first line so that line numbers stay the file's own.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cached ? { cachedData: cached } : {}) });
@@ -75,9 +84,11 @@ export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env
   (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file));
   return {
     exports: module.exports,
-    saveCache() {
-      if (cached && !script.cachedDataRejected) return;
+    saveCache(opts = {}) {
+      const kind: CacheKind = opts.run ? 'run' : 'other';
+      if (cached && !script.cachedDataRejected && (cachedKind === 'run' || kind === 'other')) return;
       try {
+        const where = codeCacheFile(file, env, kind);
         writeFileAtomicSync(where.file, script.createCachedData());
         pruneCodeCache(where.dir, where.prefix, where.file);
       } catch {
