@@ -9,6 +9,7 @@
  * Plain Ansible gets the ansible.cfg the harness writes (same forks, pipelining, ControlPersist,
  * per-run control path and local tmp), without our callback plugin.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -121,6 +122,15 @@ function harnessSample(runDir: string, t: Timed): HarnessSample {
     stageToFirstEvent: (times.playbook_start ?? NaN) - started,
     lastEventToStageEnd: ended - (times.stats ?? NaN),
   };
+}
+
+/** The short commit a checkout is at, when it is a git checkout. */
+function gitCommit(root: string): string | undefined {
+  try {
+    return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runHarnessCli(root: string, scenario: string, out: string, ctx: BenchContext): Promise<HarnessSample> {
@@ -328,9 +338,11 @@ export async function benchOverhead(ctx: BenchContext): Promise<BenchResult> {
   rows.push(...cw4.rows);
   data.static4 = cw4.data;
   if (compareRoot) {
-    const co4 = compare(`4 SSH hosts, \`harness run\` of ${compareRoot} (BENCH_COMPARE_ROOT), same pairs`, o4, p4, []);
+    // Named by its commit, not its folder (a path of this machine's means nothing elsewhere).
+    const commit = gitCommit(compareRoot);
+    const co4 = compare(`4 SSH hosts, \`harness run\` of the other checkout (BENCH_COMPARE_ROOT${commit ? ` at ${commit}` : ''}), same pairs`, o4, p4, []);
     rows.push(...co4.rows);
-    data.static4Compare = { root: compareRoot, ...co4.data };
+    data.static4Compare = { ...(commit ? { commit } : {}), ...co4.data };
   }
   rows.push({ what: '4 SSH hosts: local provider allocate (4 sshd, keys, banner + ssh checks)', figure: formatMs(summarize(allocMs)) });
   rows.push({ what: '4 SSH hosts: local provider release', figure: formatMs(summarize(releaseMs)) });

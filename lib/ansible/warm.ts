@@ -83,21 +83,27 @@ async function pythonOf(script: string, env: Record<string, string>): Promise<st
  * before it is spawned); one asked to go before it got that far finds it made here.
  */
 function openGo(fifo: string): net.Socket | undefined {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const socket = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
-      socket.on('error', () => {});
-      return socket;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) return undefined;
-      try {
-        execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
-      } catch {
-        // made meanwhile by the warm process (or not at all: the open says which)
-      }
-    }
+  const open = (): net.Socket => {
+    const socket = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: false, writable: true });
+    socket.on('error', () => {});
+    return socket;
+  };
+  try {
+    return open();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
   }
-  return undefined;
+  try {
+    // Made meanwhile by the warm process, this fails (EEXIST): the open below finds its FIFO.
+    execFileSync('mkfifo', ['-m', '600', fifo], { stdio: 'ignore' });
+  } catch {
+    // see the open
+  }
+  try {
+    return open();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts one warm process for `script` under `python`, or undefined when it cannot be started. */

@@ -34,10 +34,16 @@ const hash = (text: string): string => createHash('sha256').update(text).digest(
 
 /** Where the code cache of `file` goes: one folder, per bundle path the files of one identity, named by what the bundle is and which command wrote them. */
 export function codeCacheFile(file: string, env: NodeJS.ProcessEnv = process.env, kind: CacheKind = 'other'): { dir: string; prefix: string; file: string } {
+  return cacheFiles(file, env).of(kind);
+}
+
+/** {@link codeCacheFile} for every kind, from one look at the bundle. */
+function cacheFiles(file: string, env: NodeJS.ProcessEnv): { of(kind: CacheKind): { dir: string; prefix: string; file: string } } {
   const st = fs.statSync(file);
   const dir = path.join(cacheDir(env), 'code-cache');
   const prefix = `${path.basename(file, '.cjs')}-${hash(path.resolve(file))}-`;
-  return { dir, prefix, file: path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}-${kind}.bin`) };
+  const stem = path.join(dir, `${prefix}${hash(`${st.size}\0${st.mtimeMs}\0${process.version}\0${process.arch}`)}`);
+  return { of: (kind) => ({ dir, prefix, file: `${stem}-${kind}.bin` }) };
 }
 
 /** How many code caches the folder keeps (checkouts and CI clones each have their own); the least recently written go first. */
@@ -67,11 +73,12 @@ function pruneCodeCache(dir: string, prefix: string, kept: string): void {
 /** Runs the CommonJS bundle `file` in this context, from its code cache when there is one that V8 accepts (a run's first). */
 export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
   const source = fs.readFileSync(file, 'utf8');
+  const files = cacheFiles(file, env);
   let cached: Buffer | undefined;
   let cachedKind: CacheKind | undefined;
   for (const kind of ['run', 'other'] as const) {
     try {
-      cached = fs.readFileSync(codeCacheFile(file, env, kind).file);
+      cached = fs.readFileSync(files.of(kind).file);
       cachedKind = kind;
       break;
     } catch {
@@ -88,7 +95,7 @@ export function loadBundle<T>(file: string, env: NodeJS.ProcessEnv = process.env
       const kind: CacheKind = opts.run ? 'run' : 'other';
       if (cached && !script.cachedDataRejected && (cachedKind === 'run' || kind === 'other')) return;
       try {
-        const where = codeCacheFile(file, env, kind);
+        const where = files.of(kind);
         writeFileAtomicSync(where.file, script.createCachedData());
         pruneCodeCache(where.dir, where.prefix, where.file);
       } catch {
